@@ -1,0 +1,34 @@
+"""Small helpers shared by the tests: run the CLI the way a user does."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_module(module: str, *args: str, check: bool = False, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=timeout, cwd=kw.pop("cwd", ROOT), env=env, **kw
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{module} {' '.join(args)} failed:\n{proc.stderr}")
+    return proc
+
+
+def build(out: Path, config: str = "cpu", target_mb: float = 0.2, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run_module(
+        "warp_ir_dataset.build", "--config", config, "--target-mb", str(target_mb), "--out", str(out), "--quiet", *extra, check=check
+    )
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every visible file under ``folder`` (what a loader or an upload would see)."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    }

@@ -1,0 +1,139 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pyarrow.parquet as pq
+import pytest
+
+from helpers import ROOT, build, run_module, snapshot
+
+RPS = ("--rows-per-shard", "40")
+
+
+def parquet_bytes(folder):
+    return sum(p.stat().st_size for p in folder.glob("*.parquet"))
+
+
+def test_size_target_is_met_within_5_percent_above(small_dataset):
+    from conftest import SMALL
+
+    for config in ("cpu", "cuda"):
+        total = parquet_bytes(small_dataset / config)
+        target = SMALL["target_mb"] * 1e6
+        assert target <= total <= 1.05 * target, (config, total)
+        assert len(list((small_dataset / config).glob("train-*.parquet"))) >= 2  # exercised multi-shard planning
+
+
+def test_same_seed_gives_byte_identical_shards_whatever_the_workers(tmp_path, small_dataset):
+    from conftest import SMALL
+
+    out = tmp_path / "again"
+    build(out, "cpu", SMALL["target_mb"], "--rows-per-shard", "40", "--seed", str(SMALL["seed"]), "--workers", "1")
+    assert snapshot(out / "cpu") == snapshot(small_dataset / "cpu")
+    other = tmp_path / "other-seed"
+    build(other, "cpu", SMALL["target_mb"], "--rows-per-shard", "40", "--seed", "8", "--workers", "1")
+    ids = lambda f: set(pq.read_table(f / "cpu", columns=["id"]).column("id").to_pylist())  # noqa: E731
+    assert not ids(other) & ids(small_dataset)
+
+
+def test_no_duplicate_sources_and_cpu_cuda_rows_pair_up(small_dataset):
+    cpu = pq.read_table(small_dataset / "cpu", columns=["id", "python_source", "device"])
+    cuda = pq.read_table(small_dataset / "cuda", columns=["id", "python_source", "device"])
+    for t, device in ((cpu, "cpu"), (cuda, "cuda")):
+        assert len(set(t.column("python_source").to_pylist())) == t.num_rows
+        assert set(t.column("device").to_pylist()) == {device}
+    n = min(cpu.num_rows, cuda.num_rows)
+    assert cpu.column("id").to_pylist()[:n] == cuda.column("id").to_pylist()[:n]
+
+
+def test_rerun_changes_nothing(tmp_path):
+    out = tmp_path / "d"
+    build(out, "cpu", 0.1, *RPS, "--workers", "1")
+    before = {p: p.stat().st_mtime_ns for p in (out / "cpu").glob("*.parquet")}
+    content = snapshot(out)
+    proc = build(out, "cpu", 0.1, *RPS, "--workers", "1")
+    assert "0 rows built now" in proc.stdout
+    assert snapshot(out) == content
+    assert {p: p.stat().st_mtime_ns for p in (out / "cpu").glob("*.parquet")} == before
+
+
+def test_interrupted_build_resumes_to_the_uninterrupted_result(tmp_path):
+    reference = tmp_path / "ref"
+    build(reference, "cpu", 0.25, "--rows-per-shard", "20", "--workers", "1")
+    out = tmp_path / "resumed"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, "-m", "warp_ir_dataset.build", "--config", "cpu", "--target-mb", "0.25", "--out", str(out), "--rows-per-shard", "20", "--workers", "1", "--quiet"]
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "cpu").glob("train-*.parquet"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # the harshest interruption: no cleanup at all
+    proc.wait()
+    kept = sorted(p.name for p in (out / "cpu").glob("train-*.parquet"))
+    assert 2 <= len(kept) <= len(list((reference / "cpu").glob("*.parquet"))) - 2 and len(kept) < len(list((reference / "cpu").glob("*.parquet")))
+    kept_bytes = {n: (out / "cpu" / n).read_bytes() for n in kept}
+    resumed = build(out, "cpu", 0.25, "--rows-per-shard", "20", "--workers", "1")
+    assert snapshot(out / "cpu") == snapshot(reference / "cpu")
+    assert all((out / "cpu" / n).read_bytes() == b for n, b in kept_bytes.items())
+    rows_total = sum(pq.read_metadata(p).num_rows for p in (out / "cpu").glob("*.parquet"))
+    built_now = int(resumed.stdout.split("(")[1].split(" rows built now")[0])
+    assert built_now == rows_total - 20 * len(kept)  # nothing generated twice
+
+
+def test_growing_the_target_extends_the_cut_last_shard(tmp_path):
+    out = tmp_path / "grow"
+    build(out, "cpu", 0.1, *RPS, "--workers", "1")
+    build(out, "cpu", 0.2, *RPS, "--workers", "1")
+    ref = tmp_path / "ref"
+    build(ref, "cpu", 0.2, *RPS, "--workers", "1")
+    assert snapshot(out / "cpu") == snapshot(ref / "cpu")
+
+
+def one_line_error(proc):
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--config", "rocm", "--target-mb", "1"], "unknown config"),
+        (["--config", "cpu", "--target-mb", "0"], "positive"),
+        (["--config", "cpu", "--target-mb", "-3"], "positive"),
+        (["--config", "cpu", "--target-mb", "abc"], "target-mb"),
+        (["--config", "cpu"], "target-mb"),
+    ],
+)
+def test_bad_arguments_give_one_clear_line(tmp_path, args, message):
+    line = one_line_error(run_module("warp_ir_dataset.build", *args, "--out", str(tmp_path / "o")))
+    assert message in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_unwritable_out_gives_one_clear_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    line = one_line_error(run_module("warp_ir_dataset.build", "--config", "cpu", "--target-mb", "0.05", "--out", str(blocker / "sub")))
+    assert "cannot write" in line and blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "foreign", "other-seed"])
+def test_bad_shards_in_the_output_are_refused_and_kept(tmp_path, kind):
+    out = tmp_path / "d"
+    build(out, "cpu", 0.05, *RPS, "--workers", "1")
+    shard = out / "cpu" / "train-00000.parquet"
+    if kind == "corrupt":
+        shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    elif kind == "foreign":
+        import pyarrow as pa
+
+        pq.write_table(pa.table({"x": [1, 2, 3]}), shard)
+    before = snapshot(out)
+    extra = ("--seed", "99") if kind == "other-seed" else ()
+    line = one_line_error(build(out, "cpu", 0.1, *RPS, "--workers", "1", *extra, check=False))
+    assert "train-00000.parquet" in line
+    assert snapshot(out) == before

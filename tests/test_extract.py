@@ -1,0 +1,54 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from warp_ir_dataset.extract import extract
+from warp_ir_dataset.generate import generate_kernel
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_text_does_not_depend_on_batch_position(device):
+    specs = [generate_kernel(s) for s in range(8)]
+    alone = extract(specs[5], device)[0]
+    for spec in specs:  # other kernels built first must not change line comments or hashes
+        try:
+            extract(spec, device)
+        except Exception:  # noqa: BLE001
+            pass
+    assert extract(specs[5], device)[0] == alone
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_columns_hold_what_they_say(device):
+    row, code = extract(generate_kernel(11), device)
+    marker = "_cuda_kernel_" if device == "cuda" else "_cpu_kernel_"
+    assert marker + "forward" in row["forward_code"] and marker + "backward" not in row["forward_code"]
+    assert marker + "backward" in row["backward_code"]
+    assert "__global__" in row["forward_code"] if device == "cuda" else "__global__" not in row["forward_code"]
+    assert row["forward_code"] in code.module_source and row["backward_code"] in code.module_source
+    assert len(row["arg_names"]) == len(row["arg_types"]) and row["arg_names"]
+    assert row["id"] == row["id"].lower() and len(row["id"]) == 16
+
+
+def test_rerunning_source_in_a_new_process_gives_the_same_code():
+    spec = generate_kernel(123)
+    row, _ = extract(spec, "cpu")
+    script = (
+        "import sys, json; from warp_ir_dataset.extract import extract; from warp_ir_dataset.generate import KernelSpec;"
+        "spec = KernelSpec(**json.load(sys.stdin)); print(extract(spec, 'cpu')[0]['forward_code'], end='')"
+    )
+    import json
+
+    out = subprocess.run(
+        [sys.executable, "-c", script], input=json.dumps(spec.__dict__), capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout
+    assert out == row["forward_code"]
+
+
+def test_warp_internals_are_used_in_one_module_only():
+    users = [p.name for p in (ROOT / "warp_ir_dataset").rglob("*.py") if "warp._src" in p.read_text() or "_src import" in p.read_text()]
+    assert users == ["_warp.py"]

@@ -1,0 +1,42 @@
+import datasets
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import SMALL
+from warp_ir_dataset.schema import ROW_SCHEMA, features
+
+
+@pytest.mark.parametrize("config", ["cpu", "cuda"])
+def test_load_dataset_reads_each_config_offline(small_dataset, config, monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    ds = datasets.load_dataset(str(small_dataset), config, split="train", cache_dir=str(tmp_path / "cache"))
+    table = pq.read_table(small_dataset / config)
+    assert ds.num_rows == table.num_rows
+    assert ds.features == features()
+    assert ds.data.table.schema.remove_metadata() == ROW_SCHEMA.remove_metadata()
+    assert ds[0]["id"] == table.column("id")[0].as_py()
+    assert set(ds["device"]) == {config}
+
+
+def test_card_yaml_declares_both_configs_with_true_counts(small_dataset):
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard.load(small_dataset / "README.md")
+    assert sorted(c["config_name"] for c in card.data["configs"]) == ["cpu", "cuda"]
+    infos = {i["config_name"]: i for i in card.data["dataset_info"]}
+    for config in ("cpu", "cuda"):
+        rows = pq.read_table(small_dataset / config, columns=["id"]).num_rows
+        assert infos[config]["splits"][0]["num_examples"] == rows
+
+
+def test_builder_class_yields_the_cli_rows(small_dataset, tmp_path):
+    from builder_scripts.warp_ir_dataset import WarpIRDataset
+
+    builder = WarpIRDataset(
+        config_name="cuda", target_mb=SMALL["target_mb"], seed=SMALL["seed"], rows_per_shard=SMALL["rows_per_shard"], cache_dir=str(tmp_path)
+    )
+    builder.download_and_prepare(file_format="parquet")
+    files = sorted(tmp_path.rglob("*.parquet"))
+    assert files
+    built = pq.read_table(files).to_pylist() if len(files) == 1 else [r for f in files for r in pq.read_table(f).to_pylist()]
+    assert built == pq.read_table(small_dataset / "cuda").to_pylist()

@@ -1,0 +1,178 @@
+"""Every use of Warp's private internals (``warp._src``) lives here.
+
+A Warp upgrade should touch this file only. The rest of the package talks to Warp through
+these functions and plain data.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import linecache
+import os
+import sys
+from dataclasses import dataclass
+
+import warp as wp
+
+WARP_VERSION = wp.__version__
+
+_initialized = False
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def init() -> None:
+    """Initialise Warp once per process, quietly and without needing a GPU."""
+    global _initialized
+    if not _initialized:
+        wp.config.quiet = True
+        wp.config.log_level = wp.LOG_ERROR  # no banner on every worker start
+        with _native_stderr_silenced():  # the native "no CUDA driver" warning is expected here
+            wp.init()
+        _initialized = True
+
+
+@dataclass(frozen=True)
+class KernelCode:
+    kernel_name: str
+    forward_code: str
+    backward_code: str | None
+    helper_code: str
+    arg_names: list[str]
+    arg_types: list[str]
+    module_source: str  # the whole generated module, headers included (for compilation)
+    entry_points: list[str]  # symbol names of the kernel's forward/backward entry points
+
+
+class LoadedKernel:
+    """A kernel module exec'd from source, registered under a name of our choosing.
+
+    The module name must depend only on the source, so generated symbols (which embed a hash)
+    and ``// <L n>`` comments are the same wherever a kernel sits in a batch. Use as a context
+    manager: leaving it unregisters the module so memory stays flat over long builds.
+    """
+
+    def __init__(self, source: str, module_name: str, kernel_name: str | None = None):
+        self.module_name = module_name
+        self.filename = f"<{module_name}>"
+        init()
+        linecache.cache[self.filename] = (len(source), None, source.splitlines(True), self.filename)
+        namespace: dict = {"__name__": module_name}
+        try:
+            exec(compile(source, self.filename, "exec"), namespace)
+        except BaseException:
+            self.close()
+            raise
+        kernels = [v for v in namespace.values() if isinstance(v, wp.Kernel)]
+        if kernel_name is not None:
+            kernels = [k for k in kernels if k.key == kernel_name]
+        if len(kernels) != 1:
+            self.close()
+            raise ValueError(f"expected exactly one @wp.kernel in the source, found {len(kernels)}")
+        self.kernel = kernels[0]
+
+    def close(self) -> None:
+        from warp._src import context
+
+        context.user_modules.pop(self.module_name, None)
+        linecache.cache.pop(self.filename, None)
+
+    def __enter__(self) -> "LoadedKernel":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def codegen(self, device: str, enable_backward: bool = True) -> KernelCode:
+        from warp._src import codegen, context
+
+        kernel = self.kernel
+        module = kernel.module
+        options = dict(module.options)
+        options["enable_backward"] = enable_backward
+        builder = context.ModuleBuilder(module, options, target=device)
+        forward_only = options | {"enable_backward": False}
+        forward = codegen.codegen_kernel(kernel, device=device, options=forward_only)
+        backward = None
+        if enable_backward:
+            both = codegen.codegen_kernel(kernel, device=device, options=options)
+            if not both.startswith(forward):
+                raise RuntimeError("Warp's backward kernel does not extend its forward kernel")
+            backward = both[len(forward):]
+        helpers = "".join(codegen.codegen_struct(s) for s in _unique_structs(builder))
+        functions = list(builder.functions)
+        helpers += builder._codegen_functions(functions, device, forward_only=True)
+        if enable_backward:
+            helpers += builder._codegen_functions(functions, device, reverse_only=True)
+        mangled = kernel.get_mangled_name()
+        if device == "cuda":
+            entries = [f"{mangled}_cuda_kernel_forward"] + ([f"{mangled}_cuda_kernel_backward"] if enable_backward else [])
+        else:
+            entries = [f"{mangled}_cpu_forward"] + ([f"{mangled}_cpu_backward"] if enable_backward else [])
+        return KernelCode(
+            kernel_name=kernel.key,
+            forward_code=forward,
+            backward_code=backward,
+            helper_code=helpers,
+            arg_names=[a.label for a in kernel.adj.args],
+            arg_types=[type_name(a.type) for a in kernel.adj.args],
+            module_source=builder.codegen(device),
+            entry_points=entries,
+        )
+
+
+def _unique_structs(builder) -> list:
+    seen, out = set(), []
+    for s in builder.structs:
+        if s.hash not in seen:
+            seen.add(s.hash)
+            out.append(s)
+    return out
+
+
+def type_name(t) -> str:
+    """Warp's own spelling of an argument type, e.g. ``array(ndim=1, dtype=vec3f)``."""
+    from warp._src import types
+
+    return types.type_repr(t)
+
+
+def kernel_builtins() -> frozenset[str]:
+    """Names of the Warp builtins that can be called from a kernel (from Warp's registry)."""
+    from warp._src import context
+
+    def documented(fn) -> bool:
+        return any(not overload.hidden for overload in (getattr(fn, "overloads", None) or [fn]))
+
+    return frozenset(name for name, fn in context.builtin_functions.items() if documented(fn))
+
+
+def builtins_called(source: str) -> list[str]:
+    """Sorted, unique ``wp.<builtin>`` names the source's function bodies call.
+
+    Only code is searched, not annotations, so ``wp.array(dtype=...)`` in a signature does not
+    count as a call.
+    """
+    known = kernel_builtins()
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for stmt in node.body:
+            for sub in ast.walk(stmt.value if isinstance(stmt, ast.AnnAssign) and stmt.value else stmt):
+                if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute):
+                    target = sub.func
+                    if isinstance(target.value, ast.Name) and target.value.id == "wp" and target.attr in known:
+                        found.add(target.attr)
+    return sorted(found)

@@ -1,0 +1,384 @@
+"""The build CLI: ``python -m warp_ir_dataset.build --config cuda --target-mb 200``.
+
+Shards ``0, 1, 2, ...`` are built in parallel and accepted in index order until their Parquet
+bytes reach the target; the last one is cut to the shortest prefix that reaches it. Every full
+shard is on disk as soon as it is accepted, so an interrupted build resumes where it stopped,
+and because a shard depends only on ``(config, seed, index)`` the result equals an
+uninterrupted run.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import click
+
+from . import _warp
+from .cli import run_cli
+from .generate import GENERATOR_VERSION
+from .pipeline import ShardCounts, ShardResult, ShardTask, build_shard, smallest_prefix_reaching
+from .schema import CONFIGS
+from .write import ShardError, atomic_write, read_shard, read_shard_metadata
+
+MB = 1_000_000
+DEFAULT_ROWS_PER_SHARD = 1000
+SPLIT = "train"
+
+
+def shard_name(index: int) -> str:
+    return f"{SPLIT}-{index:05d}.parquet"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    config: str
+    target_bytes: int
+    out: Path
+    seed: int = 0
+    workers: int = 1
+    rows_per_shard: int = DEFAULT_ROWS_PER_SHARD
+
+    @property
+    def command(self) -> str:
+        """The canonical command: what determines the rows (not --out or --workers)."""
+        return (
+            f"python -m warp_ir_dataset.build --config {self.config} --target-mb {self.target_bytes / MB:g} "
+            f"--seed {self.seed} --rows-per-shard {self.rows_per_shard}"
+        )
+
+    def task(self, index: int) -> ShardTask:
+        return ShardTask(self.config, self.seed, index, self.rows_per_shard, self.command)
+
+
+@dataclass
+class BuildSummary:
+    config: str
+    shards: int = 0
+    rows: int = 0
+    bytes: int = 0
+    shards_built: int = 0
+    rows_built: int = 0
+    seconds: float = 0.0
+    counts: ShardCounts = field(default_factory=ShardCounts)
+
+
+class BuildError(click.ClickException):
+    pass
+
+
+# -- the output folder -------------------------------------------------------------------------
+def _prepare_folder(folder: Path):
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = open(folder / ".build.lock", "w")
+    except OSError as e:
+        raise BuildError(f"cannot write to {folder}: {e.strerror}") from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise BuildError(f"another build is writing to {folder}") from None
+    for stale in folder.glob(".*.tmp-*"):  # temp files of a build that died; never data
+        stale.unlink(missing_ok=True)
+    return lock
+
+
+@dataclass(frozen=True)
+class OnDisk:
+    rows: int
+    size: int
+
+
+def _scan(folder: Path, opts: BuildOptions) -> dict[int, OnDisk]:
+    """Existing shards by index; refuses foreign, damaged or differently-built files."""
+    found: dict[int, OnDisk] = {}
+    expected = {
+        "config": opts.config,
+        "seed": str(opts.seed),
+        "rows_per_shard": str(opts.rows_per_shard),
+        "generator_version": GENERATOR_VERSION,
+        "warp_version": _warp.WARP_VERSION,
+    }
+    for path in sorted(folder.glob("*.parquet")):
+        meta = read_shard_metadata(path)
+        if path.name != shard_name(int(meta["shard_index"])):
+            raise ShardError(f"{path}: holds shard {meta['shard_index']} under the wrong name")
+        for key, want in expected.items():
+            if meta[key] != want:
+                raise ShardError(
+                    f"{path}: built with {key}={meta[key]}, this build uses {key}={want}; use another --out"
+                )
+        found[int(meta["shard_index"])] = OnDisk(int(meta["rows"]), path.stat().st_size)
+    return found
+
+
+# -- progress ----------------------------------------------------------------------------------
+class Progress:
+    """Rows, MB, rows/s and ETA on stderr: one redrawn line on a terminal, a line every few
+    seconds when stderr is a log file."""
+
+    def __init__(self, opts: BuildOptions, enabled: bool = True):
+        self.label = f"build {opts.config}"
+        self.target_mb = opts.target_bytes / MB
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.interval = 0.5 if self.tty else 5.0
+        self.start = self.last = time.perf_counter()
+
+    def update(self, mb_done: float, rows: int, final: bool = False) -> None:
+        now = time.perf_counter()
+        if not self.enabled or (not final and now - self.last < self.interval):
+            return
+        self.last = now
+        elapsed = now - self.start
+        rate = rows / elapsed if elapsed > 0 else 0.0
+        mb_rate = mb_done / elapsed if elapsed > 0 else 0.0
+        eta = (self.target_mb - mb_done) / mb_rate if mb_rate > 0 and not final else 0.0
+        line = (
+            f"{self.label}: {rows} rows, {mb_done:.2f}/{self.target_mb:.2f} MB, "
+            f"{rate:.0f} rows/s, elapsed {elapsed:.0f}s, ETA {eta:.0f}s"
+        )
+        sys.stderr.write(f"\r{line}\x1b[K" if self.tty else line + "\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            sys.stderr.write("\n")
+
+
+# -- workers -----------------------------------------------------------------------------------
+_row_queue = None
+
+
+def _worker_init(queue) -> None:
+    global _row_queue
+    _row_queue = queue
+    _warp.init()
+
+
+def _worker_build(task: ShardTask) -> ShardResult:
+    report = (lambda n: _row_queue.put((task.shard_index, n)) if n % 25 == 0 else None) if _row_queue else None
+    return build_shard(task, report)
+
+
+class _InlineExecutor:
+    """Runs shards in this process (``--workers 1``): no start-up cost, same results."""
+
+    def __init__(self, on_row):
+        self.on_row = on_row
+        _warp.init()
+
+    def submit(self, fn, task):  # noqa: ANN001
+        future: Future = Future()
+        future.set_result(build_shard(task, lambda n: self.on_row(task.shard_index, n)))
+        return future
+
+    def shutdown(self, **_):
+        pass
+
+
+# -- the build ---------------------------------------------------------------------------------
+def run_build(opts: BuildOptions, show_progress: bool = True) -> BuildSummary:
+    if opts.config not in CONFIGS:
+        raise BuildError(f"unknown config {opts.config!r}; choose from {', '.join(CONFIGS)}")
+    if opts.target_bytes <= 0:
+        raise BuildError("--target-mb must be positive")
+    folder = opts.out / opts.config
+    lock = _prepare_folder(folder)
+    try:
+        on_disk = _scan(folder, opts)
+        summary = _build_into(folder, opts, on_disk, show_progress)
+    finally:
+        lock.close()
+    from .card import update_card_metadata
+
+    update_card_metadata(opts.out)
+    return summary
+
+
+def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], show_progress: bool) -> BuildSummary:
+    summary = BuildSummary(opts.config)
+    started = time.perf_counter()
+    progress = Progress(opts, enabled=show_progress)
+    rows_in_flight: dict[int, int] = {}
+
+    def note_rows(index: int, n: int) -> None:
+        rows_in_flight[index] = n
+
+    queue = None
+    if opts.workers > 1:
+        ctx = get_context("spawn")
+        queue = ctx.Queue()
+        executor = ProcessPoolExecutor(opts.workers, mp_context=ctx, initializer=_worker_init, initargs=(queue,))
+    else:
+        executor = _InlineExecutor(lambda i, n: (note_rows(i, n), show()))
+
+    accepted_bytes = 0  # bytes of shards 0..next_accept-1, all full and on disk
+    next_accept = 0
+    next_submit = 0
+    pending: dict[int, Future] = {}
+    ready: dict[int, ShardResult] = {}
+    bytes_per_row = 1600.0
+
+    def estimated_bytes() -> float:
+        # Sizes are only exact once a shard is encoded; in-flight rows are an estimate.
+        guess = accepted_bytes + sum(rows_in_flight.values()) * bytes_per_row
+        return min(guess, 0.99 * opts.target_bytes)
+
+    def show() -> None:
+        progress.update(estimated_bytes() / MB, summary.rows + sum(rows_in_flight.values()))
+
+    def full_on_disk(index: int) -> bool:
+        return index in on_disk and on_disk[index].rows == opts.rows_per_shard
+
+    try:
+        while True:
+            # Accept shards in index order while the total stays below the target.
+            while True:
+                i = next_accept
+                if full_on_disk(i) and i not in ready:
+                    size, rows, result = on_disk[i].size, on_disk[i].rows, None
+                elif i in ready:
+                    result = ready.pop(i)
+                    size, rows = len(result.parquet), result.counts.rows
+                elif i in on_disk and on_disk[i].size + accepted_bytes >= opts.target_bytes:
+                    size, rows, result = on_disk[i].size, on_disk[i].rows, None  # a cut last shard
+                else:
+                    break
+                if accepted_bytes + size >= opts.target_bytes:
+                    _finish_last_shard(folder, opts, i, result, opts.target_bytes - accepted_bytes, on_disk, summary)
+                    summary.seconds = time.perf_counter() - started
+                    progress.update((accepted_bytes + summary.bytes) / MB, summary.rows, final=True)
+                    summary.bytes += accepted_bytes
+                    return summary
+                if result is not None:
+                    atomic_write(folder / shard_name(i), result.parquet)
+                    summary.shards_built += 1
+                    summary.rows_built += rows
+                    summary.counts.add(result.counts)
+                    rows_in_flight.pop(i, None)
+                accepted_bytes += size
+                summary.shards += 1
+                summary.rows += rows
+                bytes_per_row = accepted_bytes / max(summary.rows, 1)
+                next_accept += 1
+                show()
+            # Keep the workers busy with the shards most likely to be needed next.
+            next_submit = max(next_submit, next_accept)
+            while len(pending) < opts.workers:
+                while next_submit in ready or next_submit in pending or full_on_disk(next_submit):
+                    next_submit += 1
+                planned = accepted_bytes + bytes_per_row * opts.rows_per_shard * (
+                    len(pending) + len(ready) + sum(1 for j in on_disk if j >= next_accept)
+                )
+                if planned >= opts.target_bytes and pending:
+                    break
+                pending[next_submit] = executor.submit(_worker_build, opts.task(next_submit))
+                next_submit += 1
+            done, _ = wait(list(pending.values()), timeout=0.5, return_when=FIRST_COMPLETED)
+            for index in [j for j, f in pending.items() if f in done]:
+                ready[index] = pending.pop(index).result()
+            while queue is not None and not queue.empty():
+                note_rows(*queue.get_nowait())
+            show()
+    finally:
+        progress.close()
+        # Shards still running past the target are not needed: stop them rather than wait.
+        workers = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        for proc in workers:
+            proc.terminate()
+
+
+def _finish_last_shard(folder, opts, index, result, needed, on_disk, summary) -> None:
+    beyond = sorted(j for j in on_disk if j > index)
+    if beyond:
+        raise BuildError(
+            f"{folder} already holds more than --target-mb (shards up to {shard_name(beyond[-1])}); "
+            "use a larger target or another --out"
+        )
+    task = opts.task(index)
+    path = folder / shard_name(index)
+    if result is not None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(pa.BufferReader(result.parquet))
+        summary.shards_built += 1
+        summary.counts.add(result.counts)
+    else:
+        table = read_shard(path)
+    data = smallest_prefix_reaching(task, table, needed)
+    if not (path.exists() and path.stat().st_size == len(data) and path.read_bytes() == data):
+        atomic_write(path, data)
+        summary.rows_built += _rows(data)
+    summary.shards += 1
+    summary.rows += _rows(data)
+    summary.bytes = len(data)
+
+
+def _rows(data: bytes) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(pa.BufferReader(data)).metadata.num_rows
+
+
+def iter_tables(opts: BuildOptions):
+    """The build's shards as Arrow tables, built one by one in this process.
+
+    Same planning as :func:`run_build` (full shards, then the shortest prefix of the last one
+    that reaches the target), so it yields exactly the rows the CLI writes. The ``datasets``
+    builder class in ``builder_scripts/`` uses it.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _warp.init()
+    total = 0
+    for index in range(1 << 30):
+        result = build_shard(opts.task(index))
+        data = result.parquet
+        if total + len(data) >= opts.target_bytes:
+            table = pq.read_table(pa.BufferReader(data))
+            data = smallest_prefix_reaching(opts.task(index), table, opts.target_bytes - total)
+            yield index, pq.read_table(pa.BufferReader(data))
+            return
+        total += len(data)
+        yield index, pq.read_table(pa.BufferReader(data))
+
+
+# -- CLI ---------------------------------------------------------------------------------------
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config", required=True, help="Device to generate code for: cpu or cuda.")
+@click.option("--target-mb", type=float, required=True, help="Stop when the shards reach this many MB (10^6 bytes) of Parquet on disk.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("data/production"), show_default=True, help="Dataset folder; the config's shards go in OUT/CONFIG/.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Build seed: same seed, same rows, byte for byte.")
+@click.option("--workers", type=int, default=None, help="Worker processes [default: all cores].")
+@click.option("--rows-per-shard", type=int, default=DEFAULT_ROWS_PER_SHARD, show_default=True, help="Rows in each full shard.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def main(config, target_mb, out, seed, workers, rows_per_shard, quiet) -> None:
+    """Generate Warp kernels, run Warp's codegen on them, and write Parquet shards."""
+    if config not in CONFIGS:
+        raise BuildError(f"unknown config {config!r}; choose from {', '.join(CONFIGS)}")
+    if not target_mb > 0:
+        raise BuildError(f"--target-mb must be a positive number of MB, got {target_mb:g}")
+    if rows_per_shard < 1 or (workers is not None and workers < 1):
+        raise BuildError("--rows-per-shard and --workers must be at least 1")
+    opts = BuildOptions(config, int(target_mb * MB), out, seed, workers or os.cpu_count() or 1, rows_per_shard)
+    summary = run_build(opts, show_progress=not quiet)
+    rate = summary.rows_built / summary.seconds if summary.seconds and summary.rows_built else 0.0
+    click.echo(
+        f"{config}: {summary.rows} rows in {summary.shards} shards, {summary.bytes / MB:.2f} MB "
+        f"at {out / config} ({summary.rows_built} rows built now, {rate:.0f} rows/s; "
+        f"{summary.counts.codegen_failures} kernels Warp could not build were replaced)"
+    )
+
+
+if __name__ == "__main__":
+    run_cli(main, "build")

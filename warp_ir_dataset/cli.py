@@ -1,0 +1,34 @@
+"""Runs a click command so that bad input ends in one clear line and a non-zero exit."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .write import ShardError
+
+
+def run_cli(command: click.Command, prog: str, args: list[str] | None = None) -> None:
+    try:
+        command.main(args=args, prog_name=f"python -m warp_ir_dataset.{prog}", standalone_mode=False)
+    except click.UsageError as e:
+        click.echo(f"{prog}: error: {e.format_message()} (see --help)", err=True)
+        sys.exit(2)
+    except (click.ClickException, ShardError) as e:
+        message = e.format_message() if isinstance(e, click.ClickException) else str(e)
+        click.echo(f"{prog}: error: {message}", err=True)
+        sys.exit(1)
+    except click.Abort:
+        click.echo(f"{prog}: interrupted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo(f"{prog}: interrupted; finished shards are kept, run the same command to resume", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as e:  # noqa: BLE001 - a user gets one line; WARP_IR_DEBUG=1 shows the trace
+        if os.environ.get("WARP_IR_DEBUG"):
+            raise
+        click.echo(f"{prog}: internal error: {type(e).__name__}: {e} (set WARP_IR_DEBUG=1 for details)", err=True)
+        sys.exit(1)

@@ -1,0 +1,512 @@
+"""Building blocks shared by the generator families.
+
+A family draws a kernel from a ``random.Random`` using three tools:
+
+* :class:`Names` hands out readable, non-clashing identifiers;
+* :class:`ExprGen` grows random, well-typed expression trees over the values in scope;
+* :class:`KernelWriter` collects arguments, statements, helper functions and structs and
+  renders one self-contained Python module.
+
+Every value a statement computes is tracked, and :meth:`KernelWriter.fold_unused` folds the
+ones no later statement read into the kernel's output, so generated kernels carry no dead code.
+"""
+from __future__ import annotations
+
+import random
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+# Value types the expression generator understands, with their Warp spelling.
+WARP_TYPE = {
+    "float": "float",
+    "int": "int",
+    "vec2": "wp.vec2",
+    "vec3": "wp.vec3",
+    "vec4": "wp.vec4",
+    "mat22": "wp.mat22",
+    "mat33": "wp.mat33",
+    "mat44": "wp.mat44",
+    "quat": "wp.quat",
+    "transform": "wp.transform",
+    "bool": "bool",
+}
+VEC_LEN = {"vec2": 2, "vec3": 3, "vec4": 4}
+MAT_DIM = {"mat22": 2, "mat33": 3, "mat44": 4}
+
+# Array element dtypes a kernel argument may use, and how a loaded element becomes a value type.
+ARRAY_DTYPES = {
+    "float32": ("float", "{x}"),
+    "float64": ("float", "wp.float32({x})"),
+    "float16": ("float", "wp.float32({x})"),
+    "int32": ("int", "{x}"),
+    "int64": ("int", "wp.int32({x})"),
+    "int16": ("int", "wp.int32({x})"),
+    "int8": ("int", "wp.int32({x})"),
+    "uint8": ("int", "wp.int32({x})"),
+    "uint16": ("int", "wp.int32({x})"),
+    "uint32": ("int", "wp.int32({x})"),
+    "vec2": ("vec2", "{x}"),
+    "vec3": ("vec3", "{x}"),
+    "vec4": ("vec4", "{x}"),
+    "mat22": ("mat22", "{x}"),
+    "mat33": ("mat33", "{x}"),
+    "quat": ("quat", "{x}"),
+    "transform": ("transform", "{x}"),
+}
+# How a value type is stored into an array of the given dtype.
+STORE_CAST = {
+    "float64": "wp.float64({x})",
+    "float16": "wp.float16({x})",
+    "int64": "wp.int64({x})",
+    "int16": "wp.int16({x})",
+    "int8": "wp.int8({x})",
+    "uint8": "wp.uint8({x})",
+    "uint16": "wp.uint16({x})",
+    "uint32": "wp.uint32({x})",
+}
+
+
+def dtype_spelling(dtype: str) -> str:
+    return dtype if dtype in ("float", "int") else f"wp.{dtype}"
+
+
+_NOUNS = (
+    "pos vel acc force mass density pressure temp energy weight score dist normal dir axis "
+    "offset scale bias gain damping stiffness radius height width depth phase freq amp signal "
+    "value field grad flux charge torque impulse spring target source sample noise color alpha "
+    "rot orient frame pose delta step rate cost loss error residual coeff state input output "
+    "limit thresh angle theta omega sigma mu kappa lam gamma eta tau rho"
+).split()
+_VERBS = (
+    "compute update apply integrate accumulate scatter gather blend project advect relax "
+    "solve smooth filter transform rotate normalize clamp reduce evaluate sample estimate "
+    "propagate correct predict warp mix scale shift fold remap resolve"
+).split()
+
+
+class Names:
+    """Readable identifiers drawn from word lists; never the same name twice in one kernel."""
+
+    RESERVED = {"wp", "i", "j", "k", "l", "tid", "float", "int", "bool", "range", "len", "min", "max", "abs"}
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.used: set[str] = set(self.RESERVED)
+
+    def fresh(self, hint: str | None = None) -> str:
+        base = hint or self.rng.choice(_NOUNS)
+        name = base
+        n = 1
+        while name in self.used:
+            name = f"{base}_{self.rng.choice(_NOUNS)}" if n == 1 else f"{base}{n}"
+            n += 1
+        self.used.add(name)
+        return name
+
+    def kernel_name(self, topic: str | None = None) -> str:
+        return self.fresh(f"{self.rng.choice(_VERBS)}_{topic or self.rng.choice(_NOUNS)}")
+
+
+def literal(rng: random.Random, kind: str = "float") -> str:
+    if kind == "int":
+        return str(rng.choice((1, 2, 3, 4, 5, 7, 8, 11, 13, 16, 31, 64)))
+    return rng.choice(("0.5", "2.0", "1.5", "0.25", "3.0", "0.1", "0.01", "1.0e-3", "0.75", "4.0", "0.9", "1.25", "0.333", "10.0", "0.05", "6.2831853"))
+
+
+@dataclass
+class Value:
+    name: str
+    type: str
+    reads: int = 0
+
+
+class ExprGen:
+    """Random, well-typed Warp expressions over the values in scope."""
+
+    def __init__(self, rng: random.Random, values: list[Value]):
+        self.rng = rng
+        self.values = values
+        # Family-specific rules (e.g. calls to generated @wp.func helpers, random draws),
+        # chosen with probability ``extra_p`` wherever one of the right type exists.
+        self.extra: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        self.extra_p = 0.3
+
+    # -- leaves -------------------------------------------------------------------------
+    def _leaf(self, t: str) -> str:
+        cands = [v for v in self.values if v.type == t]
+        if cands and self.rng.random() < 0.85:
+            # Prefer values nobody has read yet, so data flows forward.
+            unread = [v for v in cands if v.reads == 0]
+            v = self.rng.choice(unread if unread and self.rng.random() < 0.7 else cands)
+            v.reads += 1
+            return v.name
+        return self.constant(t)
+
+    def constant(self, t: str) -> str:
+        r = self.rng
+        if t == "float":
+            return literal(r)
+        if t == "int":
+            return literal(r, "int")
+        if t == "bool":
+            return r.choice(("True", "False"))
+        if t in VEC_LEN:
+            return f"wp.{t}({', '.join(literal(r) for _ in range(VEC_LEN[t]))})"
+        if t in MAT_DIM:
+            n = MAT_DIM[t]
+            return r.choice((f"wp.identity(n={n}, dtype=float)", f"wp.{t}({', '.join(literal(r) for _ in range(n * n))})"))
+        if t == "quat":
+            return r.choice(("wp.quat_identity()", f"wp.quat_from_axis_angle(wp.vec3(0.0, 0.0, 1.0), {literal(r)})", f"wp.quat_rpy({literal(r)}, {literal(r)}, {literal(r)})"))
+        if t == "transform":
+            return f"wp.transform(wp.vec3({literal(r)}, {literal(r)}, {literal(r)}), wp.quat_identity())"
+        raise ValueError(t)
+
+    # -- trees --------------------------------------------------------------------------
+    def expr(self, t: str, depth: int = 2) -> str:
+        if depth <= 0 or self.rng.random() < 0.2:
+            return self._leaf(t)
+        if self.extra.get(t) and self.rng.random() < self.extra_p:
+            fmt, args = self.rng.choice(self.extra[t])
+        else:
+            fmt, args = self.rng.choice(RULES[t])
+        parts = [self.expr(a, depth - 1) for a in args]
+        return fmt.format(*parts, lit=literal(self.rng), lit_i=literal(self.rng, "int"))
+
+
+# Each rule: (format, argument types). "{lit}" inserts a float literal.
+RULES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    "float": [
+        ("({0} + {1})", ("float", "float")),
+        ("({0} - {1})", ("float", "float")),
+        ("({0} * {1})", ("float", "float")),
+        ("({0} / (wp.abs({1}) + {lit}))", ("float", "float")),
+        ("wp.sin({0})", ("float",)),
+        ("wp.cos({0})", ("float",)),
+        ("wp.tan({0})", ("float",)),
+        ("wp.tanh({0})", ("float",)),
+        ("wp.sinh({0})", ("float",)),
+        ("wp.cosh({0})", ("float",)),
+        ("wp.atan({0})", ("float",)),
+        ("wp.asin(wp.clamp({0}, -1.0, 1.0))", ("float",)),
+        ("wp.acos(wp.clamp({0}, -1.0, 1.0))", ("float",)),
+        ("wp.sqrt(wp.abs({0}))", ("float",)),
+        ("wp.cbrt({0})", ("float",)),
+        ("wp.exp(-wp.abs({0}))", ("float",)),
+        ("wp.log(wp.abs({0}) + 1.0)", ("float",)),
+        ("wp.log2(wp.abs({0}) + {lit})", ("float",)),
+        ("wp.log10(wp.abs({0}) + {lit})", ("float",)),
+        ("wp.pow(wp.abs({0}), {1})", ("float", "float")),
+        ("wp.atan2({0}, {1})", ("float", "float")),
+        ("wp.min({0}, {1})", ("float", "float")),
+        ("wp.max({0}, {1})", ("float", "float")),
+        ("wp.clamp({0}, -{lit}, {lit})", ("float",)),
+        ("wp.abs({0})", ("float",)),
+        ("wp.sign({0})", ("float",)),
+        ("wp.floor({0})", ("float",)),
+        ("wp.ceil({0})", ("float",)),
+        ("wp.round({0})", ("float",)),
+        ("wp.trunc({0})", ("float",)),
+        ("wp.frac({0})", ("float",)),
+        ("wp.step({0})", ("float",)),
+        ("wp.nonzero({0})", ("float",)),
+        ("wp.lerp({0}, {1}, {2})", ("float", "float", "float")),
+        ("wp.smoothstep(0.0, 1.0, {0})", ("float",)),
+        ("wp.degrees({0})", ("float",)),
+        ("wp.radians({0})", ("float",)),
+        ("wp.erf({0})", ("float",)),
+        ("wp.dot({0}, {1})", ("vec3", "vec3")),
+        ("wp.dot({0}, {1})", ("vec2", "vec2")),
+        ("wp.dot({0}, {1})", ("vec4", "vec4")),
+        ("wp.length({0})", ("vec3",)),
+        ("wp.length_sq({0})", ("vec3",)),
+        ("wp.length({0})", ("vec2",)),
+        ("wp.length({0})", ("vec4",)),
+        ("{0}[0]", ("vec3",)),
+        ("{0}[1]", ("vec3",)),
+        ("{0}[2]", ("vec3",)),
+        ("{0}[1]", ("vec2",)),
+        ("{0}[3]", ("vec4",)),
+        ("wp.max({0})", ("vec3",)),
+        ("wp.min({0})", ("vec3",)),
+        ("wp.determinant({0})", ("mat33",)),
+        ("wp.determinant({0})", ("mat22",)),
+        ("wp.trace({0})", ("mat33",)),
+        ("wp.trace({0})", ("mat44",)),
+        ("wp.ddot({0}, {1})", ("mat33", "mat33")),
+        ("{0}[1, 2]", ("mat33",)),
+        ("{0}[0, 1]", ("mat22",)),
+        ("wp.float32({0})", ("int",)),
+        ("wp.length({0})", ("quat",)),
+        ("{0}[3]", ("quat",)),
+        ("wp.where({0}, {1}, {2})", ("bool", "float", "float")),
+    ],
+    "int": [
+        ("({0} + {1})", ("int", "int")),
+        ("({0} * {1})", ("int", "int")),
+        ("({0} - {1})", ("int", "int")),
+        ("({0} % {lit_i})", ("int",)),
+        ("({0} // {lit_i})", ("int",)),
+        ("({0} & {1})", ("int", "int")),
+        ("({0} | {1})", ("int", "int")),
+        ("({0} ^ {1})", ("int", "int")),
+        ("({0} << 2)", ("int",)),
+        ("({0} >> 1)", ("int",)),
+        ("wp.min({0}, {1})", ("int", "int")),
+        ("wp.max({0}, {1})", ("int", "int")),
+        ("wp.abs({0})", ("int",)),
+        ("wp.clamp({0}, 0, 255)", ("int",)),
+        ("wp.int32({0})", ("float",)),
+        ("wp.sign({0})", ("int",)),
+        ("wp.int32(wp.argmax({0}))", ("vec3",)),
+        ("wp.int32(wp.argmin({0}))", ("vec4",)),
+    ],
+    "bool": [
+        ("({0} > {1})", ("float", "float")),
+        ("({0} < {1})", ("float", "float")),
+        ("({0} >= {1})", ("int", "int")),
+        ("({0} == {1})", ("int", "int")),
+        ("({0} and {1})", ("bool", "bool")),
+        ("({0} or {1})", ("bool", "bool")),
+        ("(not {0})", ("bool",)),
+        ("wp.isfinite({0})", ("float",)),
+        ("wp.isnan({0})", ("float",)),
+    ],
+    "vec2": [
+        ("({0} + {1})", ("vec2", "vec2")),
+        ("({0} - {1})", ("vec2", "vec2")),
+        ("({0} * {1})", ("vec2", "float")),
+        ("wp.vec2({0}, {1})", ("float", "float")),
+        ("wp.normalize({0})", ("vec2",)),
+        ("wp.cw_mul({0}, {1})", ("vec2", "vec2")),
+        ("({0} @ {1})", ("mat22", "vec2")),
+        ("wp.vec2({0}[0], {0}[2])", ("vec3",)),
+    ],
+    "vec3": [
+        ("({0} + {1})", ("vec3", "vec3")),
+        ("({0} - {1})", ("vec3", "vec3")),
+        ("({0} * {1})", ("vec3", "float")),
+        ("({0} * {1})", ("float", "vec3")),
+        ("({0} / (wp.abs({1}) + {lit}))", ("vec3", "float")),
+        ("(-{0})", ("vec3",)),
+        ("wp.cross({0}, {1})", ("vec3", "vec3")),
+        ("wp.normalize({0})", ("vec3",)),
+        ("wp.vec3({0}, {1}, {2})", ("float", "float", "float")),
+        ("wp.cw_mul({0}, {1})", ("vec3", "vec3")),
+        ("wp.cw_div({0}, {1} + wp.vec3(1.0))", ("vec3", "vec3")),
+        ("wp.min({0}, {1})", ("vec3", "vec3")),
+        ("wp.max({0}, {1})", ("vec3", "vec3")),
+        ("wp.abs({0})", ("vec3",)),
+        ("wp.lerp({0}, {1}, {2})", ("vec3", "vec3", "float")),
+        ("({0} @ {1})", ("mat33", "vec3")),
+        ("(wp.transpose({0}) @ {1})", ("mat33", "vec3")),
+        ("wp.quat_rotate({0}, {1})", ("quat", "vec3")),
+        ("wp.quat_rotate_inv({0}, {1})", ("quat", "vec3")),
+        ("wp.transform_point({0}, {1})", ("transform", "vec3")),
+        ("wp.transform_vector({0}, {1})", ("transform", "vec3")),
+        ("wp.transform_get_translation({0})", ("transform",)),
+        ("wp.vec3({0}[0], {0}[1], {0}[2])", ("vec4",)),
+        ("wp.vec3({0}[0], {0}[1], {1})", ("vec2", "float")),
+        ("wp.get_diag({0})", ("mat33",)),
+        ("wp.where({0}, {1}, {2})", ("bool", "vec3", "vec3")),
+    ],
+    "vec4": [
+        ("({0} + {1})", ("vec4", "vec4")),
+        ("({0} * {1})", ("vec4", "float")),
+        ("wp.vec4({0}[0], {0}[1], {0}[2], {1})", ("vec3", "float")),
+        ("wp.normalize({0})", ("vec4",)),
+        ("({0} @ {1})", ("mat44", "vec4")),
+        ("wp.cw_mul({0}, {1})", ("vec4", "vec4")),
+    ],
+    "mat22": [
+        ("({0} + {1})", ("mat22", "mat22")),
+        ("({0} @ {1})", ("mat22", "mat22")),
+        ("({0} * {1})", ("mat22", "float")),
+        ("wp.transpose({0})", ("mat22",)),
+        ("wp.outer({0}, {1})", ("vec2", "vec2")),
+        ("wp.mat22({0}, {1}, {2}, {3})", ("float", "float", "float", "float")),
+    ],
+    "mat33": [
+        ("({0} + {1})", ("mat33", "mat33")),
+        ("({0} - {1})", ("mat33", "mat33")),
+        ("({0} @ {1})", ("mat33", "mat33")),
+        ("({0} * {1})", ("mat33", "float")),
+        ("wp.transpose({0})", ("mat33",)),
+        ("wp.outer({0}, {1})", ("vec3", "vec3")),
+        ("wp.skew({0})", ("vec3",)),
+        ("wp.quat_to_matrix({0})", ("quat",)),
+        ("wp.diag({0})", ("vec3",)),
+        ("wp.matrix_from_cols({0}, {1}, {2})", ("vec3", "vec3", "vec3")),
+        ("wp.matrix_from_rows({0}, {1}, {2})", ("vec3", "vec3", "vec3")),
+        ("(wp.identity(n=3, dtype=float) * {0})", ("float",)),
+    ],
+    "mat44": [
+        ("({0} @ {1})", ("mat44", "mat44")),
+        ("wp.transpose({0})", ("mat44",)),
+        ("wp.outer({0}, {1})", ("vec4", "vec4")),
+        ("({0} * {1})", ("mat44", "float")),
+        ("wp.transform_to_matrix({0})", ("transform",)),
+    ],
+    "quat": [
+        ("({0} * {1})", ("quat", "quat")),
+        ("wp.quat_inverse({0})", ("quat",)),
+        ("wp.normalize({0})", ("quat",)),
+        ("wp.quat_from_axis_angle(wp.normalize({0}), {1})", ("vec3", "float")),
+        ("wp.quat_rpy({0}, {1}, {2})", ("float", "float", "float")),
+        ("wp.quat_from_matrix({0})", ("mat33",)),
+        ("wp.quat_slerp({0}, {1}, {2})", ("quat", "quat", "float")),
+        ("wp.transform_get_rotation({0})", ("transform",)),
+    ],
+    "transform": [
+        ("wp.transform({0}, {1})", ("vec3", "quat")),
+        ("wp.transform_multiply({0}, {1})", ("transform", "transform")),
+        ("wp.transform_inverse({0})", ("transform",)),
+        ("({0} * {1})", ("transform", "transform")),
+    ],
+}
+def reduce_to(expr: str, src: str, dst: str) -> str:
+    """An expression of type ``dst`` that depends on ``expr`` of type ``src``."""
+    if src == dst:
+        return expr
+    scalar = {
+        "float": expr,
+        "int": f"wp.float32({expr})",
+        "bool": f"wp.where({expr}, 1.0, 0.0)",
+        "vec2": f"wp.length({expr})",
+        "vec3": f"wp.length({expr})",
+        "vec4": f"wp.length({expr})",
+        "mat22": f"wp.determinant({expr})",
+        "mat33": f"wp.trace({expr})",
+        "mat44": f"wp.trace({expr})",
+        "quat": f"wp.length({expr})",
+        "transform": f"wp.length(wp.transform_get_translation({expr}))",
+    }[src]
+    if dst == "float":
+        return scalar
+    if dst == "int":
+        return f"wp.int32({scalar})"
+    if dst in VEC_LEN:
+        return f"wp.{dst}({scalar})"
+    if dst in MAT_DIM:
+        return f"(wp.identity(n={MAT_DIM[dst]}, dtype=float) * {scalar})"
+    if dst == "quat":
+        return f"wp.quat_from_axis_angle(wp.vec3(0.0, 1.0, 0.0), {scalar})"
+    if dst == "transform":
+        return f"wp.transform(wp.vec3({scalar}), wp.quat_identity())"
+    raise ValueError(dst)
+
+
+@dataclass
+class KernelWriter:
+    """Collects the pieces of one generated kernel module and renders its source."""
+
+    rng: random.Random
+    names: Names = field(init=False)
+    args: list[str] = field(default_factory=list)
+    body: list[str] = field(default_factory=list)
+    preamble: list[str] = field(default_factory=list)  # @wp.func / @wp.struct blocks
+    values: list[Value] = field(default_factory=list)
+    indent: int = 1
+    dim: int = 1
+
+    def __post_init__(self):
+        self.names = Names(self.rng)
+        self.exprs = ExprGen(self.rng, self.values)
+
+    # -- signature ----------------------------------------------------------------------
+    def array_arg(self, dtype: str, ndim: int = 1, hint: str | None = None) -> str:
+        name = self.names.fresh(hint)
+        spelled = dtype_spelling(dtype) if dtype in WARP_TYPE else f"wp.{dtype}"
+        nd = "" if ndim == 1 else f", ndim={ndim}"
+        self.args.append(f"{name}: wp.array(dtype={spelled}{nd})")
+        return name
+
+    def scalar_arg(self, t: str = "float", hint: str | None = None) -> str:
+        name = self.names.fresh(hint)
+        self.args.append(f"{name}: {WARP_TYPE[t]}")
+        self.values.append(Value(name, t))
+        return name
+
+    def raw_arg(self, decl: str) -> None:
+        self.args.append(decl)
+
+    # -- body ---------------------------------------------------------------------------
+    def line(self, text: str) -> None:
+        self.body.append("    " * self.indent + text)
+
+    def tid(self, dim: int = 1) -> list[str]:
+        self.dim = dim
+        idx = ["i", "j", "k", "l"][:dim]
+        self.line(f"{', '.join(idx)} = wp.tid()")
+        return idx
+
+    def load(self, array: str, dtype: str, index: str, hint: str | None = None) -> Value:
+        t, cast = ARRAY_DTYPES[dtype]
+        return self.assign(cast.format(x=f"{array}[{index}]"), t, hint)
+
+    def assign(self, expr: str, t: str, hint: str | None = None) -> Value:
+        name = self.names.fresh(hint)
+        self.line(f"{name} = {expr}")
+        v = Value(name, t)
+        self.values.append(v)
+        return v
+
+    def compute(self, t: str, depth: int = 2, hint: str | None = None) -> Value:
+        return self.assign(self.exprs.expr(t, depth), t, hint)
+
+    def fold_unused(self, into: str, t: str, since: int = 0) -> str:
+        """``into`` extended with every computed value no statement has read yet.
+
+        ``since`` limits the folding to values defined after that index of ``values`` (e.g.
+        the values of the innermost :meth:`block`).
+        """
+        terms = [into]
+        for v in self.values[since:]:
+            if v.reads == 0 and v.name != into and not v.name.startswith("_"):
+                v.reads += 1
+                terms.append(reduce_to(v.name, v.type, t) if t not in ("bool",) else v.name)
+        if len(terms) == 1:
+            return into
+        if t in ("int", "float") or t in VEC_LEN or t in MAT_DIM:
+            return " + ".join(terms)
+        if t == "quat":
+            return " * ".join(f"wp.normalize({x})" for x in terms)
+        if t == "transform":
+            return " * ".join(terms)
+        return terms[0]
+
+    def mutable(self, t: str, expr: str | None = None, hint: str | None = None) -> Value:
+        """A variable that later blocks may reassign (Warp needs ``float(...)``/``int(...)``
+        around a literal before a dynamic loop may mutate it)."""
+        expr = expr if expr is not None else self.exprs.expr(t, 1)
+        if t in ("float", "int"):
+            expr = f"{t}({expr})"
+        return self.assign(expr, t, hint)
+
+    @contextmanager
+    def block(self, header: str):
+        """An indented block (``if ...:``, ``for ...:``, ``else:``). Values defined inside go
+        out of scope when it ends; fold the unread ones (``fold_unused(..., since=mark)``)
+        before leaving. Yields ``mark``, the index in ``values`` where the block starts."""
+        self.line(header)
+        self.indent += 1
+        mark, n_lines = len(self.values), len(self.body)
+        try:
+            yield mark
+        finally:
+            if len(self.body) == n_lines:
+                self.line("pass")
+            self.indent -= 1
+            del self.values[mark:]
+
+    def store(self, array: str, dtype: str, index: str, expr: str) -> None:
+        cast = STORE_CAST.get(dtype)
+        self.line(f"{array}[{index}] = {cast.format(x=expr) if cast else expr}")
+
+    # -- rendering ----------------------------------------------------------------------
+    def render(self, kernel_name: str) -> str:
+        parts = ["import warp as wp", ""]
+        for block in self.preamble:
+            parts += ["", block.rstrip("\n"), ""]
+        parts += ["", "@wp.kernel", f"def {kernel_name}(", *[f"    {a}," for a in self.args], "):"]
+        parts += self.body
+        return "\n".join(parts) + "\n"

@@ -1,0 +1,62 @@
+"""Stage 1: seeds → Warp kernel sources.
+
+A kernel is a pure function of its 63-bit seed: the seed picks the family (weighted) and then
+drives that family's random choices. Seeds of a build come from ``(build seed, shard, slot,
+attempt)`` by hashing, so any shard, or any single row, can be regenerated alone.
+"""
+from __future__ import annotations
+
+import bisect
+import hashlib
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .families import registry
+
+# Bump when the same seed would produce a different kernel (families or kit changed).
+GENERATOR_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    seed: int
+    family: str
+    kernel_name: str
+    python_source: str
+
+
+def derive_seed(*parts: int | str) -> int:
+    """A 63-bit seed from any parts, stable across processes and Python versions."""
+    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+@lru_cache(maxsize=1)
+def _family_table() -> tuple[list[str], list[float]]:
+    fams = registry()
+    names = list(fams)
+    cumulative, total = [], 0.0
+    for name in names:
+        total += fams[name].weight
+        cumulative.append(total)
+    return names, cumulative
+
+
+def family_for_seed(seed: int) -> str:
+    names, cumulative = _family_table()
+    x = random.Random(seed).random() * cumulative[-1]
+    return names[bisect.bisect_right(cumulative, x)]
+
+
+def generate_kernel(seed: int, family: str | None = None) -> KernelSpec:
+    """The kernel for ``seed`` (from the family the seed picks, unless one is forced)."""
+    name = family or family_for_seed(seed)
+    rng = random.Random(derive_seed("kernel", seed))
+    kernel = registry()[name].generate(rng)
+    return KernelSpec(seed, name, kernel.kernel_name, kernel.python_source)
+
+
+def source_id(python_source: str) -> str:
+    """The row id: first 16 hex digits of sha256 of the source (same for cpu and cuda rows)."""
+    return hashlib.sha256(python_source.encode()).hexdigest()[:16]

@@ -1,0 +1,43 @@
+"""The row schema (version 1), shared by both configs, and the shard key-value metadata."""
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1"
+CONFIGS = ("cpu", "cuda")
+
+ROW_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("kernel_name", pa.string(), nullable=False),
+        pa.field("family", pa.string(), nullable=False),
+        pa.field("seed", pa.int64()),
+        pa.field("python_source", pa.string(), nullable=False),
+        pa.field("device", pa.string(), nullable=False),
+        pa.field("forward_code", pa.string(), nullable=False),
+        pa.field("backward_code", pa.string()),
+        pa.field("helper_code", pa.string(), nullable=False),
+        pa.field("ptx", pa.string()),
+        pa.field("arg_names", pa.list_(pa.string()), nullable=False),
+        pa.field("arg_types", pa.list_(pa.string()), nullable=False),
+        pa.field("builtins", pa.list_(pa.string()), nullable=False),
+        pa.field("validation", pa.string(), nullable=False),
+        pa.field("warp_version", pa.string(), nullable=False),
+        pa.field("generator_version", pa.string(), nullable=False),
+    ]
+)
+COLUMNS = tuple(ROW_SCHEMA.names)
+
+# Keys every shard carries in its Parquet key-value metadata.
+META_KEYS = ("schema_version", "warp_version", "generator_version", "config", "seed", "shard_index", "rows_per_shard", "rows", "build_command")
+
+
+def rows_to_table(rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+
+
+def features():
+    """The ``datasets.Features`` of a row (what the card's ``dataset_info`` declares)."""
+    from datasets import Features
+
+    return Features.from_arrow_schema(ROW_SCHEMA)

@@ -1,0 +1,84 @@
+"""Stage 4: Arrow tables → Parquet shards on disk, written atomically.
+
+A shard is encoded in memory first (so its exact size on disk is known before it is written),
+then written to a dot-named temp file beside its final name, fsync'd and renamed into place.
+The ``datasets`` file matcher ignores dot files, so a crash never leaves a half shard that a
+loader would pick up.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .schema import META_KEYS, ROW_SCHEMA, SCHEMA_VERSION
+
+ZSTD_LEVEL = 3
+MAX_ROW_GROUP_BYTES = 100_000_000  # uncompressed; keeps row groups friendly to readers
+
+
+class ShardError(Exception):
+    """A file in the output folder is not a shard this tool wrote, or is damaged."""
+
+
+def encode_shard(table: pa.Table, metadata: dict[str, str]) -> bytes:
+    """The exact bytes of the Parquet file for ``table`` with ``metadata`` attached."""
+    missing = set(META_KEYS) - set(metadata)
+    if missing:
+        raise ValueError(f"shard metadata lacks {sorted(missing)}")
+    table = table.cast(ROW_SCHEMA).replace_schema_metadata({k: str(v) for k, v in sorted(metadata.items())})
+    rows_per_group = max(1, int(len(table) * MAX_ROW_GROUP_BYTES / max(table.nbytes, 1)))
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(
+        sink,
+        table.schema,
+        compression="zstd",
+        compression_level=ZSTD_LEVEL,
+        use_content_defined_chunking=True,
+        write_page_index=True,
+        write_statistics=["id", "kernel_name", "family", "seed", "device", "validation"],
+    ) as writer:
+        writer.write_table(table, row_group_size=rows_per_group)
+    return sink.getvalue().to_pybytes()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def read_shard_metadata(path: Path) -> dict[str, str]:
+    """The key-value metadata of a shard; :class:`ShardError` if it is not one of ours."""
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as e:
+        raise ShardError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0]})") from None
+    meta = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items() if k != b"ARROW:schema"}
+    if "schema_version" not in meta or not set(META_KEYS) <= set(meta):
+        raise ShardError(f"{path}: a Parquet file this tool did not write (no warp-ir-dataset metadata)")
+    if meta["schema_version"] != SCHEMA_VERSION:
+        raise ShardError(f"{path}: schema version {meta['schema_version']}, this tool writes {SCHEMA_VERSION}")
+    if schema.remove_metadata() != ROW_SCHEMA.remove_metadata():
+        raise ShardError(f"{path}: columns differ from schema version {SCHEMA_VERSION}")
+    return meta
+
+
+def read_shard(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path, schema=ROW_SCHEMA)
+    except (OSError, pa.ArrowException) as e:
+        raise ShardError(f"{path}: damaged shard ({str(e).splitlines()[0]})") from None
