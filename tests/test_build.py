@@ -30,7 +30,7 @@ def test_same_seed_gives_byte_identical_shards_whatever_the_workers(tmp_path, sm
     from conftest import SMALL
 
     out = tmp_path / "again"
-    build(out, "cpu", SMALL["target_mb"], "--rows-per-shard", "40", "--seed", str(SMALL["seed"]), "--workers", "1")
+    build(out, "cpu", SMALL["target_mb"], "--rows-per-shard", str(SMALL["rows_per_shard"]), "--seed", str(SMALL["seed"]), "--workers", "1", "--validate", "sample")
     assert snapshot(out / "cpu") == snapshot(small_dataset / "cpu")
     other = tmp_path / "other-seed"
     build(other, "cpu", SMALL["target_mb"], "--rows-per-shard", "40", "--seed", "8", "--workers", "1")
@@ -61,10 +61,10 @@ def test_rerun_changes_nothing(tmp_path):
 
 def test_interrupted_build_resumes_to_the_uninterrupted_result(tmp_path):
     reference = tmp_path / "ref"
-    build(reference, "cpu", 0.25, "--rows-per-shard", "20", "--workers", "1")
+    build(reference, "cpu", 0.25, "--rows-per-shard", "5", "--workers", "1")
     out = tmp_path / "resumed"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    args = [sys.executable, "-m", "warp_ir_dataset.build", "--config", "cpu", "--target-mb", "0.25", "--out", str(out), "--rows-per-shard", "20", "--workers", "1", "--quiet"]
+    args = [sys.executable, "-m", "warp_ir_dataset.build", "--config", "cpu", "--target-mb", "0.25", "--out", str(out), "--rows-per-shard", "5", "--workers", "1", "--quiet", "--validate", "none"]
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline and len(list((out / "cpu").glob("train-*.parquet"))) < 2:
@@ -72,14 +72,15 @@ def test_interrupted_build_resumes_to_the_uninterrupted_result(tmp_path):
     proc.send_signal(signal.SIGKILL)  # the harshest interruption: no cleanup at all
     proc.wait()
     kept = sorted(p.name for p in (out / "cpu").glob("train-*.parquet"))
-    assert 2 <= len(kept) <= len(list((reference / "cpu").glob("*.parquet"))) - 2 and len(kept) < len(list((reference / "cpu").glob("*.parquet")))
+    assert len(list((reference / "cpu").glob("*.parquet"))) >= 4
+    assert 2 <= len(kept) < len(list((reference / "cpu").glob("*.parquet")))
     kept_bytes = {n: (out / "cpu" / n).read_bytes() for n in kept}
-    resumed = build(out, "cpu", 0.25, "--rows-per-shard", "20", "--workers", "1")
+    resumed = build(out, "cpu", 0.25, "--rows-per-shard", "5", "--workers", "1")
     assert snapshot(out / "cpu") == snapshot(reference / "cpu")
     assert all((out / "cpu" / n).read_bytes() == b for n, b in kept_bytes.items())
     rows_total = sum(pq.read_metadata(p).num_rows for p in (out / "cpu").glob("*.parquet"))
     built_now = int(resumed.stdout.split("(")[1].split(" rows built now")[0])
-    assert built_now == rows_total - 20 * len(kept)  # nothing generated twice
+    assert built_now == rows_total - 5 * len(kept)  # nothing generated twice
 
 
 def test_growing_the_target_extends_the_cut_last_shard(tmp_path):

@@ -10,6 +10,7 @@ import contextlib
 import linecache
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 
 import warp as wp
@@ -130,6 +131,84 @@ class LoadedKernel:
             module_source=builder.codegen(device),
             entry_points=entries,
         )
+
+
+class CompileError(Exception):
+    """The toolchain rejected a translation unit; the message is the compiler's output."""
+
+
+@contextlib.contextmanager
+def _native_stderr_captured(into: list[str]):
+    """Collects what native code (clang, NVRTC) prints on fd 2 while the block runs."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            into.append(sink.read().decode("utf-8", "replace"))
+
+
+def _module_prelude(device: str, block_dim: int = 256) -> str:
+    from warp._src import codegen
+
+    header = codegen.cpu_module_header if device == "cpu" else codegen.cuda_module_header
+    return header.format(block_dim=block_dim) + codegen.codegen_cast_macros
+
+
+def module_body(module_source: str, device: str) -> str:
+    """The module's code without Warp's headers, so several modules can share one unit."""
+    prelude = _module_prelude(device)
+    at = module_source.find(prelude)
+    if at < 0:
+        raise ValueError("generated module does not start with Warp's module header")
+    return module_source[at + len(prelude):]
+
+
+def translation_unit(bodies: list[str], device: str) -> str:
+    """One compilable unit holding several kernels' code, each in its own C++ namespace so
+    helper functions and structs of different kernels cannot clash."""
+    no_bf16 = "" if any("bfloat16" in b for b in bodies) else "#define WP_NO_BFLOAT16\n"
+    wrapped = "".join(f"namespace wirds_{i} {{\n{body}\n}}\n" for i, body in enumerate(bodies))
+    return no_bf16 + _module_prelude(device) + wrapped
+
+
+def compile_unit(source: str, device: str, workdir: str, arch: int = 90) -> str | None:
+    """Compile with Warp's bundled toolchain: clang for ``cpu`` (object code), NVRTC for
+    ``cuda`` (PTX for ``sm_<arch>``; returned). Raises :class:`CompileError`.
+
+    Everything is written under ``workdir``: Warp's kernel cache is never read or written.
+    """
+    from warp._src import build, context
+
+    init()
+    ext = "cpp" if device == "cpu" else "cu"
+    src_path = os.path.join(workdir, f"unit.{ext}")
+    out_path = os.path.join(workdir, "unit.o" if device == "cpu" else "unit.ptx")
+    with open(src_path, "w") as f:
+        f.write(source)
+    messages: list[str] = []
+    try:
+        with _native_stderr_captured(messages):
+            if device == "cpu":
+                build.build_cpu(
+                    out_path, src_path, use_precompiled_headers=True, pch_dir=context.runtime.get_clang_pch_dir()
+                )
+            else:
+                build.build_cuda(src_path, arch, out_path, pch_dir=context.runtime.get_nvrtc_pch_dir())
+    except Exception as e:  # noqa: BLE001 - Warp raises a bare Exception with an error code
+        # Keep the diagnostics, once each, without the temp folder's (random) name.
+        lines = "".join(messages).replace(workdir + os.sep, "").splitlines()
+        errors = list(dict.fromkeys(line for line in lines if "error" in line.lower()))
+        raise CompileError("\n".join(errors[:20]) or str(e)) from None
+    if device == "cpu":
+        return None
+    with open(out_path, "rb") as f:
+        return f.read().rstrip(b"\0").decode()  # NVRTC ends its PTX buffer with a NUL
 
 
 def _unique_structs(builder) -> list:

@@ -9,7 +9,9 @@ uninterrupted run.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
+import re
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -24,6 +26,7 @@ from .cli import run_cli
 from .generate import GENERATOR_VERSION
 from .pipeline import ShardCounts, ShardResult, ShardTask, build_shard, smallest_prefix_reaching
 from .schema import CONFIGS
+from .validate import DEFAULT_ARCH, MODES, ValidationPlan
 from .write import ShardError, atomic_write, read_shard, read_shard_metadata
 
 MB = 1_000_000
@@ -35,6 +38,21 @@ def shard_name(index: int) -> str:
     return f"{SPLIT}-{index:05d}.parquet"
 
 
+def rejects_name(index: int) -> str:
+    """Rows the toolchain rejected while building a shard (JSON lines, beside the shard)."""
+    return f"rejects-{index:05d}.jsonl"
+
+
+def _write_shard(folder: Path, index: int, parquet: bytes, rejects: list[dict]) -> None:
+    # Rejects land first: a shard on disk implies its rejects are on disk too.
+    if rejects:
+        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rejects)
+        atomic_write(folder / rejects_name(index), text.encode())
+    else:
+        (folder / rejects_name(index)).unlink(missing_ok=True)
+    atomic_write(folder / shard_name(index), parquet)
+
+
 @dataclass(frozen=True)
 class BuildOptions:
     config: str
@@ -43,17 +61,20 @@ class BuildOptions:
     seed: int = 0
     workers: int = 1
     rows_per_shard: int = DEFAULT_ROWS_PER_SHARD
+    validation: ValidationPlan = ValidationPlan()
 
     @property
     def command(self) -> str:
         """The canonical command: what determines the rows (not --out or --workers)."""
         return (
             f"python -m warp_ir_dataset.build --config {self.config} --target-mb {self.target_bytes / MB:g} "
-            f"--seed {self.seed} --rows-per-shard {self.rows_per_shard}"
+            f"--seed {self.seed} --rows-per-shard {self.rows_per_shard} --validate {self.validation.mode}"
+            + (f" --arch sm_{self.validation.arch}" if self.config == "cuda" else "")
+            + (" --ptx" if self.validation.ptx else "")
         )
 
     def task(self, index: int) -> ShardTask:
-        return ShardTask(self.config, self.seed, index, self.rows_per_shard, self.command)
+        return ShardTask(self.config, self.seed, index, self.rows_per_shard, self.command, self.validation)
 
 
 @dataclass
@@ -103,6 +124,9 @@ def _scan(folder: Path, opts: BuildOptions) -> dict[int, OnDisk]:
         "rows_per_shard": str(opts.rows_per_shard),
         "generator_version": GENERATOR_VERSION,
         "warp_version": _warp.WARP_VERSION,
+        "validate": opts.validation.mode,
+        "arch": f"sm_{opts.validation.arch}",
+        "ptx": str(opts.validation.ptx).lower(),
     }
     for path in sorted(folder.glob("*.parquet")):
         meta = read_shard_metadata(path)
@@ -138,10 +162,15 @@ class Progress:
         elapsed = now - self.start
         rate = rows / elapsed if elapsed > 0 else 0.0
         mb_rate = mb_done / elapsed if elapsed > 0 else 0.0
-        eta = (self.target_mb - mb_done) / mb_rate if mb_rate > 0 and not final else 0.0
+        if final:
+            eta = "done"
+        elif mb_rate > 0:
+            eta = f"ETA {(self.target_mb - mb_done) / mb_rate:.0f}s"
+        else:
+            eta = "ETA ?"
         line = (
             f"{self.label}: {rows} rows, {mb_done:.2f}/{self.target_mb:.2f} MB, "
-            f"{rate:.0f} rows/s, elapsed {elapsed:.0f}s, ETA {eta:.0f}s"
+            f"{rate:.0f} rows/s, elapsed {elapsed:.0f}s, {eta}"
         )
         sys.stderr.write(f"\r{line}\x1b[K" if self.tty else line + "\n")
         sys.stderr.flush()
@@ -162,7 +191,7 @@ def _worker_init(queue) -> None:
 
 
 def _worker_build(task: ShardTask) -> ShardResult:
-    report = (lambda n: _row_queue.put((task.shard_index, n)) if n % 25 == 0 else None) if _row_queue else None
+    report = (lambda n: _row_queue.put((task.shard_index, n))) if _row_queue else None
     return build_shard(task, report)
 
 
@@ -257,7 +286,7 @@ def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], sh
                     summary.bytes += accepted_bytes
                     return summary
                 if result is not None:
-                    atomic_write(folder / shard_name(i), result.parquet)
+                    _write_shard(folder, i, result.parquet, result.rejects)
                     summary.shards_built += 1
                     summary.rows_built += rows
                     summary.counts.add(result.counts)
@@ -315,11 +344,18 @@ def _finish_last_shard(folder, opts, index, result, needed, on_disk, summary) ->
         table = read_shard(path)
     data = smallest_prefix_reaching(task, table, needed)
     if not (path.exists() and path.stat().st_size == len(data) and path.read_bytes() == data):
-        atomic_write(path, data)
+        # The cut shard keeps the rejects of the slots it keeps.
+        rejects = [r for r in (result.rejects if result else _read_rejects(folder, index)) if r["slot"] < _rows(data)]
+        _write_shard(folder, index, data, rejects)
         summary.rows_built += _rows(data)
     summary.shards += 1
     summary.rows += _rows(data)
     summary.bytes = len(data)
+
+
+def _read_rejects(folder: Path, index: int) -> list[dict]:
+    path = folder / rejects_name(index)
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def _rows(data: bytes) -> int:
@@ -361,8 +397,11 @@ def iter_tables(opts: BuildOptions):
 @click.option("--seed", type=int, default=0, show_default=True, help="Build seed: same seed, same rows, byte for byte.")
 @click.option("--workers", type=int, default=None, help="Worker processes [default: all cores].")
 @click.option("--rows-per-shard", type=int, default=DEFAULT_ROWS_PER_SHARD, show_default=True, help="Rows in each full shard.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def main(config, target_mb, out, seed, workers, rows_per_shard, quiet) -> None:
+@click.option("--validate", "validate", default="sample", show_default=True, help="Compile rows with Warp's toolchain (clang / NVRTC): none, sample (1 row in 20 per shard) or all.")
+@click.option("--arch", default=f"sm_{DEFAULT_ARCH}", show_default=True, help="CUDA architecture that cuda rows are compiled (and PTX generated) for.")
+@click.option("--ptx", is_flag=True, help="cuda only: compile every row alone with NVRTC and store its PTX in the ptx column.")
+@click.option("--quiet", is_flag=True, help="No progress line.")
+def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, ptx, quiet) -> None:
     """Generate Warp kernels, run Warp's codegen on them, and write Parquet shards."""
     if config not in CONFIGS:
         raise BuildError(f"unknown config {config!r}; choose from {', '.join(CONFIGS)}")
@@ -370,7 +409,14 @@ def main(config, target_mb, out, seed, workers, rows_per_shard, quiet) -> None:
         raise BuildError(f"--target-mb must be a positive number of MB, got {target_mb:g}")
     if rows_per_shard < 1 or (workers is not None and workers < 1):
         raise BuildError("--rows-per-shard and --workers must be at least 1")
-    opts = BuildOptions(config, int(target_mb * MB), out, seed, workers or os.cpu_count() or 1, rows_per_shard)
+    if validate not in MODES:
+        raise BuildError(f"unknown --validate {validate!r}; choose from {', '.join(MODES)}")
+    if not re.fullmatch(r"sm_\d{2,3}", arch):
+        raise BuildError(f"--arch must look like sm_90, got {arch!r}")
+    if ptx and config != "cuda":
+        raise BuildError("--ptx needs --config cuda (PTX is NVRTC's output for CUDA code)")
+    plan = ValidationPlan(validate, int(arch[3:]), ptx)
+    opts = BuildOptions(config, int(target_mb * MB), out, seed, workers or os.cpu_count() or 1, rows_per_shard, plan)
     summary = run_build(opts, show_progress=not quiet)
     rate = summary.rows_built / summary.seconds if summary.seconds and summary.rows_built else 0.0
     click.echo(
@@ -378,6 +424,15 @@ def main(config, target_mb, out, seed, workers, rows_per_shard, quiet) -> None:
         f"at {out / config} ({summary.rows_built} rows built now, {rate:.0f} rows/s; "
         f"{summary.counts.codegen_failures} kernels Warp could not build were replaced)"
     )
+    counts = summary.counts
+    if counts.generator_errors:
+        click.echo(f"{config}: warning: the generator raised {counts.generator_errors} times (a family bug; seeds skipped)", err=True)
+    if counts.validated:
+        click.echo(
+            f"{config}: validated {counts.validated} rows with {'clang' if config == 'cpu' else 'NVRTC'} "
+            f"in {counts.validation_seconds:.1f}s of worker time ({counts.validated / counts.validation_seconds:.1f} rows/s per worker); "
+            f"{counts.rejected} rejected (see {out / config}/rejects-*.jsonl)"
+        )
 
 
 if __name__ == "__main__":

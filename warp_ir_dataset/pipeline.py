@@ -5,8 +5,9 @@ any order, in any process or machine, and rebuilt after a crash with the same re
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable
 
 import pyarrow as pa
 
@@ -14,6 +15,7 @@ from . import _warp
 from .extract import extract
 from .generate import GENERATOR_VERSION, derive_seed, generate_kernel, source_id
 from .schema import SCHEMA_VERSION, rows_to_table
+from .validate import ValidationPlan, check
 from .write import encode_shard
 
 MAX_ATTEMPTS = 64  # per slot; a family that fails this often is a bug, not bad luck
@@ -26,6 +28,7 @@ class ShardTask:
     shard_index: int
     rows_per_shard: int
     build_command: str
+    validation: ValidationPlan = ValidationPlan()
 
     def metadata(self, rows: int) -> dict[str, str]:
         return {
@@ -38,6 +41,9 @@ class ShardTask:
             "rows_per_shard": str(self.rows_per_shard),
             "rows": str(rows),
             "build_command": self.build_command,
+            "validate": self.validation.mode,
+            "arch": f"sm_{self.validation.arch}",
+            "ptx": str(self.validation.ptx).lower(),
         }
 
 
@@ -46,12 +52,20 @@ class ShardCounts:
     rows: int = 0
     codegen_failures: int = 0
     duplicates: int = 0
+    generator_errors: int = 0
+    validated: int = 0
+    rejected: int = 0
+    validation_seconds: float = 0.0
     failures_by_family: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: "ShardCounts") -> None:
         self.rows += other.rows
         self.codegen_failures += other.codegen_failures
         self.duplicates += other.duplicates
+        self.generator_errors += other.generator_errors
+        self.validated += other.validated
+        self.rejected += other.rejected
+        self.validation_seconds += other.validation_seconds
         for k, v in other.failures_by_family.items():
             self.failures_by_family[k] = self.failures_by_family.get(k, 0) + v
 
@@ -61,38 +75,108 @@ class ShardResult:
     task: ShardTask
     parquet: bytes
     counts: ShardCounts
+    rejects: list[dict] = field(default_factory=list)
 
 
-def shard_rows(task: ShardTask, counts: ShardCounts, on_row: Callable[[int], None] | None = None) -> Iterator[dict]:
-    """The shard's rows in slot order; a kernel Warp cannot build is retried with a new seed."""
-    seen: set[str] = set()
-    for slot in range(task.rows_per_shard):
-        for attempt in range(MAX_ATTEMPTS):
-            spec = generate_kernel(derive_seed(task.seed, task.shard_index, slot, attempt))
-            kid = source_id(spec.python_source)
-            if kid in seen:
-                counts.duplicates += 1
-                continue
+@dataclass
+class _Slot:
+    row: dict
+    code: _warp.KernelCode
+    attempt: int
+
+
+class _ShardBuilder:
+    """Fills a shard's slots in order; a kernel Warp cannot build, or one the toolchain
+    rejects, is replaced by the slot's next seed, so a shard's rows depend on its task only."""
+
+    def __init__(self, task: ShardTask, on_row: Callable[[int], None] | None):
+        self.task = task
+        self.on_row = on_row or (lambda n: None)
+        self.counts = ShardCounts()
+        self.rejects: list[dict] = []
+        self.seen: set[str] = set()
+        self.done = 0
+
+    def fill(self, slot: int, first_attempt: int = 0) -> _Slot:
+        task = self.task
+        for attempt in range(first_attempt, first_attempt + MAX_ATTEMPTS):
             try:
-                row, _code = extract(spec, task.config)
-            except Exception:  # noqa: BLE001 - any Warp build error means "try another seed"
-                counts.codegen_failures += 1
-                counts.failures_by_family[spec.family] = counts.failures_by_family.get(spec.family, 0) + 1
+                spec = generate_kernel(derive_seed(task.seed, task.shard_index, slot, attempt))
+            except Exception:  # noqa: BLE001 - a family bug must not kill a long build; counted, tested
+                self.counts.generator_errors += 1
                 continue
-            seen.add(kid)
-            counts.rows += 1
-            if on_row is not None:
-                on_row(counts.rows)
-            yield row
-            break
-        else:
-            raise RuntimeError(f"shard {task.shard_index} slot {slot}: no buildable kernel in {MAX_ATTEMPTS} seeds")
+            kid = source_id(spec.python_source)
+            if kid in self.seen:
+                self.counts.duplicates += 1
+                continue
+            self.seen.add(kid)
+            try:
+                row, code = extract(spec, task.config)
+            except Exception:  # noqa: BLE001 - any Warp build error means "try another seed"
+                self.counts.codegen_failures += 1
+                self.counts.failures_by_family[spec.family] = self.counts.failures_by_family.get(spec.family, 0) + 1
+                continue
+            return _Slot(row, code, attempt)
+        raise RuntimeError(f"shard {task.shard_index} slot {slot}: no buildable kernel in {MAX_ATTEMPTS} seeds")
+
+    def progress(self, n: int = 1) -> None:
+        self.done += n
+        self.on_row(self.done)
+
+    def build(self) -> list[dict]:
+        task, plan = self.task, self.task.validation
+        slots = []
+        to_check = []
+        for slot in range(task.rows_per_shard):
+            slots.append(self.fill(slot))
+            if plan.selects(task.seed, task.shard_index, slot):
+                to_check.append(slot)
+            else:
+                self.progress()
+        step = 4 if plan.ptx else 16  # small steps keep the progress line moving
+        for start in range(0, len(to_check), step):
+            batch = to_check[start : start + step]
+            outcomes = self._check([slots[s] for s in batch])
+            for slot, outcome in zip(batch, outcomes):
+                while not outcome.ok:
+                    self._reject(slot, slots[slot], outcome)
+                    slots[slot] = self.fill(slot, slots[slot].attempt + 1)
+                    outcome = self._check([slots[slot]])[0]
+                slots[slot].row["validation"] = "compiled"
+                slots[slot].row["ptx"] = outcome.ptx
+            self.progress(len(batch))
+        self.counts.rows = len(slots)
+        return [s.row for s in slots]
+
+    def _check(self, slots: list[_Slot]):
+        started = time.perf_counter()
+        outcomes = check([s.code for s in slots], self.task.config, self.task.validation)
+        self.counts.validated += len(slots)
+        self.counts.validation_seconds += time.perf_counter() - started
+        return outcomes
+
+    def _reject(self, slot: int, filled: _Slot, outcome) -> None:
+        self.counts.rejected += 1
+        row = filled.row
+        self.rejects.append(
+            {
+                "shard_index": self.task.shard_index,
+                "slot": slot,
+                "id": row["id"],
+                "seed": row["seed"],
+                "family": row["family"],
+                "kernel_name": row["kernel_name"],
+                "device": row["device"],
+                "reason": outcome.reason,
+                "message": outcome.message,
+            }
+        )
 
 
 def build_shard(task: ShardTask, on_row: Callable[[int], None] | None = None) -> ShardResult:
-    counts = ShardCounts()
-    table = rows_to_table(list(shard_rows(task, counts, on_row)))
-    return ShardResult(task, encode_shard(table, task.metadata(len(table))), counts)
+    builder = _ShardBuilder(task, on_row)
+    table = rows_to_table(builder.build())
+    return ShardResult(task, encode_shard(table, task.metadata(len(table))), builder.counts, builder.rejects)
 
 
 def smallest_prefix_reaching(task: ShardTask, table: pa.Table, needed_bytes: int) -> bytes:

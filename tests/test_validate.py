@@ -1,0 +1,89 @@
+import re
+import shutil
+import subprocess
+
+import pyarrow.parquet as pq
+import pytest
+
+from helpers import build
+from warp_ir_dataset import pipeline
+from warp_ir_dataset.pipeline import ShardTask, build_shard
+from warp_ir_dataset.validate import SAMPLE_EVERY, ValidationPlan
+
+
+def test_sample_plan_checks_one_row_in_twenty_in_every_shard():
+    plan = ValidationPlan("sample")
+    for shard in range(30):
+        picked = [slot for slot in range(1000) if plan.selects(3, shard, slot)]
+        assert len(picked) == 1000 // SAMPLE_EVERY
+    offsets = {next(s for s in range(SAMPLE_EVERY) if plan.selects(3, shard, s)) for shard in range(30)}
+    assert len(offsets) > 1  # the offset is seeded, not fixed
+    assert not any(ValidationPlan("none").selects(0, 0, s) for s in range(100))
+    assert all(ValidationPlan("all").selects(0, 0, s) for s in range(100))
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_broken_code_is_rejected_with_its_reason_and_replaced(monkeypatch, device):
+    real_extract = pipeline.extract
+    calls = {"n": 0, "broken": None}
+
+    def extract_breaking_the_third(spec, dev):
+        row, code = real_extract(spec, dev)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            calls["broken"] = row["id"]
+            body = code.module_source + "\n#error injected by the test\n"
+            code = type(code)(**{**code.__dict__, "module_source": body})
+        return row, code
+
+    monkeypatch.setattr(pipeline, "extract", extract_breaking_the_third)
+    task = ShardTask(device, 5, 0, 6, "test", ValidationPlan("all"))
+    result = build_shard(task)
+    table = pq.read_table(__import__("pyarrow").BufferReader(result.parquet))
+    assert table.num_rows == 6
+    assert set(table.column("validation").to_pylist()) == {"compiled"}
+    assert calls["broken"] not in table.column("id").to_pylist()
+    assert [r["id"] for r in result.rejects] == [calls["broken"]]
+    reject = result.rejects[0]
+    assert reject["reason"] == ("clang-error" if device == "cpu" else "nvrtc-error")
+    assert "injected by the test" in reject["message"] and reject["slot"] == 2 and reject["seed"] is not None
+    assert result.counts.rejected == 1 and result.counts.validated == 7
+
+
+def _ptxas_checks(ptx: str, arch: str, tmp_path) -> subprocess.CompletedProcess:
+    # Warp's NVRTC writes a newer PTX ISA than an older ptxas knows; the code itself is sm_90.
+    source = tmp_path / "row.ptx"
+    source.write_text(re.sub(r"^\.version \d+\.\d+", ".version 9.0", ptx, count=1, flags=re.MULTILINE))
+    return subprocess.run(["ptxas", f"-arch={arch}", str(source), "-o", str(tmp_path / "row.cubin")], capture_output=True, text=True)
+
+
+def test_cuda_build_with_ptx_compiles_every_row_and_each_ptx_is_the_rows_own(tmp_path):
+    out = tmp_path / "d"
+    build(out, "cuda", 0.15, "--validate", "all", "--ptx", "--rows-per-shard", "4", "--workers", "2")
+    table = pq.read_table(out / "cuda")
+    assert table.num_rows >= 4
+    assert set(table.column("validation").to_pylist()) == {"compiled"}
+    assert pq.read_schema(next((out / "cuda").glob("*.parquet"))).metadata[b"arch"] == b"sm_90"
+    for row in table.to_pylist():
+        entries = re.findall(r"^\.visible \.entry (\w+)\(", row["ptx"], re.MULTILINE)
+        forward = re.search(r"void (\w+_cuda_kernel_forward)\(", row["forward_code"]).group(1)
+        backward = re.search(r"void (\w+_cuda_kernel_backward)\(", row["backward_code"]).group(1)
+        assert sorted(entries) == sorted([forward, backward])  # this row's kernels, nobody else's
+        assert ".target sm_90" in row["ptx"] and "\0" not in row["ptx"]
+    if shutil.which("ptxas"):
+        for row in table.to_pylist()[:3]:
+            proc = _ptxas_checks(row["ptx"], "sm_90", tmp_path)
+            assert proc.returncode == 0, proc.stderr
+
+
+def test_cpu_build_validate_all_marks_every_row_compiled(tmp_path):
+    out = tmp_path / "d"
+    proc = build(out, "cpu", 0.06, "--validate", "all", "--rows-per-shard", "8", "--workers", "2")
+    table = pq.read_table(out / "cpu", columns=["validation"])
+    assert set(table.column("validation").to_pylist()) == {"compiled"}
+    assert "validated" in proc.stdout and "rows/s per worker" in proc.stdout
+
+
+def test_ptx_needs_the_cuda_config(tmp_path):
+    proc = build(tmp_path / "d", "cpu", 0.1, "--ptx", check=False)
+    assert proc.returncode != 0 and "needs --config cuda" in proc.stderr and "Traceback" not in proc.stderr
