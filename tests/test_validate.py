@@ -27,8 +27,8 @@ def test_broken_code_is_rejected_with_its_reason_and_replaced(monkeypatch, devic
     real_extract = pipeline.extract
     calls = {"n": 0, "broken": None}
 
-    def extract_breaking_the_third(spec, dev):
-        row, code = real_extract(spec, dev)
+    def extract_breaking_the_third(spec, dev, **kw):
+        row, code = real_extract(spec, dev, **kw)
         calls["n"] += 1
         if calls["n"] == 3:
             calls["broken"] = row["id"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import linecache
 import os
 import sys
@@ -52,7 +53,7 @@ class KernelCode:
     helper_code: str
     arg_names: list[str]
     arg_types: list[str]
-    module_source: str  # the whole generated module, headers included (for compilation)
+    module_source: str | None  # the whole generated module, headers included; only when asked
     entry_points: list[str]  # symbol names of the kernel's forward/backward entry points
 
 
@@ -71,7 +72,7 @@ class LoadedKernel:
         linecache.cache[self.filename] = (len(source), None, source.splitlines(True), self.filename)
         namespace: dict = {"__name__": module_name}
         try:
-            exec(compile(source, self.filename, "exec"), namespace)
+            exec(compile(source, self.filename, "exec", dont_inherit=True), namespace)
         except BaseException:
             self.close()
             raise
@@ -95,7 +96,7 @@ class LoadedKernel:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def codegen(self, device: str, enable_backward: bool = True) -> KernelCode:
+    def codegen(self, device: str, enable_backward: bool = True, with_module: bool = True) -> KernelCode:
         from warp._src import codegen, context
 
         kernel = self.kernel
@@ -128,7 +129,7 @@ class LoadedKernel:
             helper_code=helpers,
             arg_names=[a.label for a in kernel.adj.args],
             arg_types=[type_name(a.type) for a in kernel.adj.args],
-            module_source=builder.codegen(device),
+            module_source=builder.codegen(device) if with_module else None,
             entry_points=entries,
         )
 
@@ -227,6 +228,7 @@ def type_name(t) -> str:
     return types.type_repr(t)
 
 
+@functools.lru_cache(maxsize=1)
 def kernel_builtins() -> frozenset[str]:
     """Names of the Warp builtins that can be called from a kernel (from Warp's registry)."""
     from warp._src import context

@@ -5,8 +5,12 @@ from . import _warp
 from .generate import GENERATOR_VERSION, KernelSpec, source_id
 
 
-def extract(spec: KernelSpec, device: str, *, enable_backward: bool = True) -> tuple[dict, _warp.KernelCode]:
+def extract(
+    spec: KernelSpec, device: str, *, enable_backward: bool = True, with_module: bool = True
+) -> tuple[dict, _warp.KernelCode]:
     """Run Warp's codegen for ``device`` on the spec's source; return the row and the raw code.
+
+    ``with_module`` also renders the whole module (headers and all), which only compiling needs.
 
     Raises whatever Warp raises when the source does not build: the caller decides whether to
     retry with another seed.
@@ -15,7 +19,7 @@ def extract(spec: KernelSpec, device: str, *, enable_backward: bool = True) -> t
     # The module name depends on the source only, so generated text never depends on where a
     # kernel sits in a batch or which process built it.
     with _warp.LoadedKernel(spec.python_source, f"wirds_{kid}", spec.kernel_name) as loaded:
-        code = loaded.codegen(device, enable_backward=enable_backward)
+        code = loaded.codegen(device, enable_backward=enable_backward, with_module=with_module)
     row = {
         "id": kid,
         "kernel_name": code.kernel_name,

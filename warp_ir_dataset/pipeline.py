@@ -99,6 +99,7 @@ class _ShardBuilder:
 
     def fill(self, slot: int, first_attempt: int = 0) -> _Slot:
         task = self.task
+        compiled = task.validation.selects(task.seed, task.shard_index, slot)
         for attempt in range(first_attempt, first_attempt + MAX_ATTEMPTS):
             try:
                 spec = generate_kernel(derive_seed(task.seed, task.shard_index, slot, attempt))
@@ -111,7 +112,7 @@ class _ShardBuilder:
                 continue
             self.seen.add(kid)
             try:
-                row, code = extract(spec, task.config)
+                row, code = extract(spec, task.config, with_module=compiled)
             except Exception:  # noqa: BLE001 - any Warp build error means "try another seed"
                 self.counts.codegen_failures += 1
                 self.counts.failures_by_family[spec.family] = self.counts.failures_by_family.get(spec.family, 0) + 1

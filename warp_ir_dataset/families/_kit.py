@@ -13,6 +13,7 @@ ones no later statement read into the kernel's output, so generated kernels carr
 from __future__ import annotations
 
 import random
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -30,6 +31,7 @@ WARP_TYPE = {
     "transform": "wp.transform",
     "bool": "bool",
 }
+_IDENT = re.compile(r"(?<![.\w])[A-Za-z_]\w*")
 VEC_LEN = {"vec2": 2, "vec3": 3, "vec4": 4}
 MAT_DIM = {"mat22": 2, "mat33": 3, "mat44": 4}
 
@@ -50,8 +52,11 @@ ARRAY_DTYPES = {
     "vec4": ("vec4", "{x}"),
     "mat22": ("mat22", "{x}"),
     "mat33": ("mat33", "{x}"),
+    "mat44": ("mat44", "{x}"),
     "quat": ("quat", "{x}"),
     "transform": ("transform", "{x}"),
+    "spatial_vector": ("spatial_vector", "{x}"),
+    "spatial_matrix": ("spatial_matrix", "{x}"),
 }
 # How a value type is stored into an array of the given dtype.
 STORE_CAST = {
@@ -159,9 +164,25 @@ class ExprGen:
             return r.choice(("wp.quat_identity()", f"wp.quat_from_axis_angle(wp.vec3(0.0, 0.0, 1.0), {literal(r)})", f"wp.quat_rpy({literal(r)}, {literal(r)}, {literal(r)})"))
         if t == "transform":
             return f"wp.transform(wp.vec3({literal(r)}, {literal(r)}, {literal(r)}), wp.quat_identity())"
+        if t == "spatial_vector":
+            return f"wp.spatial_vector({', '.join(literal(r) for _ in range(6))})"
+        if t == "spatial_matrix":
+            return "wp.identity(n=6, dtype=float)"
         raise ValueError(t)
 
     # -- trees --------------------------------------------------------------------------
+    def live(self, t: str, depth: int = 2, tries: int = 8) -> str:
+        """Like :meth:`expr`, but retried until the tree reads at least one value in scope
+        (constant conditions look artificial, and Warp rejects a bare literal assigned inside
+        a dynamic loop). Falls back to a ``float(...)``/``int(...)`` wrapped tree."""
+        names = {v.name for v in self.values}
+        e = ""
+        for _ in range(tries):
+            e = self.expr(t, depth)
+            if names & set(_IDENT.findall(e)):
+                return e
+        return f"{t}({e})" if t in ("float", "int") else e
+
     def expr(self, t: str, depth: int = 2) -> str:
         if depth <= 0 or self.rng.random() < 0.2:
             return self._leaf(t)
@@ -356,6 +377,21 @@ RULES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         ("wp.quat_slerp({0}, {1}, {2})", ("quat", "quat", "float")),
         ("wp.transform_get_rotation({0})", ("transform",)),
     ],
+    "spatial_vector": [
+        ("({0} + {1})", ("spatial_vector", "spatial_vector")),
+        ("({0} * {1})", ("spatial_vector", "float")),
+        ("wp.spatial_vector({0}, {1})", ("vec3", "vec3")),
+        ("wp.spatial_cross({0}, {1})", ("spatial_vector", "spatial_vector")),
+        ("wp.spatial_cross_dual({0}, {1})", ("spatial_vector", "spatial_vector")),
+        ("({0} @ {1})", ("spatial_matrix", "spatial_vector")),
+    ],
+    "spatial_matrix": [
+        ("({0} + {1})", ("spatial_matrix", "spatial_matrix")),
+        ("({0} @ {1})", ("spatial_matrix", "spatial_matrix")),
+        ("wp.transpose({0})", ("spatial_matrix",)),
+        ("wp.spatial_adjoint({0}, {1})", ("mat33", "mat33")),
+        ("wp.outer({0}, {1})", ("spatial_vector", "spatial_vector")),
+    ],
     "transform": [
         ("wp.transform({0}, {1})", ("vec3", "quat")),
         ("wp.transform_multiply({0}, {1})", ("transform", "transform")),
@@ -379,6 +415,8 @@ def reduce_to(expr: str, src: str, dst: str) -> str:
         "mat44": f"wp.trace({expr})",
         "quat": f"wp.length({expr})",
         "transform": f"wp.length(wp.transform_get_translation({expr}))",
+        "spatial_vector": f"wp.length({expr})",
+        "spatial_matrix": f"wp.trace({expr})",
     }[src]
     if dst == "float":
         return scalar
@@ -392,6 +430,10 @@ def reduce_to(expr: str, src: str, dst: str) -> str:
         return f"wp.quat_from_axis_angle(wp.vec3(0.0, 1.0, 0.0), {scalar})"
     if dst == "transform":
         return f"wp.transform(wp.vec3({scalar}), wp.quat_identity())"
+    if dst == "spatial_vector":
+        return f"wp.spatial_vector({', '.join([scalar] + ['0.0'] * 5)})"
+    if dst == "spatial_matrix":
+        return f"(wp.identity(n=6, dtype=float) * {scalar})"
     raise ValueError(dst)
 
 
@@ -453,6 +495,10 @@ class KernelWriter:
     def compute(self, t: str, depth: int = 2, hint: str | None = None) -> Value:
         return self.assign(self.exprs.expr(t, depth), t, hint)
 
+    def compute_live(self, t: str, depth: int = 2, hint: str | None = None) -> Value:
+        """Like :meth:`compute`, but the expression reads at least one value in scope."""
+        return self.assign(self.exprs.live(t, depth), t, hint)
+
     def fold_unused(self, into: str, t: str, since: int = 0) -> str:
         """``into`` extended with every computed value no statement has read yet.
 
@@ -466,7 +512,7 @@ class KernelWriter:
                 terms.append(reduce_to(v.name, v.type, t) if t not in ("bool",) else v.name)
         if len(terms) == 1:
             return into
-        if t in ("int", "float") or t in VEC_LEN or t in MAT_DIM:
+        if t in ("int", "float", "spatial_vector", "spatial_matrix") or t in VEC_LEN or t in MAT_DIM:
             return " + ".join(terms)
         if t == "quat":
             return " * ".join(f"wp.normalize({x})" for x in terms)

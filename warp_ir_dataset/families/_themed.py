@@ -1,0 +1,55 @@
+"""A kernel skeleton for "themed" families: a family supplies extra expression rules (the
+builtins it covers) and array dtypes; the skeleton picks inputs, an output, and one of a few
+structures (straight-line, branchy, looped) so themed kernels still vary in shape."""
+from __future__ import annotations
+
+from . import GeneratedKernel
+from ._flow import Flow
+from ._kit import ARRAY_DTYPES, KernelWriter
+
+STORE_DTYPE = {"float": "float32", "int": "int32"}
+
+
+def themed(rng, *, rules: dict, in_dtypes: tuple, out_types: tuple, extra_p: float = 0.5,
+           topic: str | None = None, setup=None, min_calls: int = 1, scalars: tuple = ("float",),
+           out_dtypes: dict | None = None) -> GeneratedKernel:
+    """``setup(w, i)`` may add arguments/statements after ``wp.tid()`` (e.g. a query handle)
+    and may return extra rules to merge."""
+    w = KernelWriter(rng)
+    ins = [(w.array_arg(d := rng.choice(in_dtypes)), d) for _ in range(rng.randint(1, 3))]
+    out_t = rng.choice(out_types)
+    out_dtype = (out_dtypes or {}).get(out_t) or STORE_DTYPE.get(out_t, out_t)
+    out = w.array_arg(out_dtype, hint="out")
+    for _ in range(rng.randint(0, 2)):
+        w.scalar_arg(rng.choice(scalars), hint=rng.choice((None, "scale", "eps", "dt", "k")))
+    (i,) = w.tid()
+    for a, d in ins:
+        w.load(a, d, i)
+    all_rules = {t: list(r) for t, r in rules.items()}
+    if setup:
+        for t, r in (setup(w, i) or {}).items():
+            all_rules.setdefault(t, []).extend(r)
+    w.exprs.extra = all_rules
+    w.exprs.extra_p = extra_p
+    # Guarantee the theme shows up: a few direct calls of its rules.
+    theme_types = [t for t in all_rules if t in ARRAY_DTYPES or t in ("float", "int", "bool") or True]
+    for _ in range(min_calls + rng.randint(0, 2)):
+        t = rng.choice(theme_types)
+        fmt, args = rng.choice(all_rules[t])
+        parts = [w.exprs.live(a, rng.randint(0, 2)) for a in args]
+        from ._kit import literal
+        w.assign(fmt.format(*parts, lit=literal(rng), lit_i=literal(rng, "int")), t)
+    shape = rng.choice(("straight", "straight", "branch", "loop"))
+    types = tuple(sorted({"float", out_t, *rng.sample([t for t in all_rules if t != "bool"], 1)}))
+    flow = Flow(w, {"compute": 3, "update": 1.5, "if": 1, "ifelse": 1, "where": 0.7, "for_const": 0.8},
+                types=types, index=i)
+    if shape == "straight":
+        for _ in range(rng.randint(1, 4)):
+            flow._compute(0)
+    else:
+        flow.target(out_t if out_t in ("float", "int", "vec3", "vec2", "vec4", "mat33", "quat") else "float")
+        getattr(flow, "_if" if shape == "branch" and rng.random() < 0.5 else "_ifelse" if shape == "branch" else "_for_const")(rng.randint(1, 2))
+        flow.stmts(1, 0, 2)
+    res = w.compute_live(out_t, depth=rng.randint(1, 2))
+    w.store(out, out_dtype, i, flow.result(out_t) if flow.targets else w.fold_unused(res.name, out_t))
+    return GeneratedKernel(name := w.names.kernel_name(topic), w.render(name))
