@@ -48,11 +48,23 @@ class WarpIRDataset(datasets.ArrowBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        return [datasets.SplitGenerator(name=datasets.Split.TRAIN, gen_kwargs={})]
+        # train first: generating it stashes the (small, ~2%) test split on the way.
+        return [
+            datasets.SplitGenerator(name=datasets.Split.TRAIN, gen_kwargs={"split": "train"}),
+            datasets.SplitGenerator(name=datasets.Split.TEST, gen_kwargs={"split": "test"}),
+        ]
 
-    def _generate_tables(self):
+    def _generate_tables(self, split: str):
+        stash = getattr(self, "_test_stash", None)
+        if split == "test" and stash is not None:
+            yield from stash
+            return
         cfg = self.config
         plan = ValidationPlan(cfg.validate, cfg.arch, cfg.ptx)
         opts = BuildOptions(cfg.name, int(cfg.target_mb * MB), Path("."), cfg.seed, 1, cfg.rows_per_shard, plan)
-        for index, table in iter_tables(opts):
-            yield Key(index, 0), table.replace_schema_metadata(None)
+        self._test_stash = []
+        for index, tables in iter_tables(opts):
+            if "test" in tables:
+                self._test_stash.append((Key(index, 0), tables["test"].replace_schema_metadata(None)))
+            if split in tables:
+                yield Key(index, 0), tables[split].replace_schema_metadata(None)

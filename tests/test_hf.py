@@ -10,7 +10,7 @@ from warp_ir_dataset.schema import ROW_SCHEMA, features
 def test_load_dataset_reads_each_config_offline(small_dataset, config, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     ds = datasets.load_dataset(str(small_dataset), config, split="train", cache_dir=str(tmp_path / "cache"))
-    table = pq.read_table(small_dataset / config)
+    table = pq.read_table(sorted((small_dataset / config).glob("train-*.parquet")))
     assert ds.num_rows == table.num_rows
     assert ds.features == features()
     assert [(f.name, f.type) for f in ds.data.table.schema] == [(f.name, f.type) for f in ROW_SCHEMA]
@@ -25,8 +25,10 @@ def test_card_yaml_declares_both_configs_with_true_counts(small_dataset):
     assert sorted(c["config_name"] for c in card.data["configs"]) == ["cpu", "cuda"]
     infos = {i["config_name"]: i for i in card.data["dataset_info"]}
     for config in ("cpu", "cuda"):
-        rows = pq.read_table(small_dataset / config, columns=["id"]).num_rows
-        assert infos[config]["splits"][0]["num_examples"] == rows
+        declared = {s["name"]: s["num_examples"] for s in infos[config]["splits"]}
+        for split, n in declared.items():
+            files = sorted((small_dataset / config).glob(f"{split}-*.parquet"))
+            assert n == sum(pq.read_metadata(f).num_rows for f in files) and files
 
 
 def test_builder_class_yields_the_cli_rows(small_dataset, tmp_path):
@@ -36,7 +38,8 @@ def test_builder_class_yields_the_cli_rows(small_dataset, tmp_path):
         config_name="cuda", target_mb=SMALL["target_mb"], seed=SMALL["seed"], rows_per_shard=SMALL["rows_per_shard"], cache_dir=str(tmp_path)
     )
     builder.download_and_prepare(file_format="parquet")
-    files = sorted(tmp_path.rglob("*.parquet"))
-    assert files
-    built = pq.read_table(files).to_pylist() if len(files) == 1 else [r for f in files for r in pq.read_table(f).to_pylist()]
-    assert built == pq.read_table(small_dataset / "cuda").to_pylist()
+    for split in ("train", "test"):
+        files = sorted(tmp_path.rglob(f"*-{split}*.parquet"))
+        built = [r for f in files for r in pq.read_table(f).to_pylist()]
+        cli = [r for f in sorted((small_dataset / "cuda").glob(f"{split}-*.parquet")) for r in pq.read_table(f).to_pylist()]
+        assert built == cli and (cli or split == "test")

@@ -26,7 +26,7 @@ row = st.fixed_dictionaries(
         "generator_version": st.just("1"),
     }
 )
-META = {k: "x" for k in ("warp_version", "generator_version", "config", "seed", "shard_index", "rows_per_shard", "rows", "build_command", "validate", "arch", "ptx")}
+META = {k: "x" for k in ("warp_version", "generator_version", "config", "seed", "shard_index", "rows_per_shard", "rows", "build_command", "validate", "arch", "ptx", "split", "slots", "final_for_target")}
 
 
 @settings(max_examples=60, deadline=None)

@@ -24,18 +24,18 @@ import click
 from . import _warp
 from .cli import run_cli
 from .generate import GENERATOR_VERSION
-from .pipeline import ShardCounts, ShardResult, ShardTask, build_shard, smallest_prefix_reaching
+from .pipeline import EncodedShard, ShardCounts, ShardResult, ShardTask, build_shard, smallest_prefix_reaching
 from .schema import CONFIGS
 from .validate import DEFAULT_ARCH, MODES, ValidationPlan
-from .write import ShardError, atomic_write, read_shard, read_shard_metadata
+from .write import ShardError, atomic_write, read_shard_metadata
 
 MB = 1_000_000
 DEFAULT_ROWS_PER_SHARD = 1000
-SPLIT = "train"
+SPLITS = ("train", "test")
 
 
-def shard_name(index: int) -> str:
-    return f"{SPLIT}-{index:05d}.parquet"
+def shard_name(index: int, split: str = "train") -> str:
+    return f"{split}-{index:05d}.parquet"
 
 
 def rejects_name(index: int) -> str:
@@ -43,14 +43,19 @@ def rejects_name(index: int) -> str:
     return f"rejects-{index:05d}.jsonl"
 
 
-def _write_shard(folder: Path, index: int, parquet: bytes, rejects: list[dict]) -> None:
-    # Rejects land first: a shard on disk implies its rejects are on disk too.
-    if rejects:
-        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rejects)
+def _write_shard(folder: Path, index: int, shard: EncodedShard, rejects: list[dict]) -> None:
+    # The train file lands last: once it is there, the shard's test file and rejects are too.
+    kept = [r for r in rejects if r["slot"] < shard.slots]
+    if kept:
+        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept)
         atomic_write(folder / rejects_name(index), text.encode())
     else:
         (folder / rejects_name(index)).unlink(missing_ok=True)
-    atomic_write(folder / shard_name(index), parquet)
+    if "test" in shard.files:
+        atomic_write(folder / shard_name(index, "test"), shard.files["test"])
+    else:
+        (folder / shard_name(index, "test")).unlink(missing_ok=True)
+    atomic_write(folder / shard_name(index, "train"), shard.files["train"])
 
 
 @dataclass(frozen=True)
@@ -111,13 +116,14 @@ def _prepare_folder(folder: Path):
 
 @dataclass(frozen=True)
 class OnDisk:
+    slots: int
     rows: int
     size: int
+    final_for_target: int | None
 
 
 def _scan(folder: Path, opts: BuildOptions) -> dict[int, OnDisk]:
     """Existing shards by index; refuses foreign, damaged or differently-built files."""
-    found: dict[int, OnDisk] = {}
     expected = {
         "config": opts.config,
         "seed": str(opts.seed),
@@ -128,16 +134,27 @@ def _scan(folder: Path, opts: BuildOptions) -> dict[int, OnDisk]:
         "arch": f"sm_{opts.validation.arch}",
         "ptx": str(opts.validation.ptx).lower(),
     }
+    metas: dict[tuple[int, str], tuple[Path, dict]] = {}
     for path in sorted(folder.glob("*.parquet")):
         meta = read_shard_metadata(path)
-        if path.name != shard_name(int(meta["shard_index"])):
-            raise ShardError(f"{path}: holds shard {meta['shard_index']} under the wrong name")
+        index, split = int(meta["shard_index"]), meta["split"]
+        if path.name != shard_name(index, split):
+            raise ShardError(f"{path}: holds {split} shard {index} under the wrong name")
         for key, want in expected.items():
             if meta[key] != want:
-                raise ShardError(
-                    f"{path}: built with {key}={meta[key]}, this build uses {key}={want}; use another --out"
-                )
-        found[int(meta["shard_index"])] = OnDisk(int(meta["rows"]), path.stat().st_size)
+                raise ShardError(f"{path}: built with {key}={meta[key]}, this build uses {key}={want}; use another --out")
+        metas[(index, split)] = (path, meta)
+    found: dict[int, OnDisk] = {}
+    for (index, split), (path, meta) in sorted(metas.items()):
+        if split != "train":
+            continue
+        test = metas.get((index, "test"))
+        if test and test[1]["slots"] != meta["slots"]:
+            test = None  # left by a crash between the two writes; the shard is rewritten whole
+        size = path.stat().st_size + (test[0].stat().st_size if test else 0)
+        rows = int(meta["rows"]) + (int(test[1]["rows"]) if test else 0)
+        final = int(meta["final_for_target"]) if meta["final_for_target"] else None
+        found[index] = OnDisk(int(meta["slots"]), rows, size, final)
     return found
 
 
@@ -263,30 +280,39 @@ def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], sh
         progress.update(estimated_bytes() / MB, summary.rows + sum(rows_in_flight.values()))
 
     def full_on_disk(index: int) -> bool:
-        return index in on_disk and on_disk[index].rows == opts.rows_per_shard
+        return index in on_disk and on_disk[index].final_for_target is None
 
     try:
         while True:
             # Accept shards in index order while the total stays below the target.
             while True:
                 i = next_accept
+                if i in on_disk and on_disk[i].final_for_target == opts.target_bytes:
+                    _keep_last_shard(folder, i, on_disk, summary)  # this very build, already finished
+                    summary.seconds = time.perf_counter() - started
+                    summary.bytes += accepted_bytes
+                    progress.update(summary.bytes / MB, summary.rows, final=True)
+                    return summary
                 if full_on_disk(i) and i not in ready:
                     size, rows, result = on_disk[i].size, on_disk[i].rows, None
                 elif i in ready:
                     result = ready.pop(i)
-                    size, rows = len(result.parquet), result.counts.rows
-                elif i in on_disk and on_disk[i].size + accepted_bytes >= opts.target_bytes:
-                    size, rows, result = on_disk[i].size, on_disk[i].rows, None  # a cut last shard
+                    size, rows = result.full.size, result.counts.rows
                 else:
                     break
                 if accepted_bytes + size >= opts.target_bytes:
-                    _finish_last_shard(folder, opts, i, result, opts.target_bytes - accepted_bytes, on_disk, summary)
+                    if result is None:
+                        raise BuildError(
+                            f"{folder} already holds more than --target-mb {opts.target_bytes / MB:g}; "
+                            "use a larger target or another --out"
+                        )
+                    _finish_last_shard(folder, opts, result, opts.target_bytes - accepted_bytes, on_disk, summary)
                     summary.seconds = time.perf_counter() - started
-                    progress.update((accepted_bytes + summary.bytes) / MB, summary.rows, final=True)
                     summary.bytes += accepted_bytes
+                    progress.update(summary.bytes / MB, summary.rows, final=True)
                     return summary
                 if result is not None:
-                    _write_shard(folder, i, result.parquet, result.rejects)
+                    _write_shard(folder, i, result.full, result.rejects)
                     summary.shards_built += 1
                     summary.rows_built += rows
                     summary.counts.add(result.counts)
@@ -324,52 +350,41 @@ def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], sh
             proc.terminate()
 
 
-def _finish_last_shard(folder, opts, index, result, needed, on_disk, summary) -> None:
+def _refuse_shards_beyond(folder: Path, index: int, on_disk: dict[int, OnDisk]) -> None:
     beyond = sorted(j for j in on_disk if j > index)
     if beyond:
         raise BuildError(
             f"{folder} already holds more than --target-mb (shards up to {shard_name(beyond[-1])}); "
             "use a larger target or another --out"
         )
-    task = opts.task(index)
-    path = folder / shard_name(index)
-    if result is not None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        table = pq.read_table(pa.BufferReader(result.parquet))
-        summary.shards_built += 1
-        summary.counts.add(result.counts)
-    else:
-        table = read_shard(path)
-    data = smallest_prefix_reaching(task, table, needed)
-    if not (path.exists() and path.stat().st_size == len(data) and path.read_bytes() == data):
-        # The cut shard keeps the rejects of the slots it keeps.
-        rejects = [r for r in (result.rejects if result else _read_rejects(folder, index)) if r["slot"] < _rows(data)]
-        _write_shard(folder, index, data, rejects)
-        summary.rows_built += _rows(data)
+
+def _keep_last_shard(folder: Path, index: int, on_disk: dict[int, OnDisk], summary: BuildSummary) -> None:
+    _refuse_shards_beyond(folder, index, on_disk)
     summary.shards += 1
-    summary.rows += _rows(data)
-    summary.bytes = len(data)
+    summary.rows += on_disk[index].rows
+    summary.bytes = on_disk[index].size
 
 
-def _read_rejects(folder: Path, index: int) -> list[dict]:
-    path = folder / rejects_name(index)
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def _rows(data: bytes) -> int:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(pa.BufferReader(data)).metadata.num_rows
+def _finish_last_shard(folder: Path, opts: BuildOptions, result: ShardResult, needed: int, on_disk, summary) -> None:
+    index = result.task.shard_index
+    _refuse_shards_beyond(folder, index, on_disk)
+    last = smallest_prefix_reaching(result.task, result.table, needed, opts.target_bytes)
+    _write_shard(folder, index, last, result.rejects)
+    rows = last.rows()
+    summary.shards += 1
+    summary.shards_built += 1
+    summary.counts.add(result.counts)
+    summary.rows += rows
+    summary.rows_built += rows
+    summary.bytes = last.size
 
 
 def iter_tables(opts: BuildOptions):
-    """The build's shards as Arrow tables, built one by one in this process.
+    """The build's shards as ``(index, {split: table})``, built one by one in this process.
 
-    Same planning as :func:`run_build` (full shards, then the shortest prefix of the last one
-    that reaches the target), so it yields exactly the rows the CLI writes. The ``datasets``
+    Same planning as :func:`run_build` (full shards, then the last one cut to the fewest slots
+    that reach the target), so it yields exactly the rows the CLI writes. The ``datasets``
     builder class in ``builder_scripts/`` uses it.
     """
     import pyarrow as pa
@@ -379,14 +394,14 @@ def iter_tables(opts: BuildOptions):
     total = 0
     for index in range(1 << 30):
         result = build_shard(opts.task(index))
-        data = result.parquet
-        if total + len(data) >= opts.target_bytes:
-            table = pq.read_table(pa.BufferReader(data))
-            data = smallest_prefix_reaching(opts.task(index), table, opts.target_bytes - total)
-            yield index, pq.read_table(pa.BufferReader(data))
+        shard = result.full
+        last = total + shard.size >= opts.target_bytes
+        if last:
+            shard = smallest_prefix_reaching(result.task, result.table, opts.target_bytes - total, opts.target_bytes)
+        yield index, {split: pq.read_table(pa.BufferReader(data)) for split, data in shard.files.items()}
+        if last:
             return
-        total += len(data)
-        yield index, pq.read_table(pa.BufferReader(data))
+        total += shard.size
 
 
 # -- CLI ---------------------------------------------------------------------------------------

@@ -10,15 +10,19 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import _warp
 from .extract import extract
+from .fingerprint import fingerprint, split_of
 from .generate import GENERATOR_VERSION, derive_seed, generate_kernel, source_id
 from .schema import SCHEMA_VERSION, rows_to_table
 from .validate import ValidationPlan, check
 from .write import encode_shard
 
 MAX_ATTEMPTS = 64  # per slot; a family that fails this often is a bug, not bad luck
+MAX_CODE_CHARS = 120_000  # forward + backward + helpers; longer kernels are poor training rows
+MAX_PER_STRUCTURE = 2  # rows of one structural fingerprint in a shard: bounds any structure's share
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,13 @@ class ShardTask:
     build_command: str
     validation: ValidationPlan = ValidationPlan()
 
-    def metadata(self, rows: int) -> dict[str, str]:
+    def metadata(self, split: str, rows: int, slots: int, final_for_target: int | None) -> dict[str, str]:
         return {
+            "split": split,
+            "slots": str(slots),
+            # Set on the last shard only: the size target it was cut for. Full shards do not
+            # depend on the target, which is what lets a larger target resume a build.
+            "final_for_target": "" if final_for_target is None else str(final_for_target),
             "schema_version": SCHEMA_VERSION,
             "warp_version": _warp.WARP_VERSION,
             "generator_version": GENERATOR_VERSION,
@@ -53,6 +62,8 @@ class ShardCounts:
     codegen_failures: int = 0
     duplicates: int = 0
     generator_errors: int = 0
+    structural_duplicates: int = 0
+    oversized: int = 0
     validated: int = 0
     rejected: int = 0
     validation_seconds: float = 0.0
@@ -63,6 +74,8 @@ class ShardCounts:
         self.codegen_failures += other.codegen_failures
         self.duplicates += other.duplicates
         self.generator_errors += other.generator_errors
+        self.structural_duplicates += other.structural_duplicates
+        self.oversized += other.oversized
         self.validated += other.validated
         self.rejected += other.rejected
         self.validation_seconds += other.validation_seconds
@@ -70,10 +83,28 @@ class ShardCounts:
             self.failures_by_family[k] = self.failures_by_family.get(k, 0) + v
 
 
+@dataclass(frozen=True)
+class EncodedShard:
+    """A shard's files: its ``train`` rows and, when it has any, its ``test`` rows."""
+
+    slots: int  # how many of the task's slots the files cover (rows_per_shard when full)
+    files: dict[str, bytes]
+
+    @property
+    def size(self) -> int:
+        return sum(len(b) for b in self.files.values())
+
+    def rows(self) -> int:
+        import pyarrow.parquet as pq
+
+        return sum(pq.ParquetFile(pa.BufferReader(b)).metadata.num_rows for b in self.files.values())
+
+
 @dataclass
 class ShardResult:
     task: ShardTask
-    parquet: bytes
+    table: pa.Table  # every slot's row, in slot order
+    full: EncodedShard
     counts: ShardCounts
     rejects: list[dict] = field(default_factory=list)
 
@@ -95,6 +126,7 @@ class _ShardBuilder:
         self.counts = ShardCounts()
         self.rejects: list[dict] = []
         self.seen: set[str] = set()
+        self.structures: dict[str, int] = {}
         self.done = 0
 
     def fill(self, slot: int, first_attempt: int = 0) -> _Slot:
@@ -111,12 +143,20 @@ class _ShardBuilder:
                 self.counts.duplicates += 1
                 continue
             self.seen.add(kid)
+            structure = fingerprint(spec.python_source)
+            if self.structures.get(structure, 0) >= MAX_PER_STRUCTURE:
+                self.counts.structural_duplicates += 1
+                continue
             try:
                 row, code = extract(spec, task.config, with_module=compiled)
             except Exception:  # noqa: BLE001 - any Warp build error means "try another seed"
                 self.counts.codegen_failures += 1
                 self.counts.failures_by_family[spec.family] = self.counts.failures_by_family.get(spec.family, 0) + 1
                 continue
+            if len(row["forward_code"]) + len(row["backward_code"] or "") + len(row["helper_code"]) > MAX_CODE_CHARS:
+                self.counts.oversized += 1
+                continue
+            self.structures[structure] = self.structures.get(structure, 0) + 1
             return _Slot(row, code, attempt)
         raise RuntimeError(f"shard {task.shard_index} slot {slot}: no buildable kernel in {MAX_ATTEMPTS} seeds")
 
@@ -177,23 +217,41 @@ class _ShardBuilder:
 def build_shard(task: ShardTask, on_row: Callable[[int], None] | None = None) -> ShardResult:
     builder = _ShardBuilder(task, on_row)
     table = rows_to_table(builder.build())
-    return ShardResult(task, encode_shard(table, task.metadata(len(table))), builder.counts, builder.rejects)
+    return ShardResult(task, table, encode(task, table, len(table), None), builder.counts, builder.rejects)
 
 
-def smallest_prefix_reaching(task: ShardTask, table: pa.Table, needed_bytes: int) -> bytes:
-    """Parquet bytes of the shortest prefix of ``table`` whose file is at least ``needed_bytes``."""
-    def encoded(n: int) -> bytes:
-        return encode_shard(table.slice(0, n), task.metadata(n))
+def splits_of(table: pa.Table) -> list[str]:
+    return [split_of(fingerprint(src)) for src in table.column("python_source").to_pylist()]
 
+
+def encode(task: ShardTask, table: pa.Table, slots: int, final_for_target: int | None, splits: list[str] | None = None) -> EncodedShard:
+    """The shard files for the first ``slots`` rows, split by structural fingerprint."""
+    splits = (splits or splits_of(table))[:slots]
+    prefix = table.slice(0, slots)
+    is_test = pa.array([s == "test" for s in splits], type=pa.bool_())
+    parts = {"train": prefix.filter(pc.invert(is_test)), "test": prefix.filter(is_test)}
+    return EncodedShard(
+        slots,
+        {
+            split: encode_shard(part, task.metadata(split, len(part), slots, final_for_target))
+            for split, part in parts.items()
+            if split == "train" or len(part)  # a shard always has a train file; it marks completion
+        },
+    )
+
+
+def smallest_prefix_reaching(task: ShardTask, table: pa.Table, needed_bytes: int, target: int) -> EncodedShard:
+    """The shard cut to the fewest slots whose files reach ``needed_bytes`` (all slots if none do)."""
+    splits = splits_of(table)
     lo, hi = 1, len(table)
-    best = encoded(hi)
-    if len(best) < needed_bytes:
+    best = encode(task, table, hi, target, splits)
+    if best.size < needed_bytes:
         return best
-    while lo < hi:  # file size grows with rows, so bisect on the row count
+    while lo < hi:  # files grow with rows, so bisect on the slot count
         mid = (lo + hi) // 2
-        data = encoded(mid)
-        if len(data) >= needed_bytes:
-            hi, best = mid, data
+        candidate = encode(task, table, mid, target, splits)
+        if candidate.size >= needed_bytes:
+            hi, best = mid, candidate
         else:
             lo = mid + 1
     return best
