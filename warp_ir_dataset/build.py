@@ -14,9 +14,8 @@ import os
 import re
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
-from multiprocessing import get_context
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import click
@@ -24,13 +23,14 @@ import click
 from . import _warp
 from .cli import run_cli
 from .generate import GENERATOR_VERSION
+from .engines import ENGINES, make_engine
 from .pipeline import EncodedShard, ShardCounts, ShardResult, ShardTask, build_shard, smallest_prefix_reaching
 from .schema import CONFIGS
 from .validate import DEFAULT_ARCH, MODES, ValidationPlan
 from .write import ShardError, atomic_write, read_shard_metadata
 
 MB = 1_000_000
-DEFAULT_ROWS_PER_SHARD = 1000
+DEFAULT_ROWS_PER_SHARD = 500
 SPLITS = ("train", "test")
 
 
@@ -67,6 +67,8 @@ class BuildOptions:
     workers: int = 1
     rows_per_shard: int = DEFAULT_ROWS_PER_SHARD
     validation: ValidationPlan = ValidationPlan()
+    engine: str = "local"
+    ray_address: str | None = None
 
     @property
     def command(self) -> str:
@@ -197,37 +199,6 @@ class Progress:
             sys.stderr.write("\n")
 
 
-# -- workers -----------------------------------------------------------------------------------
-_row_queue = None
-
-
-def _worker_init(queue) -> None:
-    global _row_queue
-    _row_queue = queue
-    _warp.init()
-
-
-def _worker_build(task: ShardTask) -> ShardResult:
-    report = (lambda n: _row_queue.put((task.shard_index, n))) if _row_queue else None
-    return build_shard(task, report)
-
-
-class _InlineExecutor:
-    """Runs shards in this process (``--workers 1``): no start-up cost, same results."""
-
-    def __init__(self, on_row):
-        self.on_row = on_row
-        _warp.init()
-
-    def submit(self, fn, task):  # noqa: ANN001
-        future: Future = Future()
-        future.set_result(build_shard(task, lambda n: self.on_row(task.shard_index, n)))
-        return future
-
-    def shutdown(self, **_):
-        pass
-
-
 # -- the build ---------------------------------------------------------------------------------
 def run_build(opts: BuildOptions, show_progress: bool = True) -> BuildSummary:
     if opts.config not in CONFIGS:
@@ -256,13 +227,7 @@ def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], sh
     def note_rows(index: int, n: int) -> None:
         rows_in_flight[index] = n
 
-    queue = None
-    if opts.workers > 1:
-        ctx = get_context("spawn")
-        queue = ctx.Queue()
-        executor = ProcessPoolExecutor(opts.workers, mp_context=ctx, initializer=_worker_init, initargs=(queue,))
-    else:
-        executor = _InlineExecutor(lambda i, n: (note_rows(i, n), show()))
+    engine = make_engine(opts.engine, opts.workers, lambda i, n: (note_rows(i, n), show()), opts.ray_address)
 
     accepted_bytes = 0  # bytes of shards 0..next_accept-1, all full and on disk
     next_accept = 0
@@ -333,21 +298,16 @@ def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], sh
                 )
                 if planned >= opts.target_bytes and pending:
                     break
-                pending[next_submit] = executor.submit(_worker_build, opts.task(next_submit))
+                pending[next_submit] = engine.submit(opts.task(next_submit))
                 next_submit += 1
             done, _ = wait(list(pending.values()), timeout=0.5, return_when=FIRST_COMPLETED)
             for index in [j for j, f in pending.items() if f in done]:
                 ready[index] = pending.pop(index).result()
-            while queue is not None and not queue.empty():
-                note_rows(*queue.get_nowait())
+            engine.poll()
             show()
     finally:
         progress.close()
-        # Shards still running past the target are not needed: stop them rather than wait.
-        workers = list((getattr(executor, "_processes", None) or {}).values())
-        executor.shutdown(wait=False, cancel_futures=True)
-        for proc in workers:
-            proc.terminate()
+        engine.shutdown()
 
 
 def _refuse_shards_beyond(folder: Path, index: int, on_disk: dict[int, OnDisk]) -> None:
@@ -369,7 +329,7 @@ def _keep_last_shard(folder: Path, index: int, on_disk: dict[int, OnDisk], summa
 def _finish_last_shard(folder: Path, opts: BuildOptions, result: ShardResult, needed: int, on_disk, summary) -> None:
     index = result.task.shard_index
     _refuse_shards_beyond(folder, index, on_disk)
-    last = smallest_prefix_reaching(result.task, result.table, needed, opts.target_bytes)
+    last = smallest_prefix_reaching(result, needed, opts.target_bytes)
     _write_shard(folder, index, last, result.rejects)
     rows = last.rows()
     summary.shards += 1
@@ -397,7 +357,7 @@ def iter_tables(opts: BuildOptions):
         shard = result.full
         last = total + shard.size >= opts.target_bytes
         if last:
-            shard = smallest_prefix_reaching(result.task, result.table, opts.target_bytes - total, opts.target_bytes)
+            shard = smallest_prefix_reaching(result, opts.target_bytes - total, opts.target_bytes)
         yield index, {split: pq.read_table(pa.BufferReader(data)) for split, data in shard.files.items()}
         if last:
             return
@@ -415,8 +375,11 @@ def iter_tables(opts: BuildOptions):
 @click.option("--validate", "validate", default="sample", show_default=True, help="Compile rows with Warp's toolchain (clang / NVRTC): none, sample (1 row in 20 per shard) or all.")
 @click.option("--arch", default=f"sm_{DEFAULT_ARCH}", show_default=True, help="CUDA architecture that cuda rows are compiled (and PTX generated) for.")
 @click.option("--ptx", is_flag=True, help="cuda only: compile every row alone with NVRTC and store its PTX in the ptx column.")
+@click.option("--engine", default="local", show_default=True, help="Where shards are built: local worker processes, or ray (a Ray cluster, see --ray-address).")
+@click.option("--ray-address", default=None, help="Ray cluster to join with --engine ray (default: start a local Ray).")
 @click.option("--quiet", is_flag=True, help="No progress line.")
-def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, ptx, quiet) -> None:
+@click.option("--summary-json", type=click.Path(path_type=Path), default=None, help="Also write the build's summary (rows, MB, rows/s, counts, peak memory) as JSON here.")
+def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, ptx, engine, ray_address, quiet, summary_json) -> None:
     """Generate Warp kernels, run Warp's codegen on them, and write Parquet shards."""
     if config not in CONFIGS:
         raise BuildError(f"unknown config {config!r}; choose from {', '.join(CONFIGS)}")
@@ -430,8 +393,12 @@ def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, 
         raise BuildError(f"--arch must look like sm_90, got {arch!r}")
     if ptx and config != "cuda":
         raise BuildError("--ptx needs --config cuda (PTX is NVRTC's output for CUDA code)")
+    if engine not in ENGINES:
+        raise BuildError(f"unknown --engine {engine!r}; choose from {', '.join(ENGINES)}")
     plan = ValidationPlan(validate, int(arch[3:]), ptx)
-    opts = BuildOptions(config, int(target_mb * MB), out, seed, workers or os.cpu_count() or 1, rows_per_shard, plan)
+    opts = BuildOptions(
+        config, int(target_mb * MB), out, seed, workers or os.cpu_count() or 1, rows_per_shard, plan, engine, ray_address
+    )
     summary = run_build(opts, show_progress=not quiet)
     rate = summary.rows_built / summary.seconds if summary.seconds and summary.rows_built else 0.0
     click.echo(
@@ -440,6 +407,9 @@ def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, 
         f"{summary.counts.codegen_failures} kernels Warp could not build were replaced)"
     )
     counts = summary.counts
+    if summary_json is not None:
+        report = {**asdict(summary), "rows_per_second": rate, "workers": opts.workers, "target_bytes": opts.target_bytes}
+        summary_json.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     if counts.generator_errors:
         click.echo(f"{config}: warning: the generator raised {counts.generator_errors} times (a family bug; seeds skipped)", err=True)
     if counts.validated:

@@ -5,8 +5,9 @@ any order, in any process or machine, and rebuilt after a crash with the same re
 """
 from __future__ import annotations
 
+import resource
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Callable
 
 import pyarrow as pa
@@ -58,29 +59,30 @@ class ShardTask:
 
 @dataclass
 class ShardCounts:
+    """What happened while building shards; summed over shards (peak memory: the max)."""
+
     rows: int = 0
-    codegen_failures: int = 0
-    duplicates: int = 0
-    generator_errors: int = 0
-    structural_duplicates: int = 0
-    oversized: int = 0
+    codegen_failures: int = 0  # kernels Warp could not build (replaced by the slot's next seed)
+    duplicates: int = 0  # sources already in the shard
+    structural_duplicates: int = 0  # structures already MAX_PER_STRUCTURE times in the shard
+    oversized: int = 0  # generated code over MAX_CODE_CHARS
+    generator_errors: int = 0  # a family raised: a bug, counted so a long build survives it
     validated: int = 0
     rejected: int = 0
     validation_seconds: float = 0.0
+    peak_rss_mb: float = 0.0  # per worker process
     failures_by_family: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: "ShardCounts") -> None:
-        self.rows += other.rows
-        self.codegen_failures += other.codegen_failures
-        self.duplicates += other.duplicates
-        self.generator_errors += other.generator_errors
-        self.structural_duplicates += other.structural_duplicates
-        self.oversized += other.oversized
-        self.validated += other.validated
-        self.rejected += other.rejected
-        self.validation_seconds += other.validation_seconds
-        for k, v in other.failures_by_family.items():
-            self.failures_by_family[k] = self.failures_by_family.get(k, 0) + v
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if f.name == "peak_rss_mb":
+                setattr(self, f.name, max(mine, theirs))
+            elif isinstance(mine, dict):
+                for k, v in theirs.items():
+                    mine[k] = mine.get(k, 0) + v
+            else:
+                setattr(self, f.name, mine + theirs)
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ class EncodedShard:
 class ShardResult:
     task: ShardTask
     table: pa.Table  # every slot's row, in slot order
+    splits: list[str]  # each row's split, from its structural fingerprint
     full: EncodedShard
     counts: ShardCounts
     rejects: list[dict] = field(default_factory=list)
@@ -114,6 +117,7 @@ class _Slot:
     row: dict
     code: _warp.KernelCode
     attempt: int
+    split: str
 
 
 class _ShardBuilder:
@@ -157,7 +161,7 @@ class _ShardBuilder:
                 self.counts.oversized += 1
                 continue
             self.structures[structure] = self.structures.get(structure, 0) + 1
-            return _Slot(row, code, attempt)
+            return _Slot(row, code, attempt, split_of(structure))
         raise RuntimeError(f"shard {task.shard_index} slot {slot}: no buildable kernel in {MAX_ATTEMPTS} seeds")
 
     def progress(self, n: int = 1) -> None:
@@ -187,6 +191,7 @@ class _ShardBuilder:
                 slots[slot].row["ptx"] = outcome.ptx
             self.progress(len(batch))
         self.counts.rows = len(slots)
+        self.splits = [s.split for s in slots]
         return [s.row for s in slots]
 
     def _check(self, slots: list[_Slot]):
@@ -217,16 +222,14 @@ class _ShardBuilder:
 def build_shard(task: ShardTask, on_row: Callable[[int], None] | None = None) -> ShardResult:
     builder = _ShardBuilder(task, on_row)
     table = rows_to_table(builder.build())
-    return ShardResult(task, table, encode(task, table, len(table), None), builder.counts, builder.rejects)
+    builder.counts.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    full = encode(task, table, builder.splits, len(table), None)
+    return ShardResult(task, table, builder.splits, full, builder.counts, builder.rejects)
 
 
-def splits_of(table: pa.Table) -> list[str]:
-    return [split_of(fingerprint(src)) for src in table.column("python_source").to_pylist()]
-
-
-def encode(task: ShardTask, table: pa.Table, slots: int, final_for_target: int | None, splits: list[str] | None = None) -> EncodedShard:
+def encode(task: ShardTask, table: pa.Table, splits: list[str], slots: int, final_for_target: int | None) -> EncodedShard:
     """The shard files for the first ``slots`` rows, split by structural fingerprint."""
-    splits = (splits or splits_of(table))[:slots]
+    splits = splits[:slots]
     prefix = table.slice(0, slots)
     is_test = pa.array([s == "test" for s in splits], type=pa.bool_())
     parts = {"train": prefix.filter(pc.invert(is_test)), "test": prefix.filter(is_test)}
@@ -240,16 +243,16 @@ def encode(task: ShardTask, table: pa.Table, slots: int, final_for_target: int |
     )
 
 
-def smallest_prefix_reaching(task: ShardTask, table: pa.Table, needed_bytes: int, target: int) -> EncodedShard:
+def smallest_prefix_reaching(result: ShardResult, needed_bytes: int, target: int) -> EncodedShard:
     """The shard cut to the fewest slots whose files reach ``needed_bytes`` (all slots if none do)."""
-    splits = splits_of(table)
+    task, table, splits = result.task, result.table, result.splits
     lo, hi = 1, len(table)
-    best = encode(task, table, hi, target, splits)
+    best = encode(task, table, splits, hi, target)
     if best.size < needed_bytes:
         return best
     while lo < hi:  # files grow with rows, so bisect on the slot count
         mid = (lo + hi) // 2
-        candidate = encode(task, table, mid, target, splits)
+        candidate = encode(task, table, splits, mid, target)
         if candidate.size >= needed_bytes:
             hi, best = mid, candidate
         else:

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Builder throughput against Warp's own floor, worker scaling, and memory as the target grows.
+
+    ./dev python benchmarks/throughput.py [--target-mb 5] [--memory-targets 5,25] [--json]
+
+For each config it builds a fixed seed and target with ``--validate none`` (timed as a user
+runs it: a fresh process, imports and start-up included), then runs
+``../shared/bench/warp_floor.py`` on the same shards. It prints, per config:
+
+* rows/s and MB/s with 1 and 2 workers, and the scaling factor 2 workers / 1 worker;
+* ``ratio``: builder rows/s per worker (1 worker) divided by the floor's rows/s;
+* peak resident memory per worker for two targets (it must not grow with the target).
+
+Timings are noisy on shared machines: read the ratios, not the absolute numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOOR = ROOT.parent / "shared" / "bench" / "warp_floor.py"
+
+
+def build(out: Path, config: str, target_mb: float, workers: int, seed: int) -> dict:
+    summary = out / "summary.json"
+    cmd = [
+        sys.executable, "-m", "warp_ir_dataset.build", "--config", config, "--target-mb", str(target_mb),
+        "--out", str(out), "--seed", str(seed), "--workers", str(workers), "--validate", "none", "--quiet",
+        "--summary-json", str(summary),
+    ]
+    started = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    wall = time.perf_counter() - started
+    report = json.loads(summary.read_text())
+    return {
+        "rows": report["rows"],
+        "mb": report["bytes"] / 1e6,
+        "wall_s": wall,
+        "rows_per_s": report["rows"] / wall,
+        "mb_per_s": report["bytes"] / 1e6 / wall,
+        "peak_rss_mb_per_worker": report["counts"]["peak_rss_mb"],
+    }
+
+
+def floor(folder: Path, config: str, limit: int) -> dict:
+    proc = subprocess.run(
+        [sys.executable, str(FLOOR), str(folder), "--device", config, "--limit", str(limit), "--json"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configs", default="cpu,cuda")
+    ap.add_argument("--target-mb", type=float, default=5.0)
+    ap.add_argument("--memory-targets", default="5,25", help="two targets whose peak memory per worker is compared")
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--json", action="store_true", help="one JSON object per config instead of text")
+    args = ap.parse_args()
+    if not FLOOR.exists():
+        sys.exit(f"throughput: {FLOOR} not found (it ships in the shared/ folder beside the project)")
+    small, large = (float(x) for x in args.memory_targets.split(","))
+    for config in args.configs.split(","):
+        with tempfile.TemporaryDirectory(prefix="wirds-bench-") as tmp:
+            one = build(Path(tmp) / "w1", config, args.target_mb, 1, args.seed)
+            two = build(Path(tmp) / "w2", config, args.target_mb, 2, args.seed)
+            fl = floor(Path(tmp) / "w1" / config, config, one["rows"])
+            mem_small = build(Path(tmp) / "m1", config, small, 2, args.seed + 1)["peak_rss_mb_per_worker"]
+            mem_large = build(Path(tmp) / "m2", config, large, 2, args.seed + 1)["peak_rss_mb_per_worker"]
+        result = {
+            "config": config,
+            "target_mb": args.target_mb,
+            "rows": one["rows"],
+            "workers1_rows_per_s": round(one["rows_per_s"], 1),
+            "workers1_mb_per_s": round(one["mb_per_s"], 3),
+            "workers2_rows_per_s": round(two["rows_per_s"], 1),
+            "workers2_mb_per_s": round(two["mb_per_s"], 3),
+            "scaling_2_over_1": round(two["rows_per_s"] / one["rows_per_s"], 2),
+            "floor_rows_per_s": fl["rows_per_s"],
+            "ratio_per_worker_to_floor": round(one["rows_per_s"] / fl["rows_per_s"], 2),
+            f"peak_rss_mb_per_worker_at_{small:g}mb": round(mem_small, 1),
+            f"peak_rss_mb_per_worker_at_{large:g}mb": round(mem_large, 1),
+            "warp_version": fl["warp_version"],
+        }
+        print(json.dumps(result) if args.json else " ".join(f"{k}={v}" for k, v in result.items()), flush=True)
+
+
+if __name__ == "__main__":
+    main()

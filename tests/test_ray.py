@@ -1,0 +1,18 @@
+import pyarrow.parquet as pq
+
+from helpers import build, snapshot
+
+
+def test_ray_engine_gives_the_local_engines_rows(tmp_path):
+    args = ("--rows-per-shard", "15", "--seed", "3", "--workers", "2")
+    build(tmp_path / "local", "cpu", 0.25, *args)
+    proc = build(tmp_path / "ray", "cpu", 0.25, *args, "--engine", "ray")
+    assert proc.returncode == 0
+    local, ray = snapshot(tmp_path / "local" / "cpu"), snapshot(tmp_path / "ray" / "cpu")
+    assert len(local) >= 3 and local == ray
+    assert pq.read_table(tmp_path / "ray" / "cpu" / "train-00000.parquet").num_rows > 0
+
+
+def test_unknown_engine_is_one_line(tmp_path):
+    proc = build(tmp_path / "x", "cpu", 0.1, "--engine", "dask", check=False)
+    assert proc.returncode != 0 and "unknown --engine" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -1,0 +1,119 @@
+"""Where shard tasks run: in this process, in local worker processes, or as Ray tasks.
+
+Every engine takes ``ShardTask`` objects and hands back ``concurrent.futures.Future`` objects
+of ``ShardResult``; the build's planning does not know which one runs. A shard depends only on
+its task, so all engines give the same rows.
+"""
+from __future__ import annotations
+
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Callable
+
+from . import _warp
+from .pipeline import ShardResult, ShardTask, build_shard
+
+ENGINES = ("local", "ray")
+OnRow = Callable[[int, int], None]  # (shard index, rows done in it)
+
+_row_queue = None
+
+
+def _worker_init(queue) -> None:
+    global _row_queue
+    _row_queue = queue
+    _warp.init()
+
+
+def _worker_build(task: ShardTask) -> ShardResult:
+    report = (lambda n: _row_queue.put((task.shard_index, n))) if _row_queue else None
+    return build_shard(task, report)
+
+
+class InlineEngine:
+    """Runs shards in this process (one worker): no start-up cost."""
+
+    def __init__(self, on_row: OnRow):
+        self.on_row = on_row
+        _warp.init()
+
+    def submit(self, task: ShardTask) -> Future:
+        future: Future = Future()
+        future.set_result(build_shard(task, lambda n: self.on_row(task.shard_index, n)))
+        return future
+
+    def poll(self) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+
+class ProcessEngine:
+    """Warm worker processes (spawned once, Warp initialised once each) with row-level progress."""
+
+    def __init__(self, workers: int, on_row: OnRow):
+        ctx = get_context("spawn")  # Warp's native state does not survive fork safely
+        self.queue = ctx.Queue()
+        self.on_row = on_row
+        self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(self.queue,))
+
+    def submit(self, task: ShardTask) -> Future:
+        return self.pool.submit(_worker_build, task)
+
+    def poll(self) -> None:
+        while not self.queue.empty():
+            self.on_row(*self.queue.get_nowait())
+
+    def shutdown(self) -> None:
+        # Shards still running past the target are not needed: stop them rather than wait.
+        procs = list((self.pool._processes or {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()
+
+
+def _ray_build(task: ShardTask) -> ShardResult:
+    _warp.init()  # once per Ray worker process; later calls return at once
+    return build_shard(task)
+
+
+class RayEngine:
+    """Shard tasks as Ray tasks: on a cluster (``address``) or a local Ray started here.
+
+    Results come back to this process, which writes them, so the output folder only needs to
+    be reachable from the driver. Progress is per shard.
+    """
+
+    def __init__(self, workers: int, address: str | None):
+        try:
+            import ray
+        except ImportError:
+            raise RuntimeError("--engine ray needs Ray: pip install 'warp-ir-dataset[ray]'") from None
+        self.ray = ray
+        self.started_here = not ray.is_initialized()
+        if self.started_here:
+            kwargs = {"address": address} if address else {"num_cpus": workers}
+            ray.init(**kwargs, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        self.remote = ray.remote(num_cpus=1, max_retries=2)(_ray_build)
+        self.refs = []
+
+    def submit(self, task: ShardTask) -> Future:
+        ref = self.remote.remote(task)
+        self.refs.append(ref)
+        return ref.future()
+
+    def poll(self) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        for ref in self.refs:
+            self.ray.cancel(ref, force=True)
+        if self.started_here:
+            self.ray.shutdown()
+
+
+def make_engine(engine: str, workers: int, on_row: OnRow, ray_address: str | None = None):
+    if engine == "ray":
+        return RayEngine(workers, ray_address)
+    return ProcessEngine(workers, on_row) if workers > 1 else InlineEngine(on_row)
