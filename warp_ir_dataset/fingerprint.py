@@ -28,24 +28,17 @@ class _Normalizer(ast.NodeTransformer):
         self.generic_visit(node)
         return node
 
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+    def _visit_definition(self, node: ast.FunctionDef | ast.ClassDef) -> ast.AST:
         node.name = self._rename(node.name)
         self.generic_visit(node)
         return node
 
-    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
-        node.name = self._rename(node.name)
-        self.generic_visit(node)
-        return node
+    visit_FunctionDef = visit_ClassDef = _visit_definition
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
         self.generic_visit(node)
         if not (isinstance(node.value, ast.Name) and node.value.id == "wp"):
             node.attr = self._rename(node.attr)  # struct fields; wp.<builtin> stays as is
-        return node
-
-    def visit_keyword(self, node: ast.keyword) -> ast.AST:
-        self.generic_visit(node)
         return node
 
     def visit_Constant(self, node: ast.Constant) -> ast.AST:

@@ -75,10 +75,3 @@ def read_shard_metadata(path: Path) -> dict[str, str]:
     if schema.remove_metadata() != ROW_SCHEMA.remove_metadata():
         raise ShardError(f"{path}: columns differ from schema version {SCHEMA_VERSION}")
     return meta
-
-
-def read_shard(path: Path) -> pa.Table:
-    try:
-        return pq.read_table(path, schema=ROW_SCHEMA)
-    except (OSError, pa.ArrowException) as e:
-        raise ShardError(f"{path}: damaged shard ({str(e).splitlines()[0]})") from None
