@@ -239,6 +239,14 @@ def kernel_builtins() -> frozenset[str]:
     return frozenset(name for name, fn in context.builtin_functions.items() if documented(fn))
 
 
+@functools.lru_cache(maxsize=1)
+def builtin_groups() -> dict[str, str]:
+    """Each kernel-callable builtin's group in Warp's registry (e.g. "Vector Math", "Geometry")."""
+    from warp._src import context
+
+    return {name: getattr(context.builtin_functions[name], "group", None) or "Other" for name in sorted(kernel_builtins())}
+
+
 def builtins_called(source: str) -> list[str]:
     """Sorted, unique ``wp.<builtin>`` names the source's function bodies call.
 

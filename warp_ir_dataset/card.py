@@ -1,13 +1,22 @@
-"""Stage 5: the dataset card (README.md) in the output folder.
+"""Stage 5: the dataset card (README.md) in the output folder, and the report.
 
 ``update_card_metadata`` rewrites the card's YAML header from the shards on disk (``configs`` and
 ``dataset_info`` for every config present), keeping the prose below it. ``datasets`` casts the
 YAML features onto the Parquet data and checks ``num_examples``, so this runs after every build.
+
+``python -m warp_ir_dataset.card FOLDER [--reports reports]`` writes the whole card: YAML and
+prose, with every number computed from the shards (``stats.py``), plus the report
+(``dataset_report.md``), the statistics (``dataset_stats.json``) and figures under REPORTS. The
+prose lives in ``dataset_card/*.md`` as ``string.Template`` files.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from string import Template
 
+import click
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .schema import CONFIGS
@@ -20,17 +29,23 @@ DEFAULT_CARD = """---
 Synthetic NVIDIA Warp kernels (`@wp.kernel` Python source) paired with the code Warp's own
 compiler generates for them. Load a config with `datasets.load_dataset(FOLDER, "cpu")`.
 """
+TEMPLATES = Path(__file__).resolve().parents[1] / "dataset_card"
+LENGTH_LABELS = ("python_source", "forward_code", "backward_code", "helper_code", "ptx")
+EXAMPLE_LINES = 40
 
 
 def split_files(folder: Path, config: str) -> dict[str, list[Path]]:
     """Shard files of one config by split, from their names (``train-00000.parquet``)."""
     splits: dict[str, list[Path]] = {}
     for path in sorted((folder / config).glob("*.parquet")):
-        splits.setdefault(path.name.split("-")[0], []).append(path)
+        if not path.name.startswith("."):
+            splits.setdefault(path.name.split("-")[0], []).append(path)
     return splits
 
 
-def update_card_metadata(folder: Path) -> Path:
+def update_card_metadata(folder: Path, body: str | None = None, fields: dict | None = None) -> Path:
+    """Rewrite README.md's ``configs`` and ``dataset_info`` from the shards; keep the other YAML
+    fields (updated with ``fields``) and the prose (replaced by ``body`` when given)."""
     from datasets import DatasetInfo, SplitDict, SplitInfo
     from datasets.info import DatasetInfosDict
     from datasets.utils.metadata import MetadataConfigs
@@ -43,6 +58,7 @@ def update_card_metadata(folder: Path) -> Path:
     data = card.data.to_dict()
     data.pop("configs", None)
     data.pop("dataset_info", None)
+    data.update(fields or {})
     card_data = DatasetCardData(**data)
     configs, infos = MetadataConfigs(), DatasetInfosDict()
     for config in CONFIGS:
@@ -67,7 +83,365 @@ def update_card_metadata(folder: Path) -> Path:
     configs.to_dataset_card_data(card_data)
     infos.to_dataset_card_data(card_data)
     card.data = card_data
-    tmp = card_path.with_name(".README.md.tmp")
-    tmp.write_text(str(card))
-    tmp.replace(card_path)
+    if body is not None:
+        card.text = body
+    _atomic_write(card_path, str(card).encode())
     return card_path
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    from .write import atomic_write
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, data)
+
+
+# -- YAML fields -------------------------------------------------------------------------------
+def size_category(rows: int) -> str:
+    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")]
+    return next((label for bound, label in bounds if rows < bound), "10M<n<100M")
+
+
+def card_fields(stats: dict) -> dict:
+    # One config is one view of the kernels: the size is that of the largest config.
+    rows = max(s["total"]["rows"] for s in stats["configs"].values())
+    return {
+        "license": "apache-2.0",
+        "pretty_name": "Warp kernels paired with Warp-generated C++/CUDA code",
+        "language": ["code"],
+        "task_categories": ["text-generation", "translation"],
+        "size_categories": [size_category(rows)],
+        "tags": ["code", "compiler", "intermediate-representation", "cuda", "ptx", "warp", "nvidia-warp", "gpu", "synthetic"],
+    }
+
+
+# -- tables and sentences, all from the stats --------------------------------------------------
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.2f}"
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _configs(stats: dict) -> dict[str, dict]:
+    return stats["configs"]
+
+
+def overview_table(stats: dict) -> str:
+    rows = []
+    for config, s in _configs(stats).items():
+        t = s["total"]
+        rows.append([
+            f"`{config}`", t["rows"], *(s["splits"].get(sp, {}).get("rows", 0) for sp in ("train", "test")),
+            t["parquet_files"], _mb(t["parquet_bytes"]), _mb(t["text_bytes_total"]), len(t["rows_per_family"]),
+        ])
+    return _table(["config", "rows", "train", "test", "Parquet files", "Parquet MB", "text MB", "families"], rows)
+
+
+def key_figures_table(stats: dict) -> str:
+    header = ["figure"] + [f"`{c}`" for c in _configs(stats)]
+    pick = [
+        ("exact duplicate `python_source` rows", lambda s: s["duplicates"]["exact_duplicate_rows"]),
+        ("rows with a distinct structural fingerprint", lambda s: _pct(s["structure"]["distinct_fingerprint_share"])),
+        ("largest structure's share of rows", lambda s: _pct(s["structure"]["largest_fingerprint_share"])),
+        ("rows with a near-duplicate (Jaccard ≥ {})".format(_threshold(stats)), lambda s: _pct(s["duplicates"]["near_duplicate_share"])),
+        ("test rows with a near-duplicate in train", lambda s: s["duplicates"]["test_rows_with_near_duplicate_in_train"]),
+        ("kernel-callable Warp builtins used", lambda s: f"{_pct(s['builtins']['coverage'])} ({s['builtins']['distinct_used']} of {s['builtins']['kernel_callable']})"),
+        ("fingerprints shared between train and test", lambda s: s["structure"]["fingerprints_shared_train_test"]),
+    ]
+    return _table(header, [[label] + [fn(s) for s in _configs(stats).values()] for label, fn in pick])
+
+
+def _threshold(stats: dict) -> float:
+    return next(iter(_configs(stats).values()))["duplicates"]["threshold"]
+
+
+def families_table(stats: dict) -> str:
+    configs = _configs(stats)
+    families = sorted({f for s in configs.values() for f in s["total"]["rows_per_family"]})
+    rows = [[f"`{f}`"] + [s["total"]["rows_per_family"].get(f, 0) for s in configs.values()] for f in families]
+    return _table(["family"] + [f"`{c}`" for c in configs], rows)
+
+
+def lengths_table(stats: dict) -> str:
+    rows = []
+    for config, s in _configs(stats).items():
+        for column, L in _lengths(s):
+            ln, by = L["lines"], L["bytes"]
+            rows.append([f"`{config}`", f"`{column}`", L["present"] - L["empty"], f"{ln['p50']} / {ln['p90']} / {ln['p99']} / {ln['max']}", ln["mean"], by["p50"], by["max"]])
+    return _table(["config", "column", "non-empty", "lines p50 / p90 / p99 / max", "mean lines", "bytes p50", "bytes max"], rows)
+
+
+def _lengths(s: dict) -> list[tuple[str, dict]]:
+    """Length statistics of the columns a config has (not all null), in schema order."""
+    return [(c, s["total"]["lengths"][c]) for c in LENGTH_LABELS if s["total"]["lengths"][c]["present"]]
+
+
+def text_table(stats: dict) -> str:
+    configs = _configs(stats)
+    columns = next(iter(configs.values()))["total"]["text_bytes"]
+    rows = [[f"`{c}`"] + [_mb(s["total"]["text_bytes"][c]) for s in configs.values()] for c in columns]
+    return _table(["column"] + [f"`{c}` MB" for c in configs], rows)
+
+
+def validation_table(stats: dict) -> str:
+    rows = []
+    for config, s in _configs(stats).items():
+        v = s["total"]["validation"]
+        reasons = ", ".join(f"{k}: {n}" for k, n in s["rejects"]["by_reason"].items()) or "-"
+        rows.append([f"`{config}`", v.get("compiled", 0), v.get("unchecked", 0), s["rejects"]["rows"], reasons])
+    return "Validation with Warp's toolchain:\n\n" + _table(["config", "compiled", "unchecked", "rejected (not in the data)", "reject reasons"], rows)
+
+
+def builtins_table(stats: dict) -> str:
+    configs = _configs(stats)
+    first = next(iter(configs.values()))["builtins"]
+    if first["by_group"]:
+        groups = sorted(first["by_group"])
+        rows = [[g, first["by_group"][g]["kernel_callable"]] + [f"{s['builtins']['by_group'][g]['distinct_used']} ({_pct(s['builtins']['by_group'][g]['coverage'])})" for s in configs.values()] for g in groups]
+        return _table(["Warp builtin group", "kernel-callable"] + [f"used in `{c}`" for c in configs], rows)
+    rows = [[f"`{c}`", s["builtins"]["kernel_callable"], s["builtins"]["distinct_used"], _pct(s["builtins"]["coverage"])] for c, s in configs.items()]
+    return _table(["config", "kernel-callable builtins", "used", "coverage"], rows)
+
+
+def _meta(stats: dict, key: str) -> list[str]:
+    return sorted({v for s in _configs(stats).values() for v in s["metadata"][key]})
+
+
+def versions_sentence(stats: dict) -> str:
+    return (
+        f"Warp {', '.join(_meta(stats, 'warp_version'))}, generator version {', '.join(_meta(stats, 'generator_version'))}, "
+        f"row schema version {', '.join(_meta(stats, 'schema_version'))}."
+    )
+
+
+def build_commands(stats: dict) -> list[str]:
+    return [cmd for s in _configs(stats).values() for cmd in s["metadata"]["build_command"]]
+
+
+def limitations(stats: dict) -> str:
+    items = []
+    for config, s in _configs(stats).items():
+        t = s["total"]
+        compiled = t["validation"].get("compiled", 0)
+        items.append(
+            f"- `{config}`: {compiled} of {t['rows']} rows ({_pct(compiled / t['rows'] if t['rows'] else 0)}) were compiled by "
+            f"Warp's toolchain (validate mode: {', '.join(s['metadata']['validate'])}); the others are Warp's code generator "
+            "output, not compiled."
+        )
+        if not t["lengths"]["ptx"]["present"]:
+            items.append(f"- `{config}`: no row has PTX (`ptx` is null).")
+        b = s["builtins"]
+        items.append(f"- `{config}`: the kernels call {b['distinct_used']} of Warp's {b['kernel_callable']} kernel-callable builtins; {len(b['unused'])} are never used.")
+    items += [
+        "- The kernels are synthetic, made by generator families; they exercise Warp's code generator but are not "
+        "real simulation code and their results are not meaningful.",
+        "- Generated code is specific to the Warp version above: other versions emit different code.",
+        "- PTX, where present, is NVRTC's output for the architecture in the build command, not machine code (SASS).",
+    ]
+    return "\n".join(items)
+
+
+# -- the worked example ------------------------------------------------------------------------
+def find_example(folder: Path, stats: dict) -> dict | None:
+    """The row with the shortest ``python_source`` (ties: smallest id), taken from a config with
+    PTX if any row has it: a short, real example for the report."""
+    from .stats import shard_files
+
+    configs = _configs(stats)
+    with_ptx = [c for c, s in configs.items() if s["total"]["lengths"]["ptx"]["present"]]
+    config = (with_ptx or [c for c in ("cuda", "cpu") if c in configs] or list(configs))[0]
+    best, best_key = None, None
+    columns = ["id", "kernel_name", "family", "device", "python_source", "forward_code", "ptx"]
+    for paths in shard_files(folder, config).values():
+        for path in paths:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=256, columns=columns):
+                lengths = pc.binary_length(batch.column("python_source")).to_pylist()
+                has_ptx = batch.column("ptx").is_valid().to_pylist()
+                ids = batch.column("id").to_pylist()
+                for i, (n, ok, rid) in enumerate(zip(lengths, has_ptx, ids)):
+                    key = (n, rid)
+                    if (ok or not with_ptx) and (best_key is None or key < best_key):
+                        best_key, best = key, batch.slice(i, 1).to_pylist()[0]
+    return best
+
+
+def _excerpt(text: str, start: str | None = None, lines: int = EXAMPLE_LINES) -> str:
+    all_lines = text.strip("\n").splitlines()
+    if start:
+        at = next((i for i, line in enumerate(all_lines) if start in line), 0)
+        all_lines = all_lines[at:]
+    cut = all_lines[:lines]
+    more = len(all_lines) - len(cut)
+    return "\n".join(cut) + (f"\n// ... {more} more lines" if more else "")
+
+
+def example_section(row: dict | None) -> str:
+    if row is None:
+        return "No rows."
+    parts = [
+        f"The shortest kernel in the `{row['device']}` config (id `{row['id']}`, family `{row['family']}`). "
+        "The Python source, exactly as stored in `python_source`:",
+        f"```python\n{row['python_source'].strip()}\n```",
+        f"Warp's generated forward kernel for `{row['device']}`, `forward_code` (first {EXAMPLE_LINES} lines at most). "
+        "Each Python statement becomes a few explicit, typed C++ statements; `// <L n>` comments point back to source lines:",
+        f"```cpp\n{_excerpt(row['forward_code'])}\n```",
+    ]
+    if row.get("ptx"):
+        parts += [
+            "NVRTC's PTX for the same module, `ptx`, from the kernel's entry point (excerpt): registers, loads and "
+            "arithmetic are now explicit virtual-ISA instructions:",
+            f"```\n{_excerpt(row['ptx'], start='.entry', lines=30)}\n```",
+        ]
+    return "\n\n".join(parts)
+
+
+# -- figures -----------------------------------------------------------------------------------
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})  # no version stamp: same data, same bytes
+    return buf.getvalue()
+
+
+def make_figures(stats: dict, out: Path) -> list[str]:
+    """PNG figures under ``out``; returns their names (rows per family, lengths per device,
+    builtins coverage)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "warp-ir-dataset"
+    configs = _configs(stats)
+    figures: dict[str, bytes] = {}
+
+    families = sorted({f for s in configs.values() for f in s["total"]["rows_per_family"]})
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(families) + 1.5))
+    height = 0.8 / max(len(configs), 1)
+    for k, (config, s) in enumerate(configs.items()):
+        ax.barh([i + k * height for i in range(len(families))], [s["total"]["rows_per_family"].get(f, 0) for f in families], height, label=config)
+    ax.set_yticks([i + height * (len(configs) - 1) / 2 for i in range(len(families))], families)
+    ax.invert_yaxis()
+    ax.set_xlabel("rows")
+    ax.set_title("Rows per generator family")
+    ax.legend()
+    fig.tight_layout()
+    figures["rows_per_family.png"] = _png(fig)
+    plt.close(fig)
+
+    for config, s in configs.items():
+        present = _lengths(s)
+        fig, axes = plt.subplots(1, len(present), figsize=(3.2 * len(present), 3), squeeze=False)
+        for ax, (column, L) in zip(axes[0], present):
+            hist = L["lines"]["log2_histogram"]
+            labels = ["0"] + [f"{2 ** (k - 1)}" for k in range(1, len(hist))]
+            ax.bar(range(len(hist)), hist)
+            ax.set_xticks(range(len(hist)), labels, rotation=90, fontsize=7)
+            ax.set_title(f"{column}\np50 {L['lines']['p50']}, max {L['lines']['max']} lines", fontsize=9)
+            ax.set_xlabel("lines (bin starts, log2 bins)", fontsize=8)
+        axes[0][0].set_ylabel("rows")
+        fig.suptitle(f"Lengths in the {config} config", fontsize=10)
+        fig.tight_layout()
+        figures[f"lengths_{config}.png"] = _png(fig)
+        plt.close(fig)
+
+    first = next(iter(configs.values()))["builtins"]
+    if first["by_group"]:
+        groups = sorted(first["by_group"])
+        fig, ax = plt.subplots(figsize=(8, 0.3 * len(groups) + 1.5))
+        for k, (config, s) in enumerate(configs.items()):
+            ax.barh([i + k * height for i in range(len(groups))], [100 * s["builtins"]["by_group"][g]["coverage"] for g in groups], height, label=config)
+        ax.set_yticks([i + height * (len(configs) - 1) / 2 for i in range(len(groups))], groups)
+        ax.set_xlabel("% of the group's kernel-callable builtins used")
+    else:
+        counts: dict[str, int] = {}
+        for s in configs.values():
+            for name, n in s["builtins"]["rows_per_builtin"].items():
+                counts[name] = counts.get(name, 0) + n
+        top = sorted(counts, key=lambda n: (-counts[n], n))[:30]
+        fig, ax = plt.subplots(figsize=(8, 0.25 * len(top) + 1.5))
+        for k, (config, s) in enumerate(configs.items()):
+            ax.barh([i + k * height for i in range(len(top))], [s["builtins"]["rows_per_builtin"].get(n, 0) for n in top], height, label=config)
+        ax.set_yticks([i + height * (len(configs) - 1) / 2 for i in range(len(top))], top, fontsize=8)
+        ax.set_xlabel("rows calling it (most used 30)")
+    ax.invert_yaxis()
+    ax.set_title("Builtins: " + ", ".join(f"{c} uses {_pct(s['builtins']['coverage'])} of {s['builtins']['kernel_callable']}" for c, s in configs.items()), fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    figures["builtins_coverage.png"] = _png(fig)
+    plt.close(fig)
+
+    for name, data in figures.items():
+        _atomic_write(out / name, data)
+    return sorted(figures)
+
+
+# -- putting it together -----------------------------------------------------------------------
+def _render(template: str, values: dict[str, str]) -> str:
+    return Template((TEMPLATES / template).read_text()).substitute(values)
+
+
+def _values(stats: dict) -> dict[str, str]:
+    first = next(iter(_configs(stats).values()))["duplicates"]
+    return {
+        "overview_table": overview_table(stats),
+        "key_figures_table": key_figures_table(stats),
+        "families_table": families_table(stats),
+        "lengths_table": lengths_table(stats),
+        "text_table": text_table(stats),
+        "validation_table": validation_table(stats),
+        "builtins_table": builtins_table(stats),
+        "versions_sentence": versions_sentence(stats),
+        "build_commands": "```bash\n" + "\n".join(build_commands(stats)) + "\n```",
+        "schema_version": ", ".join(_meta(stats, "schema_version")),
+        "threshold": str(first["threshold"]),
+        "num_perm": str(first["num_perm"]),
+        "shingle": str(first["shingle_tokens"]),
+        "limitations": limitations(stats),
+    }
+
+
+def write_card(folder: Path, reports: Path, workers: int | None = None) -> dict:
+    from .stats import compute_stats, dumps
+
+    stats = compute_stats(folder, workers=workers)
+    values = _values(stats)
+    update_card_metadata(folder, body=_render("card_template.md", values), fields=card_fields(stats))
+
+    figures = make_figures(stats, reports / "figures")
+    rows = {c: s["total"]["rows"] for c, s in _configs(stats).items()}
+    values |= {
+        "headline": "This dataset pairs synthetic NVIDIA Warp kernels with the code Warp generates for them: "
+        + ", ".join(f"{n} rows in the `{c}` config" for c, n in rows.items())
+        + f". {versions_sentence(stats)}",
+        "example": example_section(find_example(folder, stats)),
+        "length_figures": "\n\n".join(f"![lengths {n[8:-4]}](figures/{n})" for n in figures if n.startswith("lengths_")),
+        "reproduce": "\n".join(build_commands(stats) + ["python -m warp_ir_dataset.stats data/production", "python -m warp_ir_dataset.card data/production --reports reports"]),
+    }
+    _atomic_write(reports / "dataset_report.md", _render("report_template.md", values).encode())
+    _atomic_write(reports / "dataset_stats.json", dumps(stats).encode())
+    return stats
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"), show_default=True, help="Where the report, the statistics JSON and the figures go.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes for the statistics [default: cores, at most 8].")
+def main(folder: Path, reports: Path, workers: int | None) -> None:
+    """Write FOLDER/README.md (the dataset card) and the report, from the shards in FOLDER."""
+    stats = write_card(folder, reports, workers)
+    rows = ", ".join(f"{c} {s['total']['rows']} rows" for c, s in stats["configs"].items())
+    click.echo(f"card: {folder / 'README.md'} ({rows}); report: {reports / 'dataset_report.md'}")
+
+
+if __name__ == "__main__":
+    from .cli import run_cli
+
+    run_cli(main, "card")

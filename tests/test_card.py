@@ -1,0 +1,133 @@
+"""The dataset card and the report: YAML that ``datasets`` loads, numbers equal to the stats."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+from huggingface_hub import DatasetCard
+
+from helpers import run_module
+from test_stats import A, write_synthetic
+from warp_ir_dataset.card import size_category, update_card_metadata, write_card
+from warp_ir_dataset.stats import compute_stats
+
+
+@pytest.fixture(scope="module")
+def carded(small_dataset, tmp_path_factory) -> tuple[Path, Path, dict]:
+    """A copy of the small build (other tests read the original) with its card and report written
+    by the CLI, and the statistics computed independently."""
+    root = tmp_path_factory.mktemp("card")
+    folder = root / "data"
+    shutil.copytree(small_dataset, folder, ignore=shutil.ignore_patterns(".*"))
+    run_module("warp_ir_dataset.card", str(folder), "--reports", str(root / "reports"), check=True)
+    return folder, root / "reports", compute_stats(folder)
+
+
+@pytest.mark.parametrize("config", ["cpu", "cuda"])
+def test_card_yaml_loads_offline_with_the_true_counts(carded, config, monkeypatch, tmp_path):
+    folder, _, stats = carded
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    ds = datasets.load_dataset(str(folder), config, cache_dir=str(tmp_path / "cache"))
+    s = stats["configs"][config]
+    assert {split: d.num_rows for split, d in ds.items()} == {split: v["rows"] for split, v in s["splits"].items()}
+    card = DatasetCard.load(folder / "README.md")
+    info = next(i for i in card.data["dataset_info"] if i["config_name"] == config)
+    assert sum(sp["num_examples"] for sp in info["splits"]) == s["total"]["rows"]
+    assert info["download_size"] == s["total"]["parquet_bytes"]
+
+
+def test_card_front_matter_and_prose_come_from_the_stats(carded):
+    folder, _, stats = carded
+    card = DatasetCard.load(folder / "README.md")
+    data = card.data.to_dict()
+    assert data["license"] == "apache-2.0" and data["pretty_name"]
+    assert {"code", "compiler", "cuda", "ptx", "warp"} <= set(data["tags"])
+    assert set(data["task_categories"]) == {"text-generation", "translation"}
+    assert data["size_categories"] == [size_category(max(s["total"]["rows"] for s in stats["configs"].values()))]
+    text = card.text
+    for config, s in stats["configs"].items():
+        t = s["total"]
+        train, test = s["splits"]["train"]["rows"], s["splits"].get("test", {}).get("rows", 0)
+        assert f"| `{config}` | {t['rows']} | {train} | {test} |" in text
+        for cmd in s["metadata"]["build_command"]:
+            assert cmd in text
+    assert 'load_dataset("' in text and "## Limitations" in text and "$" not in text
+
+
+def test_update_card_metadata_after_a_build_keeps_the_generated_card(carded):
+    folder, _, _ = carded
+    before = (folder / "README.md").read_text()
+    update_card_metadata(folder)  # what every build does
+    assert (folder / "README.md").read_text() == before
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def test_report_has_the_sections_and_the_stats_numbers(carded):
+    folder, reports, stats = carded
+    report = (reports / "dataset_report.md").read_text()
+    for heading in ("## Key figures", "## Background in one minute", "## A worked example from the data", "## The dataset", "## How to reproduce", "## Known limitations"):
+        assert heading in report
+    for word in ("JIT", "intermediate representation", "Warp", "PTX"):
+        assert word.lower() in report.lower()
+    saved = json.loads((reports / "dataset_stats.json").read_text())
+    assert saved == stats
+    for config, s in saved["configs"].items():
+        assert f"{s['total']['rows']} rows in the `{config}` config" in report
+        assert _pct(s["duplicates"]["near_duplicate_share"]) in report
+        assert f"{_pct(s['builtins']['coverage'])} ({s['builtins']['distinct_used']} of {s['builtins']['kernel_callable']})" in report
+        assert _pct(s["structure"]["distinct_fingerprint_share"]) in report
+        for family, n in s["total"]["rows_per_family"].items():
+            assert re.search(rf"\| `{family}` \|.*\b{n}\b", report)
+    # The worked example is a real row, quoted verbatim.
+    source = re.search(r"```python\n(.*?)```", report, re.S).group(1)
+    ids = {r for c in ("cpu", "cuda") for r in pq.read_table(folder / c, columns=["python_source"]).column(0).to_pylist()}
+    assert any(s.strip() == source.strip() for s in ids)
+    for name in re.findall(r"\]\((figures/[\w.]+\.png)\)", report):
+        assert (reports / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {p.name for p in (reports / "figures").glob("*.png")} == {"rows_per_family.png", "lengths_cpu.png", "lengths_cuda.png", "builtins_coverage.png"}
+
+
+def test_report_and_figures_are_deterministic(carded, tmp_path):
+    folder, reports, _ = carded
+    card_before = (folder / "README.md").read_bytes()
+    run_module("warp_ir_dataset.card", str(folder), "--reports", str(tmp_path / "again"), check=True)
+    for path in sorted(reports.rglob("*")):
+        if path.is_file():
+            assert (tmp_path / "again" / path.relative_to(reports)).read_bytes() == path.read_bytes(), path.name
+    assert (folder / "README.md").read_bytes() == card_before
+
+
+def test_worked_example_shows_ptx_when_a_row_has_it(tmp_path):
+    folder = write_synthetic(tmp_path / "data", "cuda", with_ptx=True)
+    write_card(folder, tmp_path / "reports", workers=1)
+    report = (tmp_path / "reports" / "dataset_report.md").read_text()
+    assert A.strip() in report  # the only row with PTX is chosen, though not the shortest
+    assert ".visible .entry blend_cuda_kernel_forward(" in report
+    assert "Generated by test" not in report  # the PTX excerpt starts at the entry point
+
+
+def test_card_cli_errors_are_one_line(tmp_path):
+    proc = run_module("warp_ir_dataset.card", str(tmp_path / "missing"), "--reports", str(tmp_path / "r"))
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("card: error")
+    assert not (tmp_path / "r").exists()
+
+
+def test_builtin_groups_are_used_once_warp_glue_provides_them(tmp_path, monkeypatch):
+    from warp_ir_dataset import _warp
+
+    groups = {name: ("Scalar Math" if name in {"sin", "cos", "abs"} else "Other") for name in _warp.kernel_builtins()}
+    monkeypatch.setattr(_warp, "builtin_groups", lambda: groups, raising=False)
+    folder = write_synthetic(tmp_path / "data", "cpu")
+    stats = write_card(folder, tmp_path / "reports", workers=1)
+    by_group = stats["configs"]["cpu"]["builtins"]["by_group"]
+    assert by_group["Scalar Math"] == {"kernel_callable": 3, "distinct_used": 3, "coverage": 1.0}
+    assert "| Scalar Math | 3 | 3 (100.0%) |" in (tmp_path / "reports" / "dataset_report.md").read_text()
