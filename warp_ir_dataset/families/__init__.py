@@ -2,7 +2,9 @@
 
 A family is a function ``(rng: random.Random) -> GeneratedKernel`` registered with
 :func:`family`. Every module in this package is imported once, so adding a family is one new
-file with one decorated function; its name and weight are all the registry needs.
+file with one decorated function; its name and weight are all the registry needs. Draws are
+kept to a size budget (:mod:`._budget`): a kernel whose estimated generated code is too large
+is redrawn from the same ``rng``.
 """
 from __future__ import annotations
 
@@ -32,11 +34,16 @@ class Family:
 _REGISTRY: dict[str, Family] = {}
 
 
-def family(name: str, weight: float = 1.0) -> Callable[[FamilyFn], FamilyFn]:
+def family(name: str, weight: float = 1.0, budget: int | None = None) -> Callable[[FamilyFn], FamilyFn]:
+    """Register a family. ``budget`` lowers the size budget (estimated bytes of generated code)
+    for families whose kernels are heavy by nature."""
     def register(fn: FamilyFn) -> FamilyFn:
         if name in _REGISTRY:
             raise ValueError(f"generator family {name!r} registered twice")
-        _REGISTRY[name] = Family(name, weight, fn)
+        # Every draw goes through the size budget (see _budget): oversized kernels are redrawn.
+        from ._budget import within_budget
+
+        _REGISTRY[name] = Family(name, weight, within_budget(fn, budget))
         return fn
 
     return register

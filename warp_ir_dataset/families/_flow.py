@@ -62,6 +62,7 @@ class Flow:
         self.targets: list[Value] = []
         self.loops: list[str] = []  # kinds of the enclosing loops, innermost last
         self.loop_vars: set[str] = set()
+        self.unrolled = False  # inside a loop Warp unrolls
 
     # -- targets ------------------------------------------------------------------------
     def target(self, t: str, hint: str | None = None, init: str | None = None) -> Value:
@@ -118,6 +119,8 @@ class Flow:
         getattr(self, "_" + kind)(depth)
 
     def _body(self, depth: int, mark: int, lo: int = 1, hi: int = 3) -> None:
+        if self.unrolled:
+            hi = min(hi, 2)
         self.stmts(depth - 1, lo, hi)
         if self.rng.random() < 0.6:
             self.update()
@@ -153,7 +156,7 @@ class Flow:
     def _elif(self, depth):
         with self.w.block(f"if {self._cond()}:") as m:
             self._body(depth, m, 1, 2)
-        for _ in range(self.rng.randint(1, 3)):
+        for _ in range(self.rng.choice((1, 1, 2))):
             with self.w.block(f"elif {self._cond()}:") as m:
                 self._body(depth, m, 1, 2)
         if self.rng.random() < 0.7:
@@ -185,10 +188,23 @@ class Flow:
         self.loops.pop()
 
     def _for_const(self, depth):
+        """A constant-range loop. Warp unrolls constant ranges of up to 16 iterations, which
+        copies the body into the generated code once per iteration, so unrolled loops stay
+        short (2-4 trips) and are never nested in another unrolled loop; other constant loops
+        run more than 16 trips (kept as real loops by Warp)."""
         k = self._loop_var()
         r = self.rng
-        rng_expr = r.choice((f"{r.randint(2, 8)}", f"{r.randint(2, 8)}", f"1, {r.randint(3, 9)}", f"0, {r.randint(4, 12)}, {r.randint(2, 3)}"))
-        self._loop(f"for {k} in range({rng_expr}):", k, depth, "for")
+        if self.unrolled or r.random() < 0.3:
+            rng_expr = r.choice((f"{r.choice((17, 20, 24, 32, 48, 64, 100, 128))}", f"1, {r.randint(18, 40)}",
+                                 f"0, {r.choice((64, 96, 128, 256))}, {r.choice((2, 4))}"))
+            self._loop(f"for {k} in range({rng_expr}):", k, depth, "for")
+            return
+        rng_expr = r.choice((f"{r.randint(2, 4)}", f"{r.randint(2, 3)}", f"1, {r.randint(3, 4)}", f"0, {r.randint(4, 8)}, {r.choice((2, 3, 4))}"))
+        self.unrolled = True
+        try:
+            self._loop(f"for {k} in range({rng_expr}):", k, depth, "for")
+        finally:
+            self.unrolled = False
 
     def _for_dyn(self, depth):
         k = self._loop_var()

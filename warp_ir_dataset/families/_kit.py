@@ -135,16 +135,38 @@ class ExprGen:
         # chosen with probability ``extra_p`` wherever one of the right type exists.
         self.extra: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         self.extra_p = 0.3
+        self._in_extra = False
+
+    def _spread(self, parts: list[str], args: tuple) -> None:
+        """Operands of a wide rule that came out as the very same variable (``f(x, x, x)``)
+        are offset by constants so they stay distinct."""
+        seen = set()
+        for n, (p, a) in enumerate(zip(parts, args)):
+            if p in seen and _IDENT.fullmatch(p) and (a == "float" or a in VEC_LEN):
+                parts[n] = self.rng.choice((f"({p} + {self.constant(a)})", f"({p} * {literal(self.rng)})", f"({p} - {self.constant(a)})"))
+            seen.add(p)
 
     # -- leaves -------------------------------------------------------------------------
     def _leaf(self, t: str) -> str:
         cands = [v for v in self.values if v.type == t]
+        if t == "bool" and not cands:
+            # A constant True/False condition looks artificial: compare a value instead.
+            return f"({self._leaf('float')} {self.rng.choice(('>', '<'))} {literal(self.rng)})"
         if cands and self.rng.random() < 0.85:
             # Prefer values nobody has read yet, so data flows forward.
             unread = [v for v in cands if v.reads == 0]
             v = self.rng.choice(unread if unread and self.rng.random() < 0.7 else cands)
             v.reads += 1
             return v.name
+        if not cands and t not in ("float", "int") and self.values and self.rng.random() < 0.6:
+            # No value of a compound type in scope: derive one from a value that is, rather
+            # than spelling out a constant matrix/transform literal.
+            src = [v for v in self.values if v.type in REDUCIBLE]
+            if src:
+                unread = [v for v in src if v.reads == 0]
+                v = self.rng.choice(unread if unread and self.rng.random() < 0.7 else src)
+                v.reads += 1
+                return reduce_to(v.name, v.type, t)
         return self.constant(t)
 
     def constant(self, t: str) -> str:
@@ -186,11 +208,23 @@ class ExprGen:
     def expr(self, t: str, depth: int = 2) -> str:
         if depth <= 0 or self.rng.random() < 0.2:
             return self._leaf(t)
-        if self.extra.get(t) and self.rng.random() < self.extra_p:
+        if self.extra.get(t) and not self._in_extra and self.rng.random() < self.extra_p:
+            # Family rules are often heavy (wide geometric predicates, Python-implemented
+            # builtins): never nest one inside another, and keep wide ones' operands shallow.
             fmt, args = self.rng.choice(self.extra[t])
+            self._in_extra = True
+            try:
+                parts = [self.expr(a, min(depth - 1, 1 if len(args) <= 2 else 0)) for a in args]
+            finally:
+                self._in_extra = False
+            self._spread(parts, args)
         else:
             fmt, args = self.rng.choice(RULES[t])
-        parts = [self.expr(a, depth - 1) for a in args]
+            parts = [self.expr(a, depth - 1) for a in args]
+        if len(parts) >= 2 and args[0] == args[1] and parts[0] == parts[1] and _IDENT.fullmatch(parts[0]):
+            # ``x > x``, ``x - x``: trivially constant; read something else on one side.
+            others = [v for v in self.values if v.type == args[1] and v.name != parts[0]]
+            parts[1] = self.rng.choice(others).name if others else self.constant(args[1])
         return fmt.format(*parts, lit=literal(self.rng), lit_i=literal(self.rng, "int"))
 
 
@@ -399,6 +433,10 @@ RULES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         ("({0} * {1})", ("transform", "transform")),
     ],
 }
+REDUCIBLE = frozenset(("float", "int", "bool", "vec2", "vec3", "vec4", "mat22", "mat33", "mat44", "quat", "transform",
+                       "spatial_vector", "spatial_matrix"))
+
+
 def reduce_to(expr: str, src: str, dst: str) -> str:
     """An expression of type ``dst`` that depends on ``expr`` of type ``src``."""
     if src == dst:

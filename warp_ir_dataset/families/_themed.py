@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from . import GeneratedKernel
 from ._flow import Flow
+from ._budget import HEAVY
 from ._kit import ARRAY_DTYPES, KernelWriter
 
 STORE_DTYPE = {"float": "float32", "int": "int32"}
@@ -29,14 +30,30 @@ def themed(rng, *, rules: dict, in_dtypes: tuple, out_types: tuple, extra_p: flo
     if setup:
         for t, r in (setup(w, i) or {}).items():
             all_rules.setdefault(t, []).extend(r)
+    # Each kernel uses a random subset of the theme's rules: kernels of one family differ in
+    # which builtins they combine, and heavy rules rarely pile up in one kernel.
+    all_rules = {t: rng.sample(r, rng.randint(1, max(1, (len(r) * 2 + 2) // 3))) for t, r in all_rules.items() if r}
+    # Builtins Warp implements as Python functions compile to large helpers: mostly one per kernel.
+    heavy = 0
+    for t, r in all_rules.items():
+        keep = []
+        for rule in r:
+            if any(f"wp.{h}(" in rule[0] for h in HEAVY):
+                if heavy and rng.random() < 0.8:
+                    continue
+                heavy += 1
+            keep.append(rule)
+        all_rules[t] = keep
+    all_rules = {t: r for t, r in all_rules.items() if r}
     w.exprs.extra = all_rules
     w.exprs.extra_p = extra_p
     # Guarantee the theme shows up: a few direct calls of its rules.
     theme_types = [t for t in all_rules if t in ARRAY_DTYPES or t in ("float", "int", "bool") or True]
-    for _ in range(min_calls + rng.randint(0, 2)):
+    for _ in range(min_calls + rng.randint(0, 1)):
         t = rng.choice(theme_types)
         fmt, args = rng.choice(all_rules[t])
-        parts = [w.exprs.live(a, rng.randint(0, 2)) for a in args]
+        parts = [w.exprs.live(a, rng.randint(0, 1 if len(args) <= 2 else 0)) for a in args]
+        w.exprs._spread(parts, args)
         from ._kit import literal
         w.assign(fmt.format(*parts, lit=literal(rng), lit_i=literal(rng, "int")), t)
     shape = rng.choice(("straight", "straight", "branch", "loop"))
@@ -44,7 +61,7 @@ def themed(rng, *, rules: dict, in_dtypes: tuple, out_types: tuple, extra_p: flo
     flow = Flow(w, {"compute": 3, "update": 1.5, "if": 1, "ifelse": 1, "where": 0.7, "for_const": 0.8},
                 types=types, index=i)
     if shape == "straight":
-        for _ in range(rng.randint(1, 4)):
+        for _ in range(rng.randint(1, 3)):
             flow._compute(0)
     else:
         flow.target(out_t if out_t in ("float", "int", "vec3", "vec2", "vec4", "mat33", "quat") else "float")

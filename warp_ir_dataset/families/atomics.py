@@ -1,6 +1,6 @@
 """Atomic read-modify-write: histograms/binning, global reductions (sum/min/max), scatter-adds
 of forces along index pairs, stream compaction through an atomic counter, bitwise atomics on
-integer flags, and ``array[idx] += value`` style accumulation, on 1D and 2D arrays."""
+integer flags, slot claiming with ``atomic_cas``/``atomic_exch``, ``lower_bound`` bucketing, and ``array[idx] += value`` style accumulation, on 1D and 2D arrays."""
 from . import GeneratedKernel, family
 from ._kit import KernelWriter, reduce_to
 
@@ -35,8 +35,8 @@ def atomics(rng) -> GeneratedKernel:
         e = w.exprs.live(t, rng.randint(1, 2))
         return w.fold_unused(e, t) if last else e
 
-    ops = rng.choices(("hist", "reduce", "minmax", "scatter", "compact", "bits", "augassign", "grid"),
-                      (2, 2, 1.5, 1.5 if pairs else 0.6, 1, 0.7, 1.5, 0.8), k=rng.randint(1, 4))
+    ops = rng.choices(("hist", "reduce", "minmax", "scatter", "compact", "bits", "augassign", "grid", "lock", "search"),
+                      (2, 2, 1.5, 1.5 if pairs else 0.6, 1, 0.7, 1.5, 0.8, 0.6, 0.6), k=rng.randint(1, 4))
     if pairs and "scatter" not in ops:
         ops.insert(rng.randint(0, len(ops)), "scatter")
     for n, op in enumerate(ops):
@@ -119,6 +119,31 @@ def atomics(rng) -> GeneratedKernel:
             a = w.array_arg(dt, hint=rng.choice(("accum", "buffer", "field", "sums")))
             idx = rng.choice((i, f"{i} // {rng.choice((2, 4, 8, 32))}", f"{i} % {a}.shape[0]"))
             w.line(f"{a}[{idx}] {rng.choice(('+=', '+=', '-='))} {fval(t, last)}")
+        elif op == "lock":
+            # claim a slot with compare-and-swap / exchange, keep the previous owner
+            own = w.array_arg("int32", hint=rng.choice(("owner", "lock", "claimed", "slot_owner")))
+            slot = w.assign(_idx(w, rng, own, w.exprs.expr("float", 1)), "int", hint="slot")
+            slot.reads += 1
+            if rng.random() < 0.5:
+                prev = w.assign(f"wp.atomic_cas({own}, {slot.name}, -1, {i})", "int", hint="prev")
+            else:
+                prev = w.assign(f"wp.atomic_exch({own}, {slot.name}, {i})", "int", hint="prev")
+            prev.reads += 1
+            won = w.array_arg(rng.choice(("int32", "float32")), hint=rng.choice(("winner", "won", "result")))
+            e = f"wp.where({prev.name} == -1, 1, 0)" if "int32" in w.args[-1] else f"wp.where({prev.name} == -1, {fval('float', last)}, 0.0)"
+            w.line(f"{won}[{i}] = {e}")
+            if last and any(v.reads == 0 for v in w.values):
+                ops.append("reduce")
+        elif op == "search":
+            # bucket a value by binary search over sorted bin edges
+            edges = w.array_arg("float32", hint=rng.choice(("edges", "bin_edges", "sorted_keys", "cdf")))
+            x = w.exprs.live("float", 1)
+            b = w.assign(rng.choice((f"wp.lower_bound({edges}, {x})", f"wp.lower_bound({edges}, 0, {edges}.shape[0], {x})")), "int", hint="bucket")
+            b.reads += 1
+            h = w.array_arg("int32", hint=rng.choice(BINS))
+            w.line(f"wp.atomic_add({h}, wp.min({b.name}, {h}.shape[0] - 1), 1)")
+            if last and any(v.reads == 0 for v in w.values):
+                ops.append("reduce")
         elif op == "grid":
             t = rng.choice(("float", "float", "vec3"))
             g = w.array_arg("float32" if t == "float" else t, ndim=2, hint=rng.choice(("grid", "image", "tally")))

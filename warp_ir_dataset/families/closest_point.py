@@ -16,7 +16,7 @@ RULES = {
 }
 
 
-@family("closest_point")
+@family("closest_point", budget=60_000)
 def closest_point(rng):
     return themed(rng, rules=RULES, in_dtypes=("vec3", "vec3", "vec3", "float32"),
                   out_types=("vec3", "float", "int", "vec3"), extra_p=0.6, topic=rng.choice(("contact", "edge", "collision", "tri")), min_calls=2)

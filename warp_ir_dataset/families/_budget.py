@@ -1,0 +1,97 @@
+"""A cheap, codegen-free estimate of how much C++ Warp generates for a kernel source, used to
+keep generated kernels small.
+
+Warp emits a few hundred bytes of forward + adjoint code per operation, copies the body of a
+constant-range loop of up to 16 trips once per trip (it unrolls them), and emits the bodies of
+Python-implemented builtins (``quat_to_euler`` ...) as helper functions once per kernel. The
+estimate counts operations (calls, operators, subscripts, comparisons) with unrolled loops
+multiplied out, times :data:`BYTES_PER_OP`, plus a fixed size per heavy builtin. It tracks
+the real size (``forward + backward + helper`` code, cpu) to within about +-40%.
+"""
+from __future__ import annotations
+
+import ast
+
+BYTES_PER_OP = 336
+MAX_UNROLL = 16  # Warp's default ``max_unroll``
+
+# Helper code (forward + adjoint) of builtins Warp implements as Python functions, in bytes.
+HEAVY = {
+    "quat_to_euler": 63000, "quat_from_euler": 25000, "transform_compose": 15000, "quat_to_rpy": 13000,
+    "transform_to_matrix": 11000, "quat_twist": 5800, "norm_pseudo_huber": 5900, "transform_wrench": 5500,
+    "transform_twist": 5500, "norm_l1": 4500, "quat_twist_angle": 4400, "quat_twist_angle_signed": 4200,
+    "norm_huber": 4100, "transform_from_matrix": 4000, "transform_decompose": 23000, "smooth_normalize": 3700,
+    "velocity_at_point": 2400, "norm_l2": 1400,
+}
+_OPS = (ast.Call, ast.BinOp, ast.Compare, ast.Subscript, ast.UnaryOp, ast.BoolOp, ast.IfExp, ast.AugAssign)
+
+
+def _trips(it: ast.expr) -> int:
+    """How many times Warp copies the body of ``for _ in <it>`` (1 unless it unrolls)."""
+    if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"):
+        return 1
+    vals = []
+    for a in it.args:
+        if isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.USub):
+            a, sign = a.operand, -1
+        else:
+            sign = 1
+        if not (isinstance(a, ast.Constant) and isinstance(a.value, int)):
+            return 1
+        vals.append(sign * a.value)
+    n = len(range(*vals))
+    return n if 0 < n <= MAX_UNROLL else 1
+
+
+def _ops(node: ast.AST) -> int:
+    return sum(isinstance(sub, _OPS) for sub in ast.walk(node))
+
+
+def _cost(stmts: list, mult: int = 1) -> int:
+    c = 0
+    for st in stmts:
+        if isinstance(st, ast.For):
+            c += _ops(st.iter) * mult + 2
+            c += _cost(st.body, mult * _trips(st.iter))
+        elif isinstance(st, (ast.If, ast.While)):
+            c += (_ops(st.test) + 2) * mult + _cost(st.body, mult) + _cost(st.orelse, mult)
+        elif isinstance(st, (ast.FunctionDef, ast.ClassDef)):
+            c += _cost(st.body, mult)
+        else:
+            c += (_ops(st) + 1) * mult
+    return c
+
+
+def estimate(source: str) -> tuple[int, int]:
+    """``(body, helpers)``: estimated bytes of code from the kernel's own operations and
+    from the heavy builtins it calls."""
+    tree = ast.parse(source)
+    heavy = {sub.attr for sub in ast.walk(tree)
+             if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == "wp" and sub.attr in HEAVY}
+    return BYTES_PER_OP * _cost(tree.body), sum(HEAVY[h] for h in heavy)
+
+
+# A kernel is redrawn (from the same rng, so still deterministic) while its estimate is over
+# these; after MAX_TRIES the smallest draw is kept.
+BODY_LIMIT = 50_000
+TOTAL_LIMIT = 80_000
+MAX_TRIES = 6
+
+
+def within_budget(fn, total: int | None = None):
+    total = min(total or TOTAL_LIMIT, TOTAL_LIMIT)
+
+    def generate(rng):
+        best = None
+        for _ in range(MAX_TRIES):
+            k = fn(rng)
+            body, helpers = estimate(k.python_source)
+            if body <= min(BODY_LIMIT, total) and body + helpers <= total:
+                return k
+            if best is None or body + helpers < best[0]:
+                best = (body + helpers, k)
+        return best[1]
+
+    generate.__name__ = getattr(fn, "__name__", "generate")
+    generate.__doc__ = fn.__doc__
+    return generate
