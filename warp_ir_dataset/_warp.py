@@ -10,6 +10,7 @@ import contextlib
 import functools
 import linecache
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -247,21 +248,14 @@ def builtin_groups() -> dict[str, str]:
     return {name: getattr(context.builtin_functions[name], "group", None) or "Other" for name in sorted(kernel_builtins())}
 
 
-def builtins_called(source: str) -> list[str]:
-    """Sorted, unique ``wp.<builtin>`` names the source's function bodies call.
+_WP_CALL = re.compile(r"(:|->)?[ \t]*\bwp\.(\w+)[ \t]*\(")
 
-    Only code is searched, not annotations, so ``wp.array(dtype=...)`` in a signature does not
-    count as a call.
+
+def builtins_called(source: str) -> list[str]:
+    """Sorted, unique ``wp.<builtin>`` names the source calls, per Warp's registry.
+
+    Annotations are not calls, so ``x: wp.array(dtype=float)`` in a signature or a struct does
+    not count. (A regular expression, not an AST walk: this runs for every row.)
     """
     known = kernel_builtins()
-    found = set()
-    for node in ast.walk(ast.parse(source)):
-        if not isinstance(node, ast.FunctionDef):
-            continue
-        for stmt in node.body:
-            for sub in ast.walk(stmt.value if isinstance(stmt, ast.AnnAssign) and stmt.value else stmt):
-                if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute):
-                    target = sub.func
-                    if isinstance(target.value, ast.Name) and target.value.id == "wp" and target.attr in known:
-                        found.add(target.attr)
-    return sorted(found)
+    return sorted({m.group(2) for m in _WP_CALL.finditer(source) if not m.group(1) and m.group(2) in known})

@@ -246,15 +246,19 @@ def encode(task: ShardTask, table: pa.Table, splits: list[str], slots: int, fina
 def smallest_prefix_reaching(result: ShardResult, needed_bytes: int, target: int) -> EncodedShard:
     """The shard cut to the fewest slots whose files reach ``needed_bytes`` (all slots if none do)."""
     task, table, splits = result.task, result.table, result.splits
-    lo, hi = 1, len(table)
+    lo, lo_size = 0, 0  # lo slots are known to fall short, hi slots to reach
+    hi = len(table)
     best = encode(task, table, splits, hi, target)
     if best.size < needed_bytes:
         return best
-    while lo < hi:  # files grow with rows, so bisect on the slot count
-        mid = (lo + hi) // 2
+    hi_size = best.size
+    while hi - lo > 1:
+        # Sizes grow almost linearly with slots: interpolate, then keep the bracket honest.
+        guess = lo + round((needed_bytes - lo_size) / max(hi_size - lo_size, 1) * (hi - lo))
+        mid = min(max(guess, lo + 1), hi - 1)
         candidate = encode(task, table, splits, mid, target)
         if candidate.size >= needed_bytes:
-            hi, best = mid, candidate
+            hi, hi_size, best = mid, candidate.size, candidate
         else:
-            lo = mid + 1
+            lo, lo_size = mid, candidate.size
     return best
