@@ -43,3 +43,16 @@ def test_builder_class_yields_the_cli_rows(small_dataset, tmp_path):
         built = [r for f in files for r in pq.read_table(f).to_pylist()]
         cli = [r for f in sorted((small_dataset / "cuda").glob(f"{split}-*.parquet")) for r in pq.read_table(f).to_pylist()]
         assert built == cli and (cli or split == "test")
+
+
+def test_committed_samples_load_and_are_compiled(monkeypatch, tmp_path):
+    from helpers import ROOT
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    samples = ROOT / "data" / "samples"
+    for config in ("cpu", "cuda"):
+        ds = datasets.load_dataset(str(samples), config, split="train", cache_dir=str(tmp_path / config))
+        assert 0 < ds.num_rows <= 100
+        assert set(ds["validation"]) == {"compiled"}
+        if config == "cuda":
+            assert all(".entry" in ptx for ptx in ds["ptx"])
