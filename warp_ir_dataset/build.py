@@ -247,6 +247,12 @@ def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], sh
     def full_on_disk(index: int) -> bool:
         return index in on_disk and on_disk[index].final_for_target is None
 
+    def finished() -> BuildSummary:
+        summary.seconds = time.perf_counter() - started
+        summary.bytes += accepted_bytes
+        progress.update(summary.bytes / MB, summary.rows, final=True)
+        return summary
+
     try:
         while True:
             # Accept shards in index order while the total stays below the target.
@@ -254,10 +260,7 @@ def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], sh
                 i = next_accept
                 if i in on_disk and on_disk[i].final_for_target == opts.target_bytes:
                     _keep_last_shard(folder, i, on_disk, summary)  # this very build, already finished
-                    summary.seconds = time.perf_counter() - started
-                    summary.bytes += accepted_bytes
-                    progress.update(summary.bytes / MB, summary.rows, final=True)
-                    return summary
+                    return finished()
                 if full_on_disk(i) and i not in ready:
                     size, rows, result = on_disk[i].size, on_disk[i].rows, None
                 elif i in ready:
@@ -272,10 +275,7 @@ def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], sh
                             "use a larger target or another --out"
                         )
                     _finish_last_shard(folder, opts, result, opts.target_bytes - accepted_bytes, on_disk, summary)
-                    summary.seconds = time.perf_counter() - started
-                    summary.bytes += accepted_bytes
-                    progress.update(summary.bytes / MB, summary.rows, final=True)
-                    return summary
+                    return finished()
                 if result is not None:
                     _write_shard(folder, i, result.full, result.rejects)
                     summary.shards_built += 1

@@ -50,13 +50,25 @@ class InlineEngine:
 
 
 class ProcessEngine:
-    """Warm worker processes (spawned once, Warp initialised once each) with row-level progress."""
+    """Warm worker processes (Warp initialised once each) with row-level progress.
+
+    A worker is replaced after ``SHARDS_PER_WORKER`` shards, so whatever Warp or Python keep
+    per kernel cannot add up: memory per worker stays flat however large the target.
+    """
+
+    SHARDS_PER_WORKER = 16
 
     def __init__(self, workers: int, on_row: OnRow):
         ctx = get_context("spawn")  # Warp's native state does not survive fork safely
         self.queue = ctx.Queue()
         self.on_row = on_row
-        self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(self.queue,))
+        self.pool = ProcessPoolExecutor(
+            workers,
+            mp_context=ctx,
+            initializer=_worker_init,
+            initargs=(self.queue,),
+            max_tasks_per_child=self.SHARDS_PER_WORKER,
+        )
 
     def submit(self, task: ShardTask) -> Future:
         return self.pool.submit(_worker_build, task)
