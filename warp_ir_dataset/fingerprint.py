@@ -9,46 +9,66 @@ from __future__ import annotations
 import ast
 import hashlib
 
+from .syntax import parse
 
-class _Normalizer(ast.NodeTransformer):
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
 
-    def _rename(self, name: str) -> str:
-        if name == "wp":
-            return name
-        return self.names.setdefault(name, f"v{len(self.names)}")
-
-    def visit_Name(self, node: ast.Name) -> ast.AST:
-        node.id = self._rename(node.id)
-        return node
-
-    def visit_arg(self, node: ast.arg) -> ast.AST:
-        node.arg = self._rename(node.arg)
-        self.generic_visit(node)
-        return node
-
-    def _visit_definition(self, node: ast.FunctionDef | ast.ClassDef) -> ast.AST:
-        node.name = self._rename(node.name)
-        self.generic_visit(node)
-        return node
-
-    visit_FunctionDef = visit_ClassDef = _visit_definition
-
-    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
-        self.generic_visit(node)
-        if not (isinstance(node.value, ast.Name) and node.value.id == "wp"):
-            node.attr = self._rename(node.attr)  # struct fields; wp.<builtin> stays as is
-        return node
-
-    def visit_Constant(self, node: ast.Constant) -> ast.AST:
-        kind = type(node.value).__name__
-        return ast.copy_location(ast.Constant(value=kind), node)
+# Identifier fields renamed per node class; ``unless_wp``: an attribute of ``wp.`` is a builtin,
+# hence structure, while any other attribute is a struct field.
+_RENAMED = {
+    ast.Name: {"id": "always"},
+    ast.arg: {"arg": "always"},
+    ast.FunctionDef: {"name": "always"},
+    ast.ClassDef: {"name": "always"},
+    ast.Attribute: {"attr": "unless_wp"},
+}
 
 
 def normalized_ast(source: str) -> str:
-    tree = _Normalizer().visit(ast.parse(source))
-    return ast.dump(tree, annotate_fields=False, include_attributes=False)
+    """``ast.dump(tree, annotate_fields=False)`` of the source's AST with identifiers renamed
+    ``v0, v1, ...`` in order of first appearance and each constant replaced by its type's name.
+
+    One read-only pass over the shared parse (see :mod:`.syntax`), in ``ast.dump``'s field order,
+    which is also the order in which identifiers first appear.
+    """
+    names: dict[str, str] = {}
+
+    def rename(name: str) -> str:
+        if name == "wp":
+            return name
+        new = names.get(name)
+        if new is None:
+            new = names[name] = f"v{len(names)}"
+        return new
+
+    def fmt(node) -> str:
+        if isinstance(node, ast.AST):
+            cls = type(node)
+            if cls is ast.Constant:
+                return f"Constant({type(node.value).__name__!r})"
+            renamed = _RENAMED.get(cls, {})
+            parts = []
+            keywords = False  # as in ast.dump: after a skipped optional field, fields are named
+            for field in cls._fields:
+                try:
+                    value = getattr(node, field)
+                except AttributeError:
+                    keywords = True
+                    continue
+                if value is None and getattr(cls, field, ...) is None:
+                    keywords = True
+                    continue
+                how = renamed.get(field)
+                if how == "always" or (how == "unless_wp" and not (isinstance(node.value, ast.Name) and node.value.id == "wp")):
+                    text = repr(rename(value))
+                else:
+                    text = fmt(value)
+                parts.append(f"{field}={text}" if keywords else text)
+            return f"{cls.__name__}({', '.join(parts)})"
+        if isinstance(node, list):
+            return "[" + ", ".join(fmt(item) for item in node) + "]"
+        return repr(node)
+
+    return fmt(parse(source))
 
 
 def fingerprint(source: str) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ast
 
+from ..syntax import parse
+
 BYTES_PER_OP = 336
 MAX_UNROLL = 16  # Warp's default ``max_unroll``
 
@@ -44,7 +46,20 @@ def _trips(it: ast.expr) -> int:
 
 
 def _ops(node: ast.AST) -> int:
-    return sum(isinstance(sub, _OPS) for sub in ast.walk(node))
+    """Operations in the subtree (``ast.walk`` would do, but this runs once per kernel drawn)."""
+    count = 0
+    stack = [node]
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, _OPS):
+            count += 1
+        for field in sub._fields:
+            value = getattr(sub, field, None)
+            if isinstance(value, list):
+                stack.extend(item for item in value if isinstance(item, ast.AST))
+            elif isinstance(value, ast.AST):
+                stack.append(value)
+    return count
 
 
 def _cost(stmts: list, mult: int = 1) -> int:
@@ -65,9 +80,14 @@ def _cost(stmts: list, mult: int = 1) -> int:
 def estimate(source: str) -> tuple[int, int]:
     """``(body, helpers)``: estimated bytes of code from the kernel's own operations and
     from the heavy builtins it calls."""
-    tree = ast.parse(source)
-    heavy = {sub.attr for sub in ast.walk(tree)
-             if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == "wp" and sub.attr in HEAVY}
+    tree = parse(source)
+    # Heavy builtins are always called as ``wp.<name>``: a text search finds the candidates,
+    # the AST confirms them (a name in a comment or string does not count).
+    candidates = [name for name in HEAVY if name in source]
+    heavy = set()
+    if candidates:
+        heavy = {sub.attr for sub in ast.walk(tree)
+                 if isinstance(sub, ast.Attribute) and sub.attr in candidates and isinstance(sub.value, ast.Name) and sub.value.id == "wp"}
     return BYTES_PER_OP * _cost(tree.body), sum(HEAVY[h] for h in heavy)
 
 
