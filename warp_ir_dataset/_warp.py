@@ -106,19 +106,21 @@ class LoadedKernel:
         options["enable_backward"] = enable_backward
         builder = context.ModuleBuilder(module, options, target=device)
         forward_only = options | {"enable_backward": False}
-        forward = codegen.codegen_kernel(kernel, device=device, options=forward_only)
+        mangled = kernel.get_mangled_name()
         backward = None
         if enable_backward:
-            both = codegen.codegen_kernel(kernel, device=device, options=options)
-            if not both.startswith(forward):
-                raise RuntimeError("Warp's backward kernel does not extend its forward kernel")
-            backward = both[len(forward):]
+            forward, backward = _split_kernel_code(
+                codegen.codegen_kernel(kernel, device=device, options=options),
+                f"{mangled}_cuda_kernel_backward(" if device == "cuda" else f"{mangled}_cpu_kernel_backward(",
+                lambda: codegen.codegen_kernel(kernel, device=device, options=forward_only),
+            )
+        else:
+            forward = codegen.codegen_kernel(kernel, device=device, options=forward_only)
         helpers = "".join(codegen.codegen_struct(s) for s in _unique_structs(builder))
         functions = list(builder.functions)
         helpers += builder._codegen_functions(functions, device, forward_only=True)
         if enable_backward:
             helpers += builder._codegen_functions(functions, device, reverse_only=True)
-        mangled = kernel.get_mangled_name()
         if device == "cuda":
             entries = [f"{mangled}_cuda_kernel_forward"] + ([f"{mangled}_cuda_kernel_backward"] if enable_backward else [])
         else:
@@ -133,6 +135,23 @@ class LoadedKernel:
             module_source=builder.codegen(device) if with_module else None,
             entry_points=entries,
         )
+
+
+def _split_kernel_code(both: str, backward_signature: str, forward_alone) -> tuple[str, str]:
+    """Warp's kernel code with backward enabled is the forward kernel's text followed by the
+    backward kernel's. Cut it where the backward kernel begins (Warp's templates end the
+    forward kernel with ``}\n\n`` and open the backward one with ``\n\n``) instead of
+    generating the forward kernel a second time; if the text is not shaped that way, fall
+    back to generating the forward kernel alone."""
+    signature = both.rfind(backward_signature)
+    boundary = both.rfind("}\n\n\n\n", 0, signature) if signature >= 0 else -1
+    if boundary >= 0:
+        cut = boundary + 3
+        return both[:cut], both[cut:]
+    forward = forward_alone()
+    if not both.startswith(forward):
+        raise RuntimeError("Warp's backward kernel does not extend its forward kernel")
+    return forward, both[len(forward):]
 
 
 class CompileError(Exception):
