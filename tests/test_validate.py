@@ -87,3 +87,16 @@ def test_cpu_build_validate_all_marks_every_row_compiled(tmp_path):
 def test_ptx_needs_the_cuda_config(tmp_path):
     proc = build(tmp_path / "d", "cpu", 0.1, "--ptx", check=False)
     assert proc.returncode != 0 and "needs --config cuda" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_tile_layout_kernels_compile_for_both_devices():
+    # Regression: a plain ``copy = tile_view`` has no adjoint in Warp 1.19 (no matching
+    # ``adj_copy``); the family used to emit one in about a third of its kernels.
+    from warp_ir_dataset.extract import extract
+    from warp_ir_dataset.generate import generate_kernel
+    from warp_ir_dataset.validate import check
+
+    for device in ("cpu", "cuda"):
+        codes = [extract(generate_kernel(10_000 + seed, "tile_layout"), device)[1] for seed in range(16)]
+        outcomes = check(codes, device, ValidationPlan("all"))
+        assert [o.message for o in outcomes if not o.ok] == []

@@ -97,7 +97,10 @@ def tile_layout(rng) -> GeneratedKernel:
             continue
         if vec_out and shape == F:
             continue
-        acc = tk.add(tk.fold(left[0]), shape, hint="vec")
+        folded = tk.fold(left[0])
+        # A lone tile is used as it is: a plain ``copy = tile`` of a tile view has no adjoint
+        # in Warp 1.19 (clang/NVRTC: no matching ``adj_copy``), so it would not compile.
+        acc = left[0] if folded == left[0].name else tk.add(folded, shape, hint="vec")
         acc.reads += 1
         if shape == R:
             tk.add(f"{main.name} + wp.tile_broadcast({acc.name}, shape=({m_}, {n_}))", B, hint="blk_out")
