@@ -131,3 +131,16 @@ def test_builtin_groups_are_used_once_warp_glue_provides_them(tmp_path, monkeypa
     by_group = stats["configs"]["cpu"]["builtins"]["by_group"]
     assert by_group["Scalar Math"] == {"kernel_callable": 3, "distinct_used": 3, "coverage": 1.0}
     assert "| Scalar Math | 3 | 3 (100.0%) |" in (tmp_path / "reports" / "dataset_report.md").read_text()
+
+
+def test_recorded_wall_times_appear_in_the_report(tmp_path):
+    folder = write_synthetic(tmp_path / "data", "cpu")
+    reports = tmp_path / "reports"
+    write_card(folder, reports, workers=1)
+    assert "No wall times were recorded" in (reports / "dataset_report.md").read_text()
+    runs = [{"command": "python -m warp_ir_dataset.build --config cpu --target-mb 200", "wall_seconds": 1017.5, "machine": "2 cores"}]
+    (reports / "build_times.json").write_text(json.dumps(runs))
+    write_card(folder, reports, workers=1)
+    report = (reports / "dataset_report.md").read_text()
+    assert "| `python -m warp_ir_dataset.build --config cpu --target-mb 200` | 17.0 min | 2 cores |" in report
+    assert "No wall times were recorded" not in report

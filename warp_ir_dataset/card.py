@@ -249,6 +249,20 @@ def limitations(stats: dict) -> str:
     return "\n".join(items)
 
 
+def build_times_section(reports: Path) -> str:
+    """The recorded wall times of the production build, from ``REPORTS/build_times.json`` (a list
+    of ``{command, wall_seconds, machine}``, written by whoever ran the build): the time is a
+    property of the run, not of the data, so it cannot be computed from the shards."""
+    path = reports / "build_times.json"
+    if not path.exists():
+        return "No wall times were recorded for this build (`build_times.json` is absent)."
+    import json
+
+    runs = json.loads(path.read_text())
+    rows = [[f"`{r['command']}`", f"{r['wall_seconds'] / 60:.1f} min", r.get("machine", "")] for r in runs]
+    return "Recorded wall times:\n\n" + _table(["command", "wall time", "machine"], rows)
+
+
 # -- the worked example ------------------------------------------------------------------------
 def find_example(folder: Path, stats: dict) -> dict | None:
     """The row with the shortest ``python_source`` (ties: smallest id), taken from a config with
@@ -423,6 +437,7 @@ def write_card(folder: Path, reports: Path, workers: int | None = None) -> dict:
         + f". {versions_sentence(stats)}",
         "example": example_section(find_example(folder, stats)),
         "length_figures": "\n\n".join(f"![lengths {n[8:-4]}](figures/{n})" for n in figures if n.startswith("lengths_")),
+        "build_times": build_times_section(reports),
         "reproduce": "\n".join(build_commands(stats) + ["python -m warp_ir_dataset.stats data/production", "python -m warp_ir_dataset.card data/production --reports reports"]),
     }
     _atomic_write(reports / "dataset_report.md", _render("report_template.md", values).encode())
