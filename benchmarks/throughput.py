@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builder throughput against Warp's own floor, worker scaling, and memory as the target grows.
 
-    ./dev python benchmarks/throughput.py [--target-mb 5] [--memory-targets 5,25] [--json]
+    ./dev python benchmarks/throughput.py [--target-mb 20] [--large-target-mb 100] [--json]
 
 For each config it builds a fixed seed and target with ``--validate none`` (timed as a user
 runs it: a fresh process, imports and start-up included), then runs
@@ -9,7 +9,8 @@ runs it: a fresh process, imports and start-up included), then runs
 
 * rows/s and MB/s with 1 and 2 workers, and the scaling factor 2 workers / 1 worker;
 * ``ratio``: builder rows/s per worker (1 worker) divided by the floor's rows/s;
-* peak resident memory per worker for two targets (it must not grow with the target).
+* peak resident memory per worker at the 2-worker build's target and at a fresh build of
+  ``--large-target-mb`` (it must not grow with the target).
 
 Timings are noisy on shared machines: read the ratios, not the absolute numbers.
 """
@@ -59,21 +60,21 @@ def floor(folder: Path, config: str, limit: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", default="cpu,cuda")
-    ap.add_argument("--target-mb", type=float, default=5.0)
-    ap.add_argument("--memory-targets", default="5,25", help="two targets whose peak memory per worker is compared")
+    ap.add_argument("--target-mb", type=float, default=20.0)
+    ap.add_argument("--large-target-mb", type=float, default=100.0, help="a second 2-worker build whose peak memory per worker is compared")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--json", action="store_true", help="one JSON object per config instead of text")
     args = ap.parse_args()
     if not FLOOR.exists():
         sys.exit(f"throughput: {FLOOR} not found (it ships in the shared/ folder beside the project)")
-    small, large = (float(x) for x in args.memory_targets.split(","))
+    small, large = args.target_mb, args.large_target_mb
     for config in args.configs.split(","):
         with tempfile.TemporaryDirectory(prefix="wirds-bench-") as tmp:
             one = build(Path(tmp) / "w1", config, args.target_mb, 1, args.seed)
             two = build(Path(tmp) / "w2", config, args.target_mb, 2, args.seed)
             fl = floor(Path(tmp) / "w1" / config, config, one["rows"])
-            mem_small = build(Path(tmp) / "m1", config, small, 2, args.seed + 1)["peak_rss_mb_per_worker"]
-            mem_large = build(Path(tmp) / "m2", config, large, 2, args.seed + 1)["peak_rss_mb_per_worker"]
+            mem_small = two["peak_rss_mb_per_worker"]
+            mem_large = build(Path(tmp) / "m2", config, large, 2, args.seed)["peak_rss_mb_per_worker"]
         result = {
             "config": config,
             "target_mb": args.target_mb,

@@ -3,6 +3,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import SMALL
+from warp_ir_dataset.generate import GENERATOR_VERSION
 from warp_ir_dataset.schema import ROW_SCHEMA, features
 
 
@@ -54,5 +55,6 @@ def test_committed_samples_load_and_are_compiled(monkeypatch, tmp_path):
         ds = datasets.load_dataset(str(samples), config, split="train", cache_dir=str(tmp_path / config))
         assert 0 < ds.num_rows <= 100
         assert set(ds["validation"]) == {"compiled"}
+        assert set(ds["generator_version"]) == {GENERATOR_VERSION}  # samples are rebuilt when kernels change
         if config == "cuda":
             assert all(".entry" in ptx for ptx in ds["ptx"])

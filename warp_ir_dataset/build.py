@@ -416,7 +416,7 @@ def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, 
         click.echo(
             f"{config}: validated {counts.validated} rows with {'clang' if config == 'cpu' else 'NVRTC'} "
             f"in {counts.validation_seconds:.1f}s of worker time ({counts.validated / counts.validation_seconds:.1f} rows/s per worker); "
-            f"{counts.rejected} rejected (see {out / config}/rejects-*.jsonl)"
+            + (f"{counts.rejected} rejected (see {out / config}/rejects-*.jsonl)" if counts.rejected else "none rejected")
         )
 
 
