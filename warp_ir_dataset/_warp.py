@@ -198,9 +198,19 @@ def translation_unit(bodies: list[str], device: str) -> str:
     return no_bf16 + _module_prelude(device) + wrapped
 
 
-def compile_unit(source: str, device: str, workdir: str, arch: int = 90) -> str | None:
+def nvrtc_archs() -> frozenset[int]:
+    """The ``sm_<N>`` architectures Warp's bundled NVRTC compiles for (no GPU needed)."""
+    from warp._src import context
+
+    init()
+    return frozenset(context.runtime.nvrtc_supported_archs)
+
+
+def compile_unit(source: str, device: str, workdir: str, arch: int = 90, output: str = "ptx") -> str | None:
     """Compile with Warp's bundled toolchain: clang for ``cpu`` (object code), NVRTC for
-    ``cuda`` (PTX for ``sm_<arch>``; returned). Raises :class:`CompileError`.
+    ``cuda``, to PTX for ``sm_<arch>`` (returned) or, with ``output="cubin"``, on to machine
+    code as Warp does for a real GPU (NVRTC runs ptxas, so register and shared-memory limits
+    are checked too; nothing is returned). Raises :class:`CompileError`.
 
     Everything is written under ``workdir``: Warp's kernel cache is never read or written.
     """
@@ -209,7 +219,7 @@ def compile_unit(source: str, device: str, workdir: str, arch: int = 90) -> str 
     init()
     ext = "cpp" if device == "cpu" else "cu"
     src_path = os.path.join(workdir, f"unit.{ext}")
-    out_path = os.path.join(workdir, "unit.o" if device == "cpu" else "unit.ptx")
+    out_path = os.path.join(workdir, "unit.o" if device == "cpu" else f"unit.{output}")
     with open(src_path, "w") as f:
         f.write(source)
     messages: list[str] = []
@@ -226,7 +236,7 @@ def compile_unit(source: str, device: str, workdir: str, arch: int = 90) -> str 
         lines = "".join(messages).replace(workdir + os.sep, "").splitlines()
         errors = list(dict.fromkeys(line for line in lines if "error" in line.lower()))
         raise CompileError("\n".join(errors[:20]) or str(e)) from None
-    if device == "cpu":
+    if device == "cpu" or output != "ptx":
         return None
     with open(out_path, "rb") as f:
         return f.read().rstrip(b"\0").decode()  # NVRTC ends its PTX buffer with a NUL

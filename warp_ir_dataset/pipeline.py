@@ -178,7 +178,7 @@ class _ShardBuilder:
                 to_check.append(slot)
             else:
                 self.progress()
-        step = 4 if plan.ptx else 16  # small steps keep the progress line moving
+        step = 16  # small steps keep the progress line moving
         for start in range(0, len(to_check), step):
             batch = to_check[start : start + step]
             outcomes = self._check([slots[s] for s in batch])

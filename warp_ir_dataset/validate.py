@@ -1,9 +1,11 @@
 """Stage 3: prove generated code compiles with Warp's bundled toolchains, without a GPU.
 
-``cpu`` rows are compiled by clang, ``cuda`` rows by NVRTC to PTX for one recorded
-architecture. Kernels are compiled many to a translation unit (each in its own namespace) so
-the cost of Warp's headers is paid once per batch; a failing batch is bisected down to the
-rows that fail. With ``ptx`` every cuda row is compiled alone, so its PTX is the row's own.
+``cpu`` rows are compiled by clang, ``cuda`` rows by NVRTC for one recorded architecture, down
+to machine code (CUBIN) as Warp does for a real GPU: PTX alone would pass kernels that ptxas
+then refuses (a kernel over the 48 KiB of static shared memory, for one). Kernels are compiled
+many to a translation unit (each in its own namespace) so the cost of Warp's headers is paid
+once per batch; a failing batch is bisected down to the rows that fail. With ``ptx`` every
+cuda row that compiled is also compiled alone to PTX, so its PTX is the row's own.
 """
 from __future__ import annotations
 
@@ -46,18 +48,18 @@ class Outcome:
 def check(codes: list[_warp.KernelCode], device: str, plan: ValidationPlan) -> list[Outcome]:
     """Compile each kernel's module; one outcome per kernel, in order."""
     with tempfile.TemporaryDirectory(prefix="wirds-validate-") as workdir:
-        if device == "cuda" and plan.ptx:
-            return [_own_ptx(code, plan.arch, workdir) for code in codes]
         outcomes: list[Outcome | None] = [None] * len(codes)
         for start in range(0, len(codes), BATCH):
             _bisect(codes, list(range(start, min(start + BATCH, len(codes)))), device, plan.arch, workdir, outcomes)
+        if device == "cuda" and plan.ptx:
+            outcomes = [_own_ptx(code, plan.arch, workdir) if o.ok else o for code, o in zip(codes, outcomes)]
         return outcomes  # type: ignore[return-value]
 
 
 def _bisect(codes, indices, device, arch, workdir, outcomes) -> None:
     bodies = [_warp.module_body(codes[i].module_source, device) for i in indices]
     try:
-        _warp.compile_unit(_warp.translation_unit(bodies, device), device, workdir, arch)
+        _warp.compile_unit(_warp.translation_unit(bodies, device), device, workdir, arch, output="cubin")
     except _warp.CompileError as e:
         if len(indices) == 1:
             outcomes[indices[0]] = Outcome(False, f"{_toolchain(device)}-error", str(e))
