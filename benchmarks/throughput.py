@@ -9,6 +9,8 @@ runs it: a fresh process, imports and start-up included), then runs
 
 * rows/s and MB/s with 1 and 2 workers, and the scaling factor 2 workers / 1 worker;
 * ``ratio``: builder rows/s per worker (1 worker) divided by the floor's rows/s;
+* ``floor_scaling_2_over_1``: two floors run at once, summed, over one: what the machine itself
+  allows two busy processes, to read the builder's scaling against;
 * peak resident memory per worker at the 2-worker build's target and at a fresh build of
   ``--large-target-mb`` (it must not grow with the target).
 
@@ -57,6 +59,17 @@ def floor(folder: Path, config: str, limit: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def floor_pair(folder: Path, config: str, limit: int) -> float:
+    """Two floors at once on the same rows: the summed rows/s says how far two busy processes
+    scale on this machine at all (shared caches, memory bandwidth, the VM's other tenants)."""
+    cmd = [sys.executable, str(FLOOR), str(folder), "--device", config, "--limit", str(limit), "--json"]
+    procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [proc.communicate()[0] for proc in procs]
+    if any(proc.returncode for proc in procs):
+        raise RuntimeError("warp_floor.py failed")
+    return sum(json.loads(out.strip().splitlines()[-1])["rows_per_s"] for out in outs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", default="cpu,cuda")
@@ -73,6 +86,7 @@ def main() -> None:
             one = build(Path(tmp) / "w1", config, args.target_mb, 1, args.seed)
             two = build(Path(tmp) / "w2", config, args.target_mb, 2, args.seed)
             fl = floor(Path(tmp) / "w1" / config, config, one["rows"])
+            pair = floor_pair(Path(tmp) / "w1" / config, config, one["rows"])
             mem_small = two["peak_rss_mb_per_worker"]
             mem_large = build(Path(tmp) / "m2", config, large, 2, args.seed)["peak_rss_mb_per_worker"]
         result = {
@@ -86,6 +100,7 @@ def main() -> None:
             "scaling_2_over_1": round(two["rows_per_s"] / one["rows_per_s"], 2),
             "floor_rows_per_s": fl["rows_per_s"],
             "ratio_per_worker_to_floor": round(one["rows_per_s"] / fl["rows_per_s"], 2),
+            "floor_scaling_2_over_1": round(pair / fl["rows_per_s"], 2),
             f"peak_rss_mb_per_worker_at_{small:g}mb": round(mem_small, 1),
             f"peak_rss_mb_per_worker_at_{large:g}mb": round(mem_large, 1),
             "warp_version": fl["warp_version"],
