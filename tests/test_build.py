@@ -151,3 +151,21 @@ def test_bad_shards_in_the_output_are_refused_and_kept(tmp_path, kind):
     line = one_line_error(build(out, "cpu", 0.1, *RPS, "--workers", "1", *extra, check=False))
     assert "-00000.parquet" in line if kind == "other-seed" else "train-00000.parquet" in line
     assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("config", ["cpu", "cuda"])
+def test_a_limited_last_shard_is_the_full_shards_prefix(config):
+    # The build computes only the slots its last shard's cut should need; the files must be
+    # those a full shard cut at the same place would give.
+    from warp_ir_dataset.pipeline import ShardTask, build_shard, smallest_prefix_reaching
+    from warp_ir_dataset.validate import ValidationPlan
+
+    full_task = ShardTask(config, 11, 2, 30, "test", ValidationPlan("none"))
+    full = build_shard(full_task)
+    limited = build_shard(ShardTask(config, 11, 2, 30, "test", ValidationPlan("none"), slot_limit=12))
+    assert full.complete and not limited.complete and limited.exact_prefix
+    assert limited.table.to_pylist() == full.table.slice(0, 12).to_pylist()
+    needed = smallest_prefix_reaching(full, 1, 10**9).size  # a cut within the limited rows
+    cut_full = smallest_prefix_reaching(full, needed + 1, 10**9)
+    cut_limited = smallest_prefix_reaching(limited, needed + 1, 10**9)
+    assert cut_full.slots <= 12 and cut_full.files == cut_limited.files

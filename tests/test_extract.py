@@ -75,3 +75,36 @@ def test_forward_code_cut_from_the_combined_kernel_equals_the_forward_kernel_alo
         assert both.backward_code.lstrip("\n") and not both.backward_code.startswith(both.forward_code)
         checked += 1
     assert checked >= len(registry()) - 2
+
+
+SAME_NAMED_FUNC = '''import warp as wp
+
+
+@wp.func
+def scale_op(x: float):
+    return x * {factor}
+
+
+@wp.kernel
+def scaled(a: wp.array(dtype=float)):
+    i = wp.tid()
+    a[i] = scale_op(a[i])
+'''
+
+
+def test_code_does_not_depend_on_what_the_process_built_before():
+    # Warp numbers user functions per name across the whole process (scale_op_0, scale_op_1,
+    # ...): every kernel must be built as if it were the first.
+    from warp_ir_dataset.extract import extract
+    from warp_ir_dataset.generate import KernelSpec
+
+    def build(factor: str) -> str:
+        spec = KernelSpec(0, "test", "scaled", SAME_NAMED_FUNC.format(factor=factor))
+        return extract(spec, "cpu", with_module=False)[1].helper_code
+
+    first = build("2.0")
+    others = [build("3.0"), build("4.0")]
+    again = build("2.0")
+    assert again == first and "scale_op_0(" in first
+    assert all("scale_op_0(" in h and "scale_op_1" not in h for h in others)
+

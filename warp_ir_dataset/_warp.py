@@ -20,6 +20,7 @@ import warp as wp
 WARP_VERSION = wp.__version__
 
 _initialized = False
+_function_counts_at_start: dict[str, int] = {}
 
 
 @contextlib.contextmanager
@@ -37,13 +38,28 @@ def _native_stderr_silenced():
 
 def init() -> None:
     """Initialise Warp once per process, quietly and without needing a GPU."""
-    global _initialized
+    global _initialized, _function_counts_at_start
     if not _initialized:
+        from warp._src import context
+
         wp.config.quiet = True
         wp.config.log_level = wp.LOG_ERROR  # no banner on every worker start
         with _native_stderr_silenced():  # the native "no CUDA driver" warning is expected here
             wp.init()
+        _function_counts_at_start = dict(context.function_key_counts)
         _initialized = True
+
+
+def _fresh_function_names() -> None:
+    """Warp names a user function's native code ``<name>_<n>``, with ``n`` counting the
+    functions of that name created so far in the process: a second kernel with a ``@wp.func
+    scale`` would get ``scale_1``, so text would depend on what the process built before.
+    Each kernel is built with the counts of a freshly initialised Warp instead, as a user
+    re-running the row's source alone would see."""
+    from warp._src import context
+
+    context.function_key_counts.clear()
+    context.function_key_counts.update(_function_counts_at_start)
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,7 @@ class LoadedKernel:
         self.module_name = module_name
         self.filename = f"<{module_name}>"
         init()
+        _fresh_function_names()
         linecache.cache[self.filename] = (len(source), None, source.splitlines(True), self.filename)
         namespace: dict = {"__name__": module_name}
         try:

@@ -80,8 +80,8 @@ class BuildOptions:
             + (" --ptx" if self.validation.ptx else "")
         )
 
-    def task(self, index: int) -> ShardTask:
-        return ShardTask(self.config, self.seed, index, self.rows_per_shard, self.command, self.validation)
+    def task(self, index: int, slot_limit: int | None = None) -> ShardTask:
+        return ShardTask(self.config, self.seed, index, self.rows_per_shard, self.command, self.validation, slot_limit)
 
 
 @dataclass
@@ -266,6 +266,11 @@ def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], sh
                 elif i in ready:
                     result = ready.pop(i)
                     size, rows = result.full.size, result.counts.rows
+                    if not result.complete and (accepted_bytes + size < opts.target_bytes or not result.exact_prefix):
+                        # A limited last shard that fell short of the target (or whose rows
+                        # may differ from the full shard's): build the whole shard.
+                        pending[i] = engine.submit(opts.task(i))
+                        break
                 else:
                     break
                 if accepted_bytes + size >= opts.target_bytes:
@@ -298,7 +303,7 @@ def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], sh
                 )
                 if planned >= opts.target_bytes and pending:
                     break
-                pending[next_submit] = engine.submit(opts.task(next_submit))
+                pending[next_submit] = engine.submit(opts.task(next_submit, _slots_to_reach(opts, opts.target_bytes - planned, bytes_per_row, known=summary.rows > 0)))
                 next_submit += 1
             done, _ = wait(list(pending.values()), timeout=0.5, return_when=FIRST_COMPLETED)
             for index in [j for j, f in pending.items() if f in done]:
@@ -308,6 +313,20 @@ def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], sh
     finally:
         progress.close()
         engine.shutdown()
+
+
+# The last shard is built only up to the rows its cut is expected to need, with this margin:
+# a full shard of which most rows would be cut away costs as much as any other.
+LAST_SHARD_MARGIN = 1.2
+
+
+def _slots_to_reach(opts: BuildOptions, remaining: float, bytes_per_row: float, known: bool) -> int | None:
+    """How many slots the shard being submitted needs to build, ``None`` for all: fewer only
+    when it is expected to be the last one and the bytes per row are measured, not guessed."""
+    if not known or remaining >= bytes_per_row * opts.rows_per_shard:
+        return None
+    slots = int(max(remaining, 0) / bytes_per_row * LAST_SHARD_MARGIN) + 8
+    return slots if slots < opts.rows_per_shard else None
 
 
 def _refuse_shards_beyond(folder: Path, index: int, on_disk: dict[int, OnDisk]) -> None:

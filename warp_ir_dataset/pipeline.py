@@ -34,6 +34,9 @@ class ShardTask:
     rows_per_shard: int
     build_command: str
     validation: ValidationPlan = ValidationPlan()
+    # Build only the first slots (the last shard of a build, whose cut is near): the rows are
+    # those slots' rows of the full shard. Not part of the shard's identity or metadata.
+    slot_limit: int | None = None
 
     def metadata(self, split: str, rows: int, slots: int, final_for_target: int | None) -> dict[str, str]:
         return {
@@ -111,6 +114,18 @@ class ShardResult:
     counts: ShardCounts
     rejects: list[dict] = field(default_factory=list)
 
+    @property
+    def complete(self) -> bool:
+        """Whether ``full`` holds all of the shard's slots (a limited task holds fewer)."""
+        return self.table.num_rows == self.task.rows_per_shard
+
+    @property
+    def exact_prefix(self) -> bool:
+        """Whether the rows equal the full shard's first rows. A row replaced after validation
+        draws seeds that avoid the sources of every slot already filled, which in a full
+        shard includes later slots; so with a replacement only the full build is exact."""
+        return self.complete or not self.rejects
+
 
 @dataclass
 class _Slot:
@@ -172,7 +187,7 @@ class _ShardBuilder:
         task, plan = self.task, self.task.validation
         slots = []
         to_check = []
-        for slot in range(task.rows_per_shard):
+        for slot in range(min(task.slot_limit or task.rows_per_shard, task.rows_per_shard)):
             slots.append(self.fill(slot))
             if plan.selects(task.seed, task.shard_index, slot):
                 to_check.append(slot)
