@@ -412,9 +412,10 @@ def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, 
         raise BuildError(f"--arch must look like sm_90, got {arch!r}")
     if ptx and config != "cuda":
         raise BuildError("--ptx needs --config cuda (PTX is NVRTC's output for CUDA code)")
-    if config == "cuda" and (validate != "none" or ptx) and int(arch[3:]) not in _warp.nvrtc_archs():
-        archs = ", ".join(f"sm_{a}" for a in sorted(_warp.nvrtc_archs()))
-        raise BuildError(f"--arch {arch}: Warp's NVRTC compiles for {archs}")
+    if config == "cuda" and (validate != "none" or ptx):
+        archs = _warp.nvrtc_archs()
+        if int(arch[3:]) not in archs:
+            raise BuildError(f"--arch {arch}: Warp's NVRTC compiles for {', '.join(f'sm_{a}' for a in sorted(archs))}")
     if engine not in ENGINES:
         raise BuildError(f"unknown --engine {engine!r}; choose from {', '.join(ENGINES)}")
     plan = ValidationPlan(validate, int(arch[3:]), ptx)

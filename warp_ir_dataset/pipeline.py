@@ -18,7 +18,7 @@ from .extract import extract
 from .fingerprint import fingerprint, split_of
 from .generate import GENERATOR_VERSION, derive_seed, generate_kernel, source_id
 from .schema import SCHEMA_VERSION, rows_to_table
-from .validate import ValidationPlan, check
+from .validate import BATCH, ValidationPlan, check
 from .write import encode_shard
 
 MAX_ATTEMPTS = 64  # per slot; a family that fails this often is a bug, not bad luck
@@ -193,9 +193,9 @@ class _ShardBuilder:
                 to_check.append(slot)
             else:
                 self.progress()
-        step = 16  # small steps keep the progress line moving
-        for start in range(0, len(to_check), step):
-            batch = to_check[start : start + step]
+        # One validation batch at a time: amortizes the headers and keeps the progress line moving.
+        for start in range(0, len(to_check), BATCH):
+            batch = to_check[start : start + BATCH]
             outcomes = self._check([slots[s] for s in batch])
             for slot, outcome in zip(batch, outcomes):
                 while not outcome.ok:
