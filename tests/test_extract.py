@@ -108,3 +108,35 @@ def test_code_does_not_depend_on_what_the_process_built_before():
     assert again == first and "scale_op_0(" in first
     assert all("scale_op_0(" in h and "scale_op_1" not in h for h in others)
 
+
+
+CALLS_A_WARP_LIBRARY_FUNCTION = '''
+import warp as wp
+
+@wp.kernel
+def composed(xs: wp.array(dtype=wp.transform), out: wp.array(dtype=wp.mat44)):
+    i = wp.tid()
+    out[i] = wp.transform_to_matrix(wp.transform_multiply(xs[i], xs[i]))
+'''
+
+
+def test_nothing_of_a_kernel_outlives_its_extraction():
+    # Warp records a kernel that calls a library function written in Python among that
+    # library module's dependents; unless the kernel's module is detached, every such kernel
+    # (ASTs, code, adjoints) stays alive and a worker's memory grows with the target.
+    import gc
+    import weakref
+
+    from warp_ir_dataset import _warp
+    from warp_ir_dataset.generate import source_id
+
+    alive = []
+    for device in ("cpu", "cuda"):
+        source = CALLS_A_WARP_LIBRARY_FUNCTION + f"# {device}\n"
+        with _warp.LoadedKernel(source, f"wirds_{source_id(source)}") as loaded:
+            code = loaded.codegen(device, with_module=False)
+            alive += [weakref.ref(loaded.kernel), weakref.ref(loaded.kernel.module), weakref.ref(loaded.kernel.adj)]
+        assert "transform_to_matrix" in code.forward_code + code.helper_code
+        del loaded
+    gc.collect()
+    assert [ref() for ref in alive] == [None] * len(alive)

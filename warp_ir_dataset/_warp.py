@@ -105,7 +105,12 @@ class LoadedKernel:
     def close(self) -> None:
         from warp._src import context
 
-        context.user_modules.pop(self.module_name, None)
+        module = context.user_modules.pop(self.module_name, None)
+        if module is not None:
+            # A kernel calling a Warp function written in Python (``transform_compose`` ...)
+            # is recorded among that library module's dependents: without this the library
+            # would keep every such kernel, its ASTs and its code alive for the process's life.
+            module._detach_references()
         linecache.cache.pop(self.filename, None)
 
     def __enter__(self) -> "LoadedKernel":

@@ -71,11 +71,9 @@ class InlineEngine:
 class ProcessEngine:
     """Warm worker processes (Warp initialised once each) with row-level progress.
 
-    A worker is replaced after ``SHARDS_PER_WORKER`` shards, so whatever Warp or Python keep
-    per kernel cannot add up: memory per worker stays flat however large the target.
+    Workers live for the whole build: nothing of a kernel outlives its extraction (see
+    ``LoadedKernel.close``), so a worker's memory does not grow with the target.
     """
-
-    SHARDS_PER_WORKER = 16
 
     def __init__(self, workers: int, on_row: OnRow):
         ctx = get_context("spawn")  # Warp's native state does not survive fork safely
@@ -86,7 +84,6 @@ class ProcessEngine:
             mp_context=ctx,
             initializer=_worker_init,
             initargs=(self.queue,),
-            max_tasks_per_child=self.SHARDS_PER_WORKER,
         )
 
     def submit(self, task: ShardTask) -> Future:

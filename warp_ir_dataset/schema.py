@@ -33,7 +33,10 @@ META_KEYS = ("schema_version", "warp_version", "generator_version", "config", "s
 
 
 def rows_to_table(rows: list[dict]) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+    # Column by column: about twice as fast as ``Table.from_pylist``, which goes row by row.
+    return pa.Table.from_arrays(
+        [pa.array([row[f.name] for row in rows], type=f.type) for f in ROW_SCHEMA], schema=ROW_SCHEMA
+    )
 
 
 def features():
