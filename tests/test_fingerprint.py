@@ -77,8 +77,13 @@ def test_renaming_and_constants_do_not_change_the_fingerprint_but_structure_does
 
 @settings(max_examples=100, deadline=None)
 @given(st.integers(min_value=0, max_value=2**63 - 1))
-def test_operation_count_equals_ast_walk(seed):
+def test_operation_count_and_heavy_builtins_equal_ast_walk(seed):
     tree = ast.parse(generate_kernel(seed).python_source)
     for node in ast.walk(tree):
         if isinstance(node, ast.stmt):
             assert _budget._ops(node) == sum(isinstance(sub, _budget._OPS) for sub in ast.walk(node))
+    heavy = set(_budget.HEAVY)
+    assert _budget._wp_attributes(tree, heavy) == {
+        sub.attr for sub in ast.walk(tree)
+        if isinstance(sub, ast.Attribute) and sub.attr in heavy and isinstance(sub.value, ast.Name) and sub.value.id == "wp"
+    }

@@ -55,8 +55,14 @@ def _import_all() -> None:
             importlib.import_module(f"{__name__}.{info.name}")
 
 
+_in_name_order: dict[str, Family] = {}
+
+
 def registry() -> dict[str, Family]:
-    """All families, in name order (the order seeds are mapped onto)."""
+    """All families, in name order (the order seeds are mapped onto). Shared: do not modify."""
     if not _REGISTRY:
         _import_all()
-    return dict(sorted(_REGISTRY.items()))
+    if len(_in_name_order) != len(_REGISTRY):  # looked up for every kernel drawn: sort once
+        _in_name_order.clear()
+        _in_name_order.update(sorted(_REGISTRY.items()))
+    return _in_name_order

@@ -46,14 +46,14 @@ def _trips(it: ast.expr) -> int:
 
 
 _OP_TYPES = frozenset(_OPS)
-# Nodes that hold no operation below them; most of a kernel's nodes are names and constants.
+# Nodes with no operation below them; most of a kernel's nodes are names and constants.
 _LEAVES = frozenset({ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del})
 
 
-def _ops(node: ast.AST) -> int:
-    """Operations in the subtree. Same count as ``ast.walk`` would give, at a fraction of its
-    cost: this runs for every kernel drawn, and the build's overhead over Warp is mostly here."""
-    count = 0
+def _inner_nodes(node: ast.AST) -> list[ast.AST]:
+    """The subtree's nodes except names and constants: what ``ast.walk`` yields that can hold
+    an operation, for under half its cost (this runs for every kernel drawn)."""
+    nodes = []
     stack = [node]
     pop, push = stack.pop, stack.append
     while stack:
@@ -61,8 +61,7 @@ def _ops(node: ast.AST) -> int:
         cls = type(sub)
         if cls in _LEAVES:
             continue
-        if cls in _OP_TYPES:
-            count += 1
+        nodes.append(sub)
         for field in cls._fields:
             value = getattr(sub, field, None)
             if type(value) is list:
@@ -71,7 +70,12 @@ def _ops(node: ast.AST) -> int:
                         push(item)
             elif isinstance(value, ast.AST):
                 push(value)
-    return count
+    return nodes
+
+
+def _ops(node: ast.AST) -> int:
+    """Operations in the subtree."""
+    return len([sub for sub in _inner_nodes(node) if type(sub) in _OP_TYPES])
 
 
 def _cost(stmts: list, mult: int = 1) -> int:
@@ -95,12 +99,18 @@ def estimate(source: str) -> tuple[int, int]:
     tree = parse(source)
     # Heavy builtins are always called as ``wp.<name>``: a text search finds the candidates,
     # the AST confirms them (a name in a comment or string does not count).
-    candidates = [name for name in HEAVY if name in source]
-    heavy = set()
-    if candidates:
-        heavy = {sub.attr for sub in ast.walk(tree)
-                 if isinstance(sub, ast.Attribute) and sub.attr in candidates and isinstance(sub.value, ast.Name) and sub.value.id == "wp"}
+    candidates = {name for name in HEAVY if name in source}
+    heavy = _wp_attributes(tree, candidates) if candidates else set()
     return BYTES_PER_OP * _cost(tree.body), sum(HEAVY[h] for h in heavy)
+
+
+def _wp_attributes(tree: ast.AST, names: set[str]) -> set[str]:
+    """Which of ``names`` occur as ``wp.<name>`` in the tree (in code, not comments or strings)."""
+    return {
+        sub.attr
+        for sub in _inner_nodes(tree)
+        if type(sub) is ast.Attribute and sub.attr in names and type(sub.value) is ast.Name and sub.value.id == "wp"
+    }
 
 
 # A kernel is redrawn (from the same rng, so still deterministic) while its estimate is over
