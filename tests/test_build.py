@@ -169,3 +169,16 @@ def test_a_limited_last_shard_is_the_full_shards_prefix(config):
     cut_full = smallest_prefix_reaching(full, needed + 1, 10**9)
     cut_limited = smallest_prefix_reaching(limited, needed + 1, 10**9)
     assert cut_full.slots <= 12 and cut_full.files == cut_limited.files
+
+
+def test_the_driver_does_not_import_warp_and_records_the_installed_version():
+    # Workers build shards; the process that schedules and writes them should start them at
+    # once, not after importing Warp for nothing. The version it records is Warp's own.
+    code = (
+        "import sys, warp_ir_dataset.build as b, warp_ir_dataset._warp as w; "
+        "assert 'warp' not in sys.modules, 'driver imported warp'; "
+        "import warp; print(w.WARP_VERSION == warp.__version__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"

@@ -14,10 +14,11 @@ import re
 import sys
 import tempfile
 from dataclasses import dataclass
+from importlib.metadata import version
 
-import warp as wp
-
-WARP_VERSION = wp.__version__
+# Read without importing Warp: a build's driver process only schedules and writes shards, and
+# importing Warp there would delay starting the workers (and hold ~100 MB) for nothing.
+WARP_VERSION = version("warp-lang")
 
 _initialized = False
 _function_counts_at_start: dict[str, int] = {}
@@ -40,6 +41,7 @@ def init() -> None:
     """Initialise Warp once per process, quietly and without needing a GPU."""
     global _initialized, _function_counts_at_start
     if not _initialized:
+        import warp as wp
         from warp._src import context
 
         wp.config.quiet = True
@@ -83,6 +85,8 @@ class LoadedKernel:
     """
 
     def __init__(self, source: str, module_name: str, kernel_name: str | None = None):
+        import warp as wp
+
         self.module_name = module_name
         self.filename = f"<{module_name}>"
         init()

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
@@ -207,13 +208,20 @@ def run_build(opts: BuildOptions, show_progress: bool = True) -> BuildSummary:
         raise BuildError("--target-mb must be positive")
     folder = opts.out / opts.config
     lock = _prepare_folder(folder)
+    from .card import import_card_libraries, update_card_metadata
+
+    # With worker processes this process mostly waits: it imports the card's libraries then.
+    # (Building in this process, a second thread would only compete with it for the GIL.)
+    importer = threading.Thread(target=import_card_libraries, daemon=True)
+    if opts.workers > 1 or opts.engine != "local":
+        importer.start()
     try:
         on_disk = _scan(folder, opts)
         summary = _build_into(folder, opts, on_disk, show_progress)
     finally:
         lock.close()
-    from .card import update_card_metadata
-
+        if importer.is_alive():
+            importer.join()
     update_card_metadata(opts.out)
     return summary
 

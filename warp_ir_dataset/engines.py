@@ -44,9 +44,21 @@ def _worker_init(queue) -> None:
     prepare_process()
 
 
+# Rows between progress messages from a worker: ~10 a second, plenty for a progress line, and
+# each message costs the worker a wake-up of the queue's feeder thread.
+ROWS_PER_REPORT = 10
+
+
 def _worker_build(task: ShardTask) -> ShardResult:
-    report = (lambda n: _row_queue.put((task.shard_index, n))) if _row_queue else None
-    return build_shard(task, report)
+    reported = 0
+
+    def report(rows_done: int) -> None:
+        nonlocal reported
+        if rows_done - reported >= ROWS_PER_REPORT:
+            reported = rows_done
+            _row_queue.put((task.shard_index, rows_done))
+
+    return build_shard(task, report if _row_queue else None)
 
 
 class InlineEngine:
