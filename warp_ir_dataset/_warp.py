@@ -14,11 +14,21 @@ import re
 import sys
 import tempfile
 from dataclasses import dataclass
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 
-# Read without importing Warp: a build's driver process only schedules and writes shards, and
-# importing Warp there would delay starting the workers (and hold ~100 MB) for nothing.
-WARP_VERSION = version("warp-lang")
+
+def _installed_warp_version() -> str:
+    # Read without importing Warp where possible: a build's driver process only schedules and
+    # writes shards, and importing Warp there would delay starting the workers for nothing.
+    try:
+        return version("warp-lang")
+    except PackageNotFoundError:  # Warp from a source checkout, without package metadata
+        import warp
+
+        return warp.__version__
+
+
+WARP_VERSION = _installed_warp_version()
 
 _initialized = False
 _function_counts_at_start: dict[str, int] = {}
