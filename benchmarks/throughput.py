@@ -72,6 +72,11 @@ def floor_pair(folder: Path, config: str, limit: int) -> float:
     return sum(json.loads(out.strip().splitlines()[-1])["rows_per_s"] for out in outs)
 
 
+def _text(value) -> str:
+    """A value of the one-line ``key=value`` output: lists without spaces, so lines split on them."""
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, list) else str(value)
+
+
 def fastest(runs: list[dict]) -> dict:
     return max(runs, key=lambda run: run["rows_per_s"])
 
@@ -128,7 +133,7 @@ def main() -> None:
             "same_shards_1_and_2_workers": identical,
             "warp_version": fl["warp_version"],
         }
-        print(json.dumps(result) if args.json else " ".join(f"{k}={v}" for k, v in result.items()).replace(", ", ","), flush=True)
+        print(json.dumps(result) if args.json else " ".join(f"{k}={_text(v)}" for k, v in result.items()), flush=True)
 
 
 if __name__ == "__main__":

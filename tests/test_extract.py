@@ -109,7 +109,6 @@ def test_code_does_not_depend_on_what_the_process_built_before():
     assert all("scale_op_0(" in h and "scale_op_1" not in h for h in others)
 
 
-
 CALLS_A_WARP_LIBRARY_FUNCTION = '''
 import warp as wp
 

@@ -81,7 +81,7 @@ class InlineEngine:
 
 
 class ProcessEngine:
-    """Warm worker processes (Warp initialised once each) with row-level progress.
+    """Warm worker processes (Warp initialised once each), reporting progress every few rows.
 
     Workers live for the whole build: nothing of a kernel outlives its extraction (see
     ``LoadedKernel.close``), so a worker's memory does not grow with the target.
