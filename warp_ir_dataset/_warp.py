@@ -115,6 +115,12 @@ class LoadedKernel:
             self.close()
             raise ValueError(f"expected exactly one @wp.kernel in the source, found {len(kernels)}")
         self.kernel = kernels[0]
+        if self.kernel.is_generic:  # a generic kernel's source declares the one overload it stands for
+            overloads = list(self.kernel.overloads.values())
+            if len(overloads) != 1:
+                self.close()
+                raise ValueError(f"generic kernel {self.kernel.key} declares {len(overloads)} overloads, expected 1")
+            self.kernel = overloads[0]
 
     def close(self) -> None:
         from warp._src import context
@@ -133,12 +139,16 @@ class LoadedKernel:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def codegen(self, device: str, enable_backward: bool = True, with_module: bool = True) -> KernelCode:
+    def codegen(self, device: str, enable_backward: bool | None = None, with_module: bool = True) -> KernelCode:
+        """Warp's code for ``device``; the backward pass as the kernel declares it (its own
+        ``enable_backward``, else its module's), unless ``enable_backward`` overrides it."""
         from warp._src import codegen, context
 
         kernel = self.kernel
         module = kernel.module
         options = dict(module.options)
+        if enable_backward is None:
+            enable_backward = bool(kernel.options.get("enable_backward", options["enable_backward"]))
         options["enable_backward"] = enable_backward
         builder = context.ModuleBuilder(module, options, target=device)
         forward_only = options | {"enable_backward": False}
@@ -324,3 +334,120 @@ def builtins_called(source: str) -> list[str]:
     """
     known = kernel_builtins()
     return sorted({m.group(2) for m in _WP_CALL.finditer(source) if not m.group(1) and m.group(2) in known})
+
+
+# -- kernels registered by someone's module (extraction of real code) -------------------------
+def registered_kernels(python_module: str) -> list:
+    """Kernels Warp registered whose function was defined in ``python_module``, in source
+    order: module-level ones, and those factories made while it was imported."""
+    from warp._src import context
+
+    found = {id(k): k for m in list(context.user_modules.values()) for k in m.kernels.values() if k.func.__module__ == python_module}
+    return sorted(found.values(), key=lambda k: (k.func.__code__.co_firstlineno, k.key, k.module.name))
+
+
+def is_generic(kernel) -> bool:
+    return bool(kernel.is_generic)
+
+
+def concrete_overloads(kernel) -> list:
+    """The overloads a generic kernel declared (``wp.overload``), in signature order."""
+    return [kernel.overloads[sig] for sig in sorted(kernel.overloads)]
+
+
+def kernel_function(kernel):
+    return kernel.func
+
+
+_DECORATOR_OPTIONS = ("enable_backward", "launch_bounds", "cuda_max_registers", "enable_cuda_smem_spilling", "cluster_dim", "entry_point_abi", "grid_stride")
+
+
+@functools.lru_cache(maxsize=1)
+def _default_module_options() -> dict:
+    from warp._src import context
+
+    init()
+    return dict(context.Module("wirds_defaults", None).options)
+
+
+def kernel_declaration(kernel) -> tuple[dict, dict, list | None]:
+    """What a source must state for Warp to build ``kernel`` as it was built: the decorator's
+    keyword arguments, the module options to set (``wp.set_module_options``) for a kernel of a
+    shared module, and the argument types of the overload when it is one of a generic kernel."""
+    module = kernel.module
+    unique = module.name != kernel.func.__module__
+    changed = {k: v for k, v in sorted(module.options.items()) if _default_module_options().get(k, object()) != v}
+    args: dict = {"module": "unique"} if unique else {}
+    for option in _DECORATOR_OPTIONS:
+        if option in kernel.options:
+            args[option] = kernel.options[option]
+    if unique and changed:
+        args["module_options"] = changed
+    overload = [a.type for a in kernel.adj.args] if kernel.generic_parent is not None else None
+    return args, ({} if unique else changed), overload
+
+
+def is_user_function(value) -> bool:
+    import warp as wp
+
+    return isinstance(value, wp.Function) and getattr(value, "func", None) is not None and not value.is_builtin()
+
+
+def python_object(value):
+    """The Python function or class behind a Warp function, struct or kernel (or the value
+    itself when it is a plain function or class); None for anything else."""
+    import inspect
+
+    import warp as wp
+    from warp._src import codegen
+
+    if isinstance(value, wp.Function):
+        return value.func if is_user_function(value) else None
+    if isinstance(value, codegen.Struct):
+        return value.cls
+    if isinstance(value, wp.Kernel):
+        return value.func
+    return value if inspect.isfunction(value) or inspect.isclass(value) else None
+
+
+@functools.lru_cache(maxsize=1)
+def _public_warp_names() -> dict[int, str]:
+    import warp as wp
+
+    names: dict[int, str] = {}
+    for name, value in sorted(vars(wp).items(), key=lambda kv: (len(kv[0]), kv[0]), reverse=True):
+        if not name.startswith("_"):
+            names[id(value)] = f"wp.{name}"  # shortest name last: it wins (wp.vec3 over wp.vec3f)
+    return names
+
+
+def type_expression(value, struct_name) -> str | None:
+    """Source text for a Warp type or public Warp object (``wp.float32``, ``wp.array(dtype=
+    wp.vec3f, ndim=2)``, ``wp.types.vector(length=5, dtype=wp.float32)``); ``struct_name(cls)``
+    names a user struct. None when there is no such text."""
+    from warp._src import codegen, types
+
+    if value in (float, int, bool):
+        return value.__name__
+    public = _public_warp_names().get(id(value))
+    if public is not None:
+        return public
+    if isinstance(value, codegen.Struct):
+        return struct_name(value.cls)
+    concrete = value._concrete_cls if isinstance(value, types._ArrayAnnotationBase) else type(value)
+    if types.is_array(value) and concrete is types.array:
+        dtype = type_expression(value.dtype, struct_name)
+        return None if dtype is None else f"wp.array(dtype={dtype}, ndim={value.ndim})"
+    if isinstance(value, type) and hasattr(value, "_wp_scalar_type_"):
+        dtype = type_expression(value._wp_scalar_type_, struct_name)
+        if dtype is None:
+            return None
+        if types.type_is_quaternion(value):
+            return f"wp.types.quaternion(dtype={dtype})"
+        if types.type_is_transformation(value):
+            return f"wp.types.transformation(dtype={dtype})"
+        if types.type_is_vector(value):
+            return f"wp.types.vector(length={value._shape_[0]}, dtype={dtype})"
+        if types.type_is_matrix(value):
+            return f"wp.types.matrix(shape={tuple(value._shape_)}, dtype={dtype})"
+    return None

@@ -27,6 +27,7 @@ from .generate import GENERATOR_VERSION
 from .engines import ENGINES, make_engine
 from .pipeline import EncodedShard, ShardCounts, ShardResult, ShardTask, build_shard, smallest_prefix_reaching
 from .schema import CONFIGS
+from .sources import GeneratedSource
 from .validate import DEFAULT_ARCH, MODES, ValidationPlan
 from .write import ShardError, atomic_write, read_shard_metadata
 
@@ -44,19 +45,19 @@ def rejects_name(index: int) -> str:
     return f"rejects-{index:05d}.jsonl"
 
 
-def _write_shard(folder: Path, index: int, shard: EncodedShard, rejects: list[dict]) -> None:
+def _write_shard(folder: Path, index: int, shard: EncodedShard, rejects: list[dict], rejects_file: str | None = None) -> None:
     # The train file lands last: once it is there, the shard's test file and rejects are too.
-    kept = [r for r in rejects if r["slot"] < shard.slots]
+    kept = [r for r in rejects if r.get("slot", -1) < shard.slots]
+    rejects_path = folder / (rejects_file or rejects_name(index))
     if kept:
         text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept)
-        atomic_write(folder / rejects_name(index), text.encode())
+        atomic_write(rejects_path, text.encode())
     else:
-        (folder / rejects_name(index)).unlink(missing_ok=True)
-    if "test" in shard.files:
-        atomic_write(folder / shard_name(index, "test"), shard.files["test"])
-    else:
+        rejects_path.unlink(missing_ok=True)
+    for split in sorted(shard.files, key=lambda s: s == "train"):
+        atomic_write(folder / shard_name(index, split), shard.files[split])
+    if "train" in shard.files and "test" not in shard.files:
         (folder / shard_name(index, "test")).unlink(missing_ok=True)
-    atomic_write(folder / shard_name(index, "train"), shard.files["train"])
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class BuildOptions:
         )
 
     def task(self, index: int, slot_limit: int | None = None) -> ShardTask:
-        return ShardTask(self.config, self.seed, index, self.rows_per_shard, self.command, self.validation, slot_limit)
+        return ShardTask(self.config, GeneratedSource(self.seed), index, self.rows_per_shard, self.command, self.validation, slot_limit)
 
 
 @dataclass
@@ -140,6 +141,8 @@ def _scan(folder: Path, opts: BuildOptions) -> dict[int, OnDisk]:
     metas: dict[tuple[int, str], tuple[Path, dict]] = {}
     for path in sorted(folder.glob("*.parquet")):
         meta = read_shard_metadata(path)
+        if meta["source"] != GeneratedSource.kind:
+            continue  # a split extracted from modules (`--real`, or `extract`): not this build's
         index, split = int(meta["shard_index"]), meta["split"]
         if path.name != shard_name(index, split):
             raise ShardError(f"{path}: holds {split} shard {index} under the wrong name")
@@ -392,6 +395,24 @@ def iter_tables(opts: BuildOptions):
 
 
 # -- CLI ---------------------------------------------------------------------------------------
+def check_device_options(config: str, validate: str, arch: str, ptx: bool) -> ValidationPlan:
+    """The validation plan for the options that ``build`` and ``extract`` share; bad ones end in
+    one line."""
+    if config not in CONFIGS:
+        raise BuildError(f"unknown config {config!r}; choose from {', '.join(CONFIGS)}")
+    if validate not in MODES:
+        raise BuildError(f"unknown --validate {validate!r}; choose from {', '.join(MODES)}")
+    if not re.fullmatch(r"sm_\d{2,3}", arch):
+        raise BuildError(f"--arch must look like sm_90, got {arch!r}")
+    if ptx and config != "cuda":
+        raise BuildError("--ptx needs --config cuda (PTX is NVRTC's output for CUDA code)")
+    if config == "cuda" and (validate != "none" or ptx):
+        archs = _warp.nvrtc_archs()
+        if int(arch[3:]) not in archs:
+            raise BuildError(f"--arch {arch}: Warp's NVRTC compiles for {', '.join(f'sm_{a}' for a in sorted(archs))}")
+    return ValidationPlan(validate, int(arch[3:]), ptx)
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config", required=True, help="Device to generate code for: cpu or cuda.")
 @click.option("--target-mb", type=float, required=True, help="Stop when the shards reach this many MB (10^6 bytes) of Parquet on disk.")
@@ -408,25 +429,13 @@ def iter_tables(opts: BuildOptions):
 @click.option("--summary-json", type=click.Path(path_type=Path), default=None, help="Also write the build's summary (rows, MB, rows/s, counts, peak memory) as JSON here.")
 def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, ptx, engine, ray_address, quiet, summary_json) -> None:
     """Generate Warp kernels, run Warp's codegen on them, and write Parquet shards."""
-    if config not in CONFIGS:
-        raise BuildError(f"unknown config {config!r}; choose from {', '.join(CONFIGS)}")
+    plan = check_device_options(config, validate, arch, ptx)
     if not target_mb > 0:
         raise BuildError(f"--target-mb must be a positive number of MB, got {target_mb:g}")
     if rows_per_shard < 1 or (workers is not None and workers < 1):
         raise BuildError("--rows-per-shard and --workers must be at least 1")
-    if validate not in MODES:
-        raise BuildError(f"unknown --validate {validate!r}; choose from {', '.join(MODES)}")
-    if not re.fullmatch(r"sm_\d{2,3}", arch):
-        raise BuildError(f"--arch must look like sm_90, got {arch!r}")
-    if ptx and config != "cuda":
-        raise BuildError("--ptx needs --config cuda (PTX is NVRTC's output for CUDA code)")
-    if config == "cuda" and (validate != "none" or ptx):
-        archs = _warp.nvrtc_archs()
-        if int(arch[3:]) not in archs:
-            raise BuildError(f"--arch {arch}: Warp's NVRTC compiles for {', '.join(f'sm_{a}' for a in sorted(archs))}")
     if engine not in ENGINES:
         raise BuildError(f"unknown --engine {engine!r}; choose from {', '.join(ENGINES)}")
-    plan = ValidationPlan(validate, int(arch[3:]), ptx)
     opts = BuildOptions(
         config, int(target_mb * MB), out, seed, workers or os.cpu_count() or 1, rows_per_shard, plan, engine, ray_address
     )

@@ -6,7 +6,7 @@ from .generate import GENERATOR_VERSION, KernelSpec, source_id
 
 
 def extract(
-    spec: KernelSpec, device: str, *, enable_backward: bool = True, with_module: bool = True
+    spec: KernelSpec, device: str, *, enable_backward: bool | None = None, with_module: bool = True
 ) -> tuple[dict, _warp.KernelCode]:
     """Run Warp's codegen for ``device`` on the spec's source; return the row and the raw code.
 
@@ -36,6 +36,308 @@ def extract(
         "builtins": _warp.builtins_called(spec.python_source),
         "validation": "unchecked",
         "warp_version": _warp.WARP_VERSION,
-        "generator_version": GENERATOR_VERSION,
+        "generator_version": GENERATOR_VERSION if spec.seed is not None else "",
+        "origin": spec.origin,
+        "license": spec.license,
     }
     return row, code
+
+
+# -- the CLI: rows from anyone's Warp code -----------------------------------------------------
+# ``python -m warp_ir_dataset.extract SOURCE... --config cuda --out DIR``: every kernel the
+# SOURCE modules register, through the same shard pipeline as ``build`` (a ``ModuleSource`` at
+# its head instead of the generator), into DIR/CONFIG/SPLIT-NNNNN.parquet.
+import json  # noqa: E402 - the CLI's own imports, kept apart from the stage function above
+import re  # noqa: E402
+from collections import Counter  # noqa: E402
+from dataclasses import asdict, dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import click  # noqa: E402
+
+MB = 1_000_000
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    sources: tuple[str, ...]
+    config: str
+    out: Path
+    split: str = "train"
+    license: str | None = None
+    workers: int = 1
+    modules_per_shard: int = 8
+    module_timeout: float = 120.0
+    validation: object = None  # ValidationPlan; None: the default plan
+    engine: str = "local"
+    ray_address: str | None = None
+
+    @property
+    def command(self) -> str:
+        v = self.validation
+        return (
+            f"python -m warp_ir_dataset.extract {' '.join(self.sources)} --config {self.config} --split {self.split} "
+            f"--modules-per-shard {self.modules_per_shard} --validate {v.mode}"
+            + (f" --arch sm_{v.arch}" if self.config == "cuda" else "")
+            + (" --ptx" if v.ptx else "")
+            + (f" --license {self.license}" if self.license else "")
+        )
+
+
+@dataclass
+class ExtractSummary:
+    config: str
+    split: str
+    modules: int = 0
+    shards: int = 0
+    rows: int = 0
+    bytes: int = 0
+    decorated: int = 0  # @wp.kernel decorations written in the files
+    reached: int = 0  # concrete kernels (overloads counted one each) that importing registered
+    module_rejects: dict[str, int] = field(default_factory=dict)
+    kernel_rejects: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    by_package: dict[str, dict] = field(default_factory=dict)
+
+
+def rejects_file(split: str, index: int) -> str:
+    return f"rejects-{split}-{index:05d}.jsonl"
+
+
+def report_file(split: str) -> str:
+    """Per-package figures of an extracted split, beside its shards (not a data file)."""
+    return f"extraction-{split}.json"
+
+
+def run_extract(opts: ExtractOptions, show_progress: bool = True) -> ExtractSummary:
+    import time
+
+    from .build import BuildError, _prepare_folder, shard_name
+    from .card import update_card_metadata
+    from .engines import make_engine
+    from .pipeline import ShardTask
+    from .sources import ModuleSource, SourceError, find_modules
+    from .validate import ValidationPlan
+    from .write import atomic_write, read_shard_metadata
+
+    plan = opts.validation or ValidationPlan()
+    try:
+        found = find_modules(list(opts.sources), opts.license)
+    except SourceError as e:
+        raise BuildError(str(e)) from None
+    if not found.targets:
+        raise BuildError(f"no Python files in {' '.join(opts.sources)}")
+    if not any(found.decorations.values()):
+        raise BuildError(f"no @wp.kernel in {' '.join(opts.sources)} ({len(found.targets)} Python files searched)")
+    source = ModuleSource(tuple(found.targets), opts.modules_per_shard, opts.module_timeout, seed=0)
+    folder = opts.out / opts.config
+    lock = _prepare_folder(folder)
+    started = time.perf_counter()
+    summary = ExtractSummary(opts.config, opts.split, modules=len(found.targets), shards=source.shards)
+    tasks = {i: ShardTask(opts.config, source, i, opts.modules_per_shard, opts.command, plan, split=opts.split) for i in range(source.shards)}
+    progress = _Progress(f"extract {opts.config}", len(found.targets), show_progress)
+    engine = None
+    try:
+        done = _finished_shards(folder, opts.split, tasks, read_shard_metadata, shard_name)
+        for i in done:
+            progress.advance(len(source.targets_of(i)), 0)
+        rows_in_flight: dict[int, int] = {}
+
+        def on_row(index: int, rows: int) -> None:
+            rows_in_flight[index] = rows
+            progress.rows(sum(rows_in_flight.values()))
+
+        todo = [i for i in tasks if i not in done]
+        if todo:
+            engine = make_engine(opts.engine, opts.workers, on_row, opts.ray_address)
+            from concurrent.futures import FIRST_COMPLETED, wait
+
+            pending = {engine.submit(tasks[i]): i for i in todo}
+            while pending:
+                finished, _ = wait(list(pending), timeout=0.5, return_when=FIRST_COMPLETED)
+                engine.poll()
+                for future in finished:
+                    i = pending.pop(future)
+                    result = future.result()
+                    _write_extracted(folder, opts.split, i, result, atomic_write, shard_name)
+                    rows_in_flight[i] = result.counts.rows
+                    progress.advance(len(source.targets_of(i)), sum(rows_in_flight.values()))
+        progress.close()
+    finally:
+        lock.close()
+        if engine is not None:
+            engine.shutdown()
+    _summarize(folder, opts.split, found, summary)
+    summary.seconds = time.perf_counter() - started
+    atomic_write(folder / report_file(opts.split), (json.dumps(asdict(summary), indent=2, sort_keys=True) + "\n").encode())
+    update_card_metadata(opts.out)
+    return summary
+
+
+def _finished_shards(folder: Path, split: str, tasks: dict, read_meta, shard_name) -> set[int]:
+    """Shards already on disk from the same sources and settings; refuses any other."""
+    from .build import BuildError
+
+    done = set()
+    for path in sorted(folder.glob(f"{split}-*.parquet")):
+        meta = read_meta(path)
+        index = int(meta["shard_index"])
+        task = tasks.get(index)
+        if task is None or path.name != shard_name(index, split):
+            raise BuildError(f"{path}: not a shard of this extraction (it has {len(tasks)} shards); use another --out")
+        want = task.metadata(split, 0, 0, None)
+        for key in ("config", "source", "source_digest", "validate", "arch", "ptx", "warp_version", "rows_per_shard"):
+            if meta[key] != want[key]:
+                raise BuildError(f"{path}: extracted with {key}={meta[key] or '-'}, this run has {key}={want[key] or '-'}; use another --out")
+        done.add(index)
+    return done
+
+
+def _write_extracted(folder: Path, split: str, index: int, result, atomic_write, shard_name) -> None:
+    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in result.rejects)
+    rejects = folder / rejects_file(split, index)
+    if text:
+        atomic_write(rejects, text.encode())
+    else:
+        rejects.unlink(missing_ok=True)
+    atomic_write(folder / shard_name(index, split), result.full.files[split])  # last: marks the shard done
+
+
+def _package(origin: str) -> str:
+    """The distribution and first two folders of an origin, what figures are grouped by:
+    ``mujoco-warp==4.0.0:mujoco_warp/_src/smooth.py:12`` → ``mujoco-warp==4.0.0:mujoco_warp/_src``."""
+    origin = re.sub(r":\d+$", "", origin)
+    dist, _, path = origin.rpartition(":")
+    folders = path.split("/")[:-1]
+    return (dist + ":" if dist else "") + ("/".join(folders[:2]) or ".")
+
+
+def _summarize(folder: Path, split: str, found, summary: ExtractSummary) -> None:
+    """Kernels found, extracted and rejected (by reason), overall and per package folder,
+    read back from the shards and rejects on disk (so a resumed run reports the whole)."""
+    import pyarrow.parquet as pq
+
+    by_package: dict[str, Counter] = {}
+    for origin, n in found.decorations.items():
+        by_package.setdefault(_package(origin), Counter())["decorated"] += n
+    module_rejects, kernel_rejects = Counter(), Counter()
+    for path in sorted(folder.glob(f"{split}-*.parquet")):
+        table = pq.read_table(path, columns=["origin"])
+        summary.rows += table.num_rows
+        summary.bytes += path.stat().st_size
+        for origin in table.column("origin").to_pylist():
+            by_package.setdefault(_package(origin), Counter())["extracted"] += 1
+    for path in sorted(folder.glob(f"rejects-{split}-*.jsonl")):
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            pkg = by_package.setdefault(_package(r["origin"]), Counter())
+            if r.get("kernel") is None:
+                module_rejects[r["reason"]] += 1
+                pkg["modules_rejected"] += 1
+            else:
+                kernel_rejects[r["reason"]] += 1
+                pkg["kernels_rejected"] += 1
+    for c in by_package.values():
+        c["reached"] = c["extracted"] + c["kernels_rejected"]
+    summary.decorated = sum(found.decorations.values())
+    summary.reached = summary.rows + sum(kernel_rejects.values())
+    summary.module_rejects = dict(sorted(module_rejects.items()))
+    summary.kernel_rejects = dict(sorted(kernel_rejects.items()))
+    summary.by_package = {k: dict(sorted(v.items())) for k, v in sorted(by_package.items())}
+
+
+class _Progress:
+    """Modules done, rows kept, rows/s and ETA: a live bar on a terminal (tqdm), a plain line
+    every few seconds otherwise (logs, CI)."""
+
+    def __init__(self, label: str, modules: int, enabled: bool):
+        import sys
+        import time
+
+        self.label, self.total, self.enabled = label, modules, enabled
+        self.done, self.kept = 0, 0
+        self.start = self.last = time.perf_counter()
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=modules, unit="module", desc=label, dynamic_ncols=True, file=sys.stderr)
+
+    def rows(self, kept: int) -> None:
+        self.kept = max(self.kept, kept)
+        self._show()
+
+    def advance(self, modules: int, kept: int) -> None:
+        self.done += modules
+        if self.bar is not None:
+            self.bar.update(modules)
+        self.rows(kept)
+
+    def _show(self, final: bool = False) -> None:
+        import sys
+        import time
+
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        elapsed = now - self.start
+        rate = self.kept / elapsed if elapsed > 0 else 0.0
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{self.kept} rows kept, {rate:.0f} rows/s", refresh=False)
+            return
+        if final or now - self.last >= 5.0:
+            self.last = now
+            eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+            sys.stderr.write(f"{self.label}: {self.done}/{self.total} modules, {self.kept} rows kept, {rate:.0f} rows/s, elapsed {elapsed:.0f}s, ETA {eta:.0f}s\n")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        self._show(final=True)
+        if self.bar is not None:
+            self.bar.close()
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--config", "config", required=True, help="Device to generate code for: cpu or cuda.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Dataset folder; rows go to OUT/CONFIG/SPLIT-NNNNN.parquet.")
+@click.option("--split", default="train", show_default=True, help="Split name of the rows (the production build's extracted split is 'real').")
+@click.option("--license", "license_", default=None, help="SPDX id of the code, recorded in every row (default: an installed distribution's own licence, else unknown).")
+@click.option("--workers", type=int, default=None, help="Worker processes [default: all cores].")
+@click.option("--validate", "validate", default="sample", show_default=True, help="Compile rows with Warp's toolchain: none, sample (1 row in 20) or all.")
+@click.option("--arch", default="sm_90", show_default=True, help="CUDA architecture cuda rows are compiled for.")
+@click.option("--ptx", is_flag=True, help="cuda only: store each row's own PTX.")
+@click.option("--modules-per-shard", type=int, default=8, show_default=True, help="Modules imported per shard (the unit of work and of resume).")
+@click.option("--module-timeout", type=float, default=120.0, show_default=True, help="Seconds one module may take to import before it is stopped and rejected.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--summary-json", type=click.Path(path_type=Path), default=None, help="Also write the summary as JSON here.")
+def main(sources, config, out, split, license_, workers, validate, arch, ptx, modules_per_shard, module_timeout, quiet, summary_json) -> None:
+    """Extract every Warp kernel that SOURCE registers (.py files, folders, or importable
+    module/package names) into rows of the dataset's schema."""
+    import os
+
+    from .build import BuildError, check_device_options
+
+    plan = check_device_options(config, validate, arch, ptx)
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", split) or split == "rejects":
+        raise BuildError(f"--split must be a lowercase name like 'real', got {split!r}")
+    if (workers is not None and workers < 1) or modules_per_shard < 1 or not module_timeout > 0:
+        raise BuildError("--workers and --modules-per-shard must be at least 1, --module-timeout positive")
+    opts = ExtractOptions(tuple(sources), config, out, split, license_, workers or os.cpu_count() or 1, modules_per_shard, module_timeout, plan)
+    s = run_extract(opts, show_progress=not quiet)
+    if s.rows == 0:
+        raise BuildError(f"no kernel could be extracted from {' '.join(sources)} ({s.reached} reached; rejects in {out / config})")
+    if summary_json is not None:
+        summary_json.write_text(json.dumps(asdict(s), indent=2, sort_keys=True) + "\n")
+    click.echo(
+        f"{config}: {s.rows} rows from {s.modules} modules into {out / config}/{split}-*.parquet ({s.bytes / MB:.2f} MB, {s.seconds:.0f}s); "
+        f"{s.reached} kernels reached by importing, against {s.decorated} @wp.kernel decorations in the files"
+    )
+    rejected = lambda d: ", ".join(f"{n} {k}" for k, n in d.items()) or "none"  # noqa: E731
+    click.echo(f"{config}: modules rejected: {rejected(s.module_rejects)}; kernels rejected: {rejected(s.kernel_rejects)}")
+
+
+if __name__ == "__main__":
+    from .cli import run_cli
+
+    run_cli(main, "extract")

@@ -20,10 +20,12 @@ GENERATOR_VERSION = "3"
 
 @dataclass(frozen=True)
 class KernelSpec:
-    seed: int
+    seed: int | None  # None for a kernel extracted from someone's code
     family: str
     kernel_name: str
     python_source: str
+    origin: str | None = None  # extracted kernels: "dist==version:path:line" or "path:line"
+    license: str | None = None  # SPDX id of the code it came from, when known
 
 
 def derive_seed(*parts: int | str) -> int:

@@ -1,7 +1,10 @@
-"""One shard, end to end: seeds → kernels → Warp code → (validated) rows → Parquet bytes.
+"""One shard, end to end: kernels (from its source) → Warp code → (validated) rows → Parquet bytes.
 
 A shard is the unit of work. ``ShardTask`` fully determines its rows, so shards can be built in
-any order, in any process or machine, and rebuilt after a crash with the same result.
+any order, in any process or machine, and rebuilt after a crash with the same result. The task's
+source says where kernels come from: a generated shard fills a fixed number of slots, trying
+the next seed of a slot when a kernel fails; a shard of modules offers each kernel they register
+once, and a kernel that fails is a reject.
 """
 from __future__ import annotations
 
@@ -16,8 +19,9 @@ import pyarrow.compute as pc
 from . import _warp
 from .extract import extract
 from .fingerprint import fingerprint, split_of
-from .generate import GENERATOR_VERSION, derive_seed, generate_kernel, source_id
+from .generate import source_id
 from .schema import SCHEMA_VERSION, rows_to_table
+from .sources import GeneratedSource, ModuleSource
 from .validate import BATCH, ValidationPlan, check
 from .write import encode_shard
 
@@ -29,17 +33,23 @@ MAX_PER_STRUCTURE = 2  # rows of one structural fingerprint in a shard: bounds a
 @dataclass(frozen=True)
 class ShardTask:
     config: str  # the device: "cpu" or "cuda"
-    seed: int
+    source: GeneratedSource | ModuleSource
     shard_index: int
-    rows_per_shard: int
+    rows_per_shard: int  # slots of a generated shard; modules of a shard of modules
     build_command: str
     validation: ValidationPlan = ValidationPlan()
     # Build only the first slots (the last shard of a build, whose cut is near): the rows are
     # those slots' rows of the full shard. Not part of the shard's identity or metadata.
     slot_limit: int | None = None
+    split: str | None = None  # every row goes to this split; None: train or test by structure
+
+    @property
+    def seed(self) -> int:
+        return self.source.seed
 
     def metadata(self, split: str, rows: int, slots: int, final_for_target: int | None) -> dict[str, str]:
         return {
+            **self.source.metadata(),
             "split": split,
             "slots": str(slots),
             # Set on the last shard only: the size target it was cut for. Full shards do not
@@ -47,9 +57,7 @@ class ShardTask:
             "final_for_target": "" if final_for_target is None else str(final_for_target),
             "schema_version": SCHEMA_VERSION,
             "warp_version": _warp.WARP_VERSION,
-            "generator_version": GENERATOR_VERSION,
             "config": self.config,
-            "seed": str(self.seed),
             "shard_index": str(self.shard_index),
             "rows_per_shard": str(self.rows_per_shard),
             "rows": str(rows),
@@ -72,6 +80,8 @@ class ShardCounts:
     generator_errors: int = 0  # a family raised: a bug, counted so a long build survives it
     validated: int = 0
     rejected: int = 0
+    modules: int = 0  # modules imported (a shard of modules)
+    kernels_found: int = 0  # concrete kernels they registered and that were reconstructed
     validation_seconds: float = 0.0
     peak_rss_mb: float = 0.0  # per worker process
     failures_by_family: dict[str, int] = field(default_factory=dict)
@@ -153,7 +163,7 @@ class _ShardBuilder:
         compiled = task.validation.selects(task.seed, task.shard_index, slot)
         for attempt in range(first_attempt, first_attempt + MAX_ATTEMPTS):
             try:
-                spec = generate_kernel(derive_seed(task.seed, task.shard_index, slot, attempt))
+                spec = task.source.candidate(task.shard_index, slot, attempt)
             except Exception:  # noqa: BLE001 - a family bug must not kill a long build; counted, tested
                 self.counts.generator_errors += 1
                 continue
@@ -184,6 +194,8 @@ class _ShardBuilder:
         self.on_row(self.done)
 
     def build(self) -> list[dict]:
+        if isinstance(self.task.source, ModuleSource):
+            return self.build_listed()
         task, plan = self.task, self.task.validation
         slots = []
         to_check = []
@@ -208,6 +220,54 @@ class _ShardBuilder:
         self.counts.rows = len(slots)
         self.splits = [s.split for s in slots]
         return [s.row for s in slots]
+
+    def build_listed(self) -> list[dict]:
+        """Each kernel the shard's modules register, once; one that fails is a reject, not
+        replaced (there is no next seed to try)."""
+        task, plan = self.task, self.task.validation
+        specs, self.rejects = task.source.candidates(task.shard_index)
+        self.counts.modules = len(task.source.targets_of(task.shard_index))
+        self.counts.kernels_found = len(specs)
+        kept: list[_Slot] = []
+        for spec in specs:
+            slot = len(kept)
+            reason, message = None, ""
+            if source_id(spec.python_source) in self.seen:
+                self.counts.duplicates += 1
+                reason, message = "duplicate", "the same source as a kernel already in this shard"
+            else:
+                self.seen.add(source_id(spec.python_source))
+                try:
+                    row, code = extract(spec, task.config, with_module=plan.selects(task.seed, task.shard_index, slot))
+                except Exception as e:  # noqa: BLE001 - whatever Warp raises on this kernel is its reject reason
+                    self.counts.codegen_failures += 1
+                    reason, message = "codegen-error", f"{type(e).__name__}: {e}"[:2000]
+                else:
+                    if len(row["forward_code"]) + len(row["backward_code"] or "") + len(row["helper_code"]) > MAX_CODE_CHARS:
+                        self.counts.oversized += 1
+                        reason, message = "oversized", f"generated code over {MAX_CODE_CHARS} characters"
+            if reason is not None:
+                self.rejects.append({"module": None, "kernel": spec.kernel_name, "reason": reason, "message": message, "origin": spec.origin})
+                continue
+            kept.append(_Slot(row, code, 0, task.split))
+            self.progress()
+        to_check = [i for i in range(len(kept)) if plan.selects(task.seed, task.shard_index, i)]
+        failed: set[int] = set()
+        for start in range(0, len(to_check), BATCH):
+            batch = to_check[start : start + BATCH]
+            for i, outcome in zip(batch, self._check([kept[i] for i in batch])):
+                if outcome.ok:
+                    kept[i].row["validation"] = "compiled"
+                    kept[i].row["ptx"] = outcome.ptx
+                else:
+                    failed.add(i)
+                    self.counts.rejected += 1
+                    row = kept[i].row
+                    self.rejects.append({"module": None, "kernel": row["kernel_name"], "reason": outcome.reason, "message": outcome.message, "origin": row["origin"]})
+        kept = [s for i, s in enumerate(kept) if i not in failed]
+        self.counts.rows = len(kept)
+        self.splits = [s.split for s in kept]
+        return [s.row for s in kept]
 
     def _check(self, slots: list[_Slot]):
         started = time.perf_counter()
@@ -244,6 +304,8 @@ def build_shard(task: ShardTask, on_row: Callable[[int], None] | None = None) ->
 
 def encode(task: ShardTask, table: pa.Table, splits: list[str], slots: int, final_for_target: int | None) -> EncodedShard:
     """The shard files for the first ``slots`` rows, split by structural fingerprint."""
+    if task.split is not None:  # one file, always written: it marks the shard done
+        return EncodedShard(slots, {task.split: encode_shard(table, task.metadata(task.split, len(table), slots, None))})
     splits = splits[:slots]
     prefix = table.slice(0, slots)
     is_test = pa.array([s == "test" for s in splits], type=pa.bool_())

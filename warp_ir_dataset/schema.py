@@ -1,9 +1,12 @@
-"""The row schema (version 1), shared by both configs, and the shard key-value metadata."""
+"""The row schema (version 2), shared by both configs, and the shard key-value metadata.
+
+Version 2 added ``origin`` and ``license`` (where an extracted kernel came from, and under which
+licence); ``seed`` is null and ``family`` is ``real`` for extracted rows."""
 from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 CONFIGS = ("cpu", "cuda")
 
 ROW_SCHEMA = pa.schema(
@@ -24,12 +27,14 @@ ROW_SCHEMA = pa.schema(
         pa.field("validation", pa.string(), nullable=False),
         pa.field("warp_version", pa.string(), nullable=False),
         pa.field("generator_version", pa.string(), nullable=False),
+        pa.field("origin", pa.string()),
+        pa.field("license", pa.string()),
     ]
 )
 COLUMNS = tuple(ROW_SCHEMA.names)
 
 # Keys every shard carries in its Parquet key-value metadata.
-META_KEYS = ("schema_version", "warp_version", "generator_version", "config", "seed", "shard_index", "rows_per_shard", "rows", "build_command", "validate", "arch", "ptx", "split", "slots", "final_for_target")
+META_KEYS = ("schema_version", "warp_version", "generator_version", "config", "seed", "shard_index", "rows_per_shard", "rows", "build_command", "validate", "arch", "ptx", "split", "slots", "final_for_target", "source", "source_digest")
 
 
 def rows_to_table(rows: list[dict]) -> pa.Table:

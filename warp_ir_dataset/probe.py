@@ -1,0 +1,143 @@
+"""Imports one user module in a process of its own and lists the kernels Warp registered from it.
+
+Someone else's module may raise, crash the interpreter or never finish importing, so it is never
+imported in a process that matters: ``probe(target, timeout)`` runs
+``python -m warp_ir_dataset.probe REQUEST RESULT`` and reads the JSON it leaves. What went wrong
+is one reject with a reason (``import-error``, ``import-crashed``, ``import-timeout``) and the
+module's own message; every kernel found becomes a reconstructed source
+(:mod:`~warp_ir_dataset.reconstruct`) or a reject of its own.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import traceback
+from dataclasses import asdict, dataclass, field
+
+MESSAGE_CHARS = 2000  # of a module's own error output, kept in a reject
+
+
+@dataclass(frozen=True)
+class ModuleTarget:
+    """One module to import: by dotted name from ``sys_path``, or from its file (a script)."""
+
+    name: str
+    path: str
+    sys_path: str
+    by_path: bool
+    origin: str  # where its rows say they came from, without the line: "dist==1.0:pkg/mod.py"
+    license: str | None = None
+
+
+@dataclass
+class ProbeResult:
+    kernels: list[dict] = field(default_factory=list)  # kernel_name, python_source, origin
+    rejects: list[dict] = field(default_factory=list)  # kernel (or None for the module), reason, message, origin
+
+
+def probe(target: ModuleTarget, timeout: float) -> ProbeResult:
+    """Import ``target`` in a fresh interpreter (at most ``timeout`` seconds) and collect its kernels."""
+    with tempfile.TemporaryDirectory(prefix="wirds-probe-") as tmp:
+        request, result = os.path.join(tmp, "request.json"), os.path.join(tmp, "result.json")
+        with open(request, "w") as f:
+            json.dump(asdict(target), f)
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "warp_ir_dataset.probe", request, result],
+                capture_output=True, text=True, errors="replace", timeout=timeout, cwd=tmp, env=env, stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            return _failed(target, "import-timeout", f"still importing after {timeout:g}s; stopped")
+        if os.path.exists(result):
+            with open(result) as f:
+                return ProbeResult(**json.load(f))
+        tail = (proc.stderr or "").strip()[-MESSAGE_CHARS:]
+        how = f"killed by {signal.Signals(-proc.returncode).name}" if proc.returncode < 0 else f"exit status {proc.returncode}"
+        return _failed(target, "import-crashed", f"the importing process died ({how})" + (f": {tail}" if tail else ""))
+
+
+def _failed(target: ModuleTarget, reason: str, message: str) -> ProbeResult:
+    return ProbeResult(rejects=[{"kernel": None, "reason": reason, "message": message, "origin": target.origin}])
+
+
+# -- inside the probing process ----------------------------------------------------------------
+def _import(target: ModuleTarget):
+    sys.path.insert(0, target.sys_path)
+    if not target.by_path:
+        return importlib.import_module(target.name)
+    spec = importlib.util.spec_from_file_location(target.name, target.path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[target.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """A module's prints go to stderr, so nothing it writes can be mistaken for a result."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _collect(target: ModuleTarget) -> ProbeResult:
+    from . import _warp
+    from .reconstruct import ReconstructionError, reconstruct
+
+    _warp.init()
+    out = ProbeResult()
+    try:
+        with _quiet_stdout():
+            _import(target)
+    except BaseException as e:  # noqa: BLE001 - someone else's module: anything can come out of it
+        message = "".join(traceback.format_exception_only(type(e), e)).strip()[-MESSAGE_CHARS:]
+        return _failed(target, "import-error", message)
+    for kernel in _warp.registered_kernels(target.name):
+        line = _warp.kernel_function(kernel).__code__.co_firstlineno
+        where = f"{target.origin}:{line}"
+        if _warp.is_generic(kernel) and not _warp.concrete_overloads(kernel):
+            out.rejects.append({"kernel": kernel.key, "reason": "generic-without-overload", "message": "a generic kernel with no wp.overload: no concrete types to generate code for", "origin": where})
+            continue
+        for concrete in _warp.concrete_overloads(kernel) if _warp.is_generic(kernel) else [kernel]:
+            try:
+                made = reconstruct(concrete)
+            except ReconstructionError as e:
+                out.rejects.append({"kernel": kernel.key, "reason": e.reason, "message": str(e), "origin": where})
+                continue
+            except Exception as e:  # noqa: BLE001 - a user object can fail in any way while read
+                out.rejects.append({"kernel": kernel.key, "reason": "reconstruction-error", "message": f"{type(e).__name__}: {e}"[:MESSAGE_CHARS], "origin": where})
+                continue
+            out.kernels.append({"kernel_name": made.kernel_name, "python_source": made.python_source, "origin": where})
+    return out
+
+
+def main(request: str, result: str) -> None:
+    with open(request) as f:
+        target = ModuleTarget(**json.load(f))
+    out = _collect(target)
+    tmp = result + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(asdict(out), f)
+    os.replace(tmp, result)  # a result file is whole or absent
+    # Leave at once: a module's threads or atexit hooks must not turn success into a hang.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

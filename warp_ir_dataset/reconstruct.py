@@ -1,0 +1,400 @@
+"""A kernel that Warp registered from someone's module → one self-contained source text.
+
+An extracted row's ``python_source`` must be the text a model needs in order to produce the
+row's generated code. It is built from what Warp and Python know about the live kernel:
+``import warp as wp``, the module's Warp options, then every definition the kernel uses,
+transitively, each once, dependencies first, *as written in its file* (``@wp.func``s,
+``@wp.struct``s, enums and other classes, constants, imports of other libraries), the values a
+factory-made kernel captured (written as assignments), and last the kernel itself under a
+decorator that states its options (``@wp.kernel(module="unique", enable_backward=False)``), with
+the ``wp.overload`` of the one concrete overload the row stands for.
+
+A name used through a module of the same package (``math.rot_vec_quat(...)``) stays as written:
+the module becomes a small class holding the attributes used, so the kernel's text is unchanged.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import importlib
+import inspect
+import sys
+import textwrap
+import types as pytypes
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from . import _warp
+
+MAX_BLOCKS = 400  # a kernel needing more definitions than this drags in a whole program
+
+
+class ReconstructionError(Exception):
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Reconstructed:
+    kernel_name: str
+    python_source: str
+    line: int  # first line of the kernel (its first decorator) in its file
+
+
+# -- module sources, indexed by the names their top-level statements bind ----------------------
+@dataclass
+class _ModuleIndex:
+    source: str
+    bindings: dict[str, ast.stmt]
+
+
+def _bound_names(stmt: ast.stmt) -> list[str]:
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [stmt.name]
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return [a.asname or a.name.split(".")[0] for a in stmt.names if a.name != "*"]
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+
+
+def _top_level(body: list[ast.stmt]):
+    for stmt in body:
+        if isinstance(stmt, (ast.If, ast.Try)):  # `if TYPE_CHECKING:`, `try: import x` ...
+            yield from _top_level(stmt.body)
+            for handler in getattr(stmt, "handlers", []):
+                yield from _top_level(handler.body)
+            yield from _top_level(stmt.orelse)
+        else:
+            yield stmt
+
+
+@lru_cache(maxsize=None)
+def _index(module_name: str) -> _ModuleIndex | None:
+    module = sys.modules.get(module_name)
+    try:
+        source = inspect.getsource(module) if module else None
+    except (OSError, TypeError):
+        source = None
+    if source is None:
+        return None
+    bindings: dict[str, ast.stmt] = {}
+    for stmt in _top_level(ast.parse(source).body):
+        for name in _bound_names(stmt):
+            bindings[name] = stmt  # the last binding wins, as when Python runs the module
+    return _ModuleIndex(source, bindings)
+
+
+# -- names a piece of code reads ---------------------------------------------------------------
+def _reads(nodes: list[ast.AST], local: set[str] = frozenset()) -> dict[str, set[str]]:
+    """Free names read by ``nodes``, each with the first attributes read through it
+    (``math.rot_vec_quat`` → ``{"math": {"rot_vec_quat"}}``)."""
+    stored = set(local)
+    for node in nodes:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+                stored.add(n.id)
+            elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n not in nodes:
+                stored.add(n.name)
+            elif isinstance(n, ast.arg):
+                stored.add(n.arg)
+    reads: dict[str, set[str]] = {}
+    for node in nodes:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id not in stored:
+                reads.setdefault(n.value.id, set()).add(n.attr)
+            elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in stored:
+                reads.setdefault(n.id, set())
+    return reads
+
+
+def _function_reads(fn: ast.FunctionDef, with_decorators: bool) -> dict[str, set[str]]:
+    a = fn.args
+    args = a.posonlyargs + a.args + a.kwonlyargs + [x for x in (a.vararg, a.kwarg) if x]
+    outer = [x.annotation for x in args if x.annotation] + [d for d in a.defaults + a.kw_defaults if d]
+    outer += [fn.returns] if fn.returns else []
+    outer += fn.decorator_list if with_decorators else []
+    reads = _reads(fn.body, {x.arg for x in args})
+    for name, attrs in _reads(outer).items():
+        reads.setdefault(name, set()).update(attrs)
+    return reads
+
+
+def _statement_reads(stmt: ast.stmt) -> dict[str, set[str]]:
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return _function_reads(stmt, with_decorators=True)
+    if isinstance(stmt, ast.ClassDef):
+        own = {n for s in stmt.body for n in _bound_names(s)}
+        return _reads(stmt.bases + [k.value for k in stmt.keywords] + stmt.decorator_list + stmt.body, own)
+    return _reads([stmt])
+
+
+def _parse_function(fn) -> tuple[str, ast.FunctionDef]:
+    """A Python function's own source, dedented, and its ``def`` node."""
+    try:
+        text = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError) as e:
+        raise ReconstructionError("no-source", f"{fn.__qualname__}: source not available ({e})") from None
+    node = ast.parse(text).body[0]
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        raise ReconstructionError("no-source", f"{fn.__qualname__}: source is not a function definition")
+    return text, node
+
+
+def _without_decorators(text: str, node: ast.FunctionDef) -> str:
+    return "".join(text.splitlines(True)[node.lineno - 1 :])
+
+
+# -- the emitter -------------------------------------------------------------------------------
+@dataclass
+class _Scope:
+    module: str  # where global names are looked up
+    globals: dict
+    closure: dict = field(default_factory=dict)
+
+
+class _Emitter:
+    def __init__(self, package: str, namespaces: dict[str, set[str]]):
+        self.package = package  # modules under this prefix are the user's: inlined, not imported
+        self.namespaces = namespaces  # attributes read through each user module (from a first pass)
+        self.blocks: list[str] = []
+        self.imports: list[str] = []  # hoisted under `import warp as wp`: they depend on nothing
+        self.bound: dict[str, object] = {}
+
+    # A name is bound once; a second, different meaning for it cannot be written in one module.
+    def bind(self, name: str, key: object, render) -> None:
+        if name in self.bound:
+            if self.bound[name] != key:
+                raise ReconstructionError("name-conflict", f"{name!r} names two different things the kernel uses")
+            return
+        self.bound[name] = key
+        if len(self.bound) > MAX_BLOCKS:
+            raise ReconstructionError("too-many-dependencies", f"more than {MAX_BLOCKS} definitions needed")
+        text = render()  # may emit what it depends on first
+        if text:
+            is_import = isinstance(key, tuple) and key[0] in ("import", "module")
+            (self.imports if is_import else self.blocks).append(text.rstrip("\n") + "\n")
+
+    def is_users(self, module_name: str) -> bool:
+        return module_name == self.package or module_name.startswith(self.package + ".")
+
+    def need_all(self, reads: dict[str, set[str]], scope: _Scope) -> None:
+        # In the order the names are defined in the file, so the text reads as the file does.
+        index = _index(scope.module)
+
+        def written_at(name: str) -> int:
+            stmt = index.bindings.get(name) if index and name not in scope.closure else None
+            return stmt.lineno if stmt is not None else 0
+
+        for name in sorted(reads, key=lambda n: (written_at(n), n)):
+            self.need(name, reads[name], scope)
+
+    def need(self, name: str, attrs: set[str], scope: _Scope) -> None:
+        if name in scope.closure:
+            self.value(name, scope.closure[name], attrs)
+        elif name in scope.globals:
+            self.global_name(name, scope.module, scope.globals[name], attrs)
+        elif not hasattr(builtins, name):
+            raise ReconstructionError("unresolved-name", f"{name!r} is not defined where the kernel reads it")
+
+    # A module-level name: written as its file binds it.
+    def global_name(self, name: str, module: str, value, attrs: set[str]) -> None:
+        if value is sys.modules.get("warp"):
+            if name != "wp":
+                self.bind(name, ("module", "warp"), lambda: f"import warp as {name}")
+            return
+        index = _index(module)
+        stmt = index.bindings.get(name) if index else None
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            self.imported(name, module, stmt, value, attrs)
+        elif stmt is not None and self.is_users(module):
+            self.bind(name, ("def", module, stmt.lineno), lambda: self.statement(stmt, module, index))
+        else:
+            self.value(name, value, attrs)
+
+    def statement(self, stmt: ast.stmt, module: str, index: _ModuleIndex) -> str:
+        mod = sys.modules[module]
+        for other in _bound_names(stmt):  # `a, b = ...` binds both
+            self.bound.setdefault(other, ("def", module, stmt.lineno))
+        self.need_all(_statement_reads(stmt), _Scope(module, vars(mod)))
+        first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])])
+        lines = index.source.splitlines(True)[first - 1 : stmt.end_lineno]
+        return textwrap.dedent("".join(lines))
+
+    def imported(self, name: str, module: str, stmt, value, attrs: set[str]) -> None:
+        if isinstance(value, pytypes.ModuleType):
+            if self.is_users(value.__name__):
+                self.namespace(name, value, attrs)
+            else:
+                self.bind(name, ("module", value.__name__), lambda: _import_text(stmt, name))
+            return
+        if isinstance(stmt, ast.ImportFrom):
+            source_module = importlib.util.resolve_name("." * stmt.level + (stmt.module or ""), _package_of(module)) if stmt.level else stmt.module
+            original = next(a.name for a in stmt.names if (a.asname or a.name) == name)
+            if self.is_users(source_module) and source_module in sys.modules and original in vars(sys.modules[source_module]):
+                self.global_name(original, source_module, vars(sys.modules[source_module])[original], attrs)
+                if original != name:
+                    self.bind(name, ("alias", source_module, original), lambda: f"{name} = {original}")
+                return
+        self.bind(name, ("import", ast.dump(stmt), name), lambda: _import_text(stmt, name))
+
+    def namespace(self, name: str, module: pytypes.ModuleType, attrs: set[str]) -> None:
+        self.namespaces.setdefault(module.__name__, set()).update(attrs)
+        attrs = sorted(self.namespaces[module.__name__])
+
+        def render() -> str:
+            for attr in attrs:
+                if attr not in vars(module):
+                    raise ReconstructionError("unresolved-name", f"{module.__name__}.{attr} does not exist")
+                self.global_name(attr, module.__name__, vars(module)[attr], set())
+            body = "".join(f"    {a} = {a}\n" for a in attrs) or "    pass\n"
+            return f"class {name}:  # the names used from {module.__name__}\n{body}"
+
+        self.bind(name, ("namespace", module.__name__), render)
+
+    # A value with no statement to point at (captured by a closure, or made at run time).
+    def value(self, name: str, value, attrs: set[str]) -> None:
+        if isinstance(value, pytypes.ModuleType):
+            if value is sys.modules.get("warp"):
+                return self.global_name(name, "", value, attrs)
+            if self.is_users(value.__name__):
+                return self.namespace(name, value, attrs)
+            return self.bind(name, ("module", value.__name__), lambda: f"import {value.__name__} as {name}")
+        defined = _definition_site(value)
+        if defined is not None and self.is_users(defined[0]):
+            module, own_name, fn = defined
+            if fn is None:
+                self.global_name(own_name, module, value, attrs)
+            else:
+                self.nested_function(own_name, value, fn)
+            if own_name != name:
+                self.bind(name, ("alias", module, own_name, id(value)), lambda: f"{name} = {own_name}")
+            return
+        self.bind(name, ("value", name, _expr_key(value)), lambda: f"{name} = {self.expression(value)}")
+
+    def nested_function(self, own_name: str, value, fn) -> None:
+        """A ``@wp.func`` (or plain function) made by a factory: its own text, its captures first."""
+
+        def render() -> str:
+            text, node = _parse_function(fn)
+            scope = _Scope(fn.__module__, fn.__globals__, _closure(fn))
+            self.need_all(_function_reads(node, with_decorators=False), scope)
+            decorator = "@wp.func\n" if _warp.is_user_function(value) else ""
+            return decorator + _without_decorators(text, node)
+
+        self.bind(own_name, ("nested", fn.__module__, fn.__qualname__, id(value)), render)
+
+    def expression(self, value) -> str:
+        """Python text that evaluates to ``value`` here (types as ``wp.`` expressions)."""
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return repr(value)
+        if isinstance(value, (tuple, list)):
+            items = ", ".join(self.expression(v) for v in value)
+            return f"({items},)" if isinstance(value, tuple) and len(value) == 1 else f"({items})" if isinstance(value, tuple) else f"[{items}]"
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{self.expression(k)}: {self.expression(v)}" for k, v in value.items()) + "}"
+        text = _warp.type_expression(value, self.struct_name)
+        if text is None:
+            raise ReconstructionError("unrepresentable-value", f"cannot write {type(value).__name__} {value!r:.80} as source")
+        return text
+
+    def struct_name(self, cls) -> str:
+        site = _definition_site(cls)
+        if site is None or site[2] is not None:
+            raise ReconstructionError("unrepresentable-value", f"struct {cls.__qualname__} is not defined at module level")
+        module, own_name, _ = site
+        self.global_name(own_name, module, vars(sys.modules[module])[own_name], set())
+        return own_name
+
+
+def _package_of(module: str) -> str:
+    mod = sys.modules.get(module)
+    return (getattr(mod, "__package__", None) or module.rpartition(".")[0]) if mod else module.rpartition(".")[0]
+
+
+def _import_text(stmt, name: str) -> str:
+    """The one alias of an import statement that binds ``name``, as written."""
+    alias = next(a for a in stmt.names if (a.asname or a.name.split(".")[0]) == name)
+    spelled = alias.name + (f" as {alias.asname}" if alias.asname else "")
+    if isinstance(stmt, ast.Import):
+        return f"import {spelled}"
+    return f"from {'.' * stmt.level}{stmt.module or ''} import {spelled}"
+
+
+def _closure(fn) -> dict:
+    cells = fn.__closure__ or ()
+    return {name: cell.cell_contents for name, cell in zip(fn.__code__.co_freevars, cells) if _cell_full(cell)}
+
+
+def _cell_full(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def _definition_site(value):
+    """``(module, name, fn)`` for a function, struct or class: ``fn`` is the Python function
+    when it is made inside another function (no module-level statement), else None."""
+    target = _warp.python_object(value)
+    if target is None or not hasattr(target, "__qualname__") or not hasattr(target, "__module__"):
+        return None
+    if "<locals>" in target.__qualname__ or "." in target.__qualname__:
+        return (target.__module__, target.__name__, target) if inspect.isfunction(target) else None
+    index = _index(target.__module__)
+    if index is None or target.__name__ not in index.bindings:
+        return None
+    return target.__module__, target.__name__, None
+
+
+def _expr_key(value) -> str:
+    try:
+        return repr(value)
+    except Exception:  # noqa: BLE001 - a user type's repr may raise; identity still tells values apart
+        return f"id:{id(value)}"
+
+
+# -- the kernel --------------------------------------------------------------------------------
+def package_of(module_name: str) -> str:
+    """The part of a module's name whose modules count as the same code base: the top-level
+    package, except inside Warp itself, where it is the sub-package (``warp._src.fem``)."""
+    parts = module_name.split(".")
+    if parts[0] == "warp":
+        return ".".join(parts[: 3 if len(parts) > 2 and parts[1] == "_src" else 2])
+    return parts[0]
+
+
+def reconstruct(kernel) -> Reconstructed:
+    """The self-contained source of one concrete kernel (an overload, for a generic one)."""
+    fn = _warp.kernel_function(kernel)
+    text, node = _parse_function(fn)
+    package = package_of(fn.__module__)
+    namespaces: dict[str, set[str]] = {}
+    # A module used as a namespace is written once, with every attribute read through it; a
+    # pass can learn an attribute after writing the namespace, so repeat until nothing is new.
+    for _ in range(8):
+        learned = {k: set(v) for k, v in namespaces.items()}
+        result = _emit(kernel, fn, text, node, package, namespaces)
+        if namespaces == learned:
+            return result
+    raise ReconstructionError("unstable", "the kernel's dependencies did not settle")
+
+
+def _emit(kernel, fn, text, node, package, namespaces) -> Reconstructed:
+    out = _Emitter(package, namespaces)
+    out.bound["wp"] = ("module", "warp")
+    name = node.name
+    decorator_args, module_options, overload = _warp.kernel_declaration(kernel)
+    out.need_all(_function_reads(node, with_decorators=False), _Scope(fn.__module__, fn.__globals__, _closure(fn)))
+    out.bind(name, ("kernel",), lambda: "")
+    header = "".join(sorted(set(out.imports) | {"import warp as wp\n"}, key=lambda line: (line.startswith("from"), line)))
+    if module_options:
+        header += f"\nwp.set_module_options({out.expression(module_options)})\n"
+    args = ", ".join(f"{k}={out.expression(v)}" for k, v in decorator_args.items())
+    kernel_text = f"@wp.kernel({args})\n" if args else "@wp.kernel\n"
+    kernel_text += _without_decorators(text, node).rstrip("\n") + "\n"
+    if overload is not None:
+        kernel_text += f"\n\nwp.overload({name}, [{', '.join(out.expression(t) for t in overload)}])\n"
+    source = "\n\n".join([header] + out.blocks + [kernel_text])
+    return Reconstructed(name, source, fn.__code__.co_firstlineno)

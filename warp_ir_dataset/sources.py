@@ -1,0 +1,194 @@
+"""Stage 1: where a shard's kernels come from: the seeded generator, or modules found on disk.
+
+A source travels in each ``ShardTask`` and is the only thing the shard pipeline asks for
+kernels. ``GeneratedSource`` never runs out: slot ``s`` of shard ``i`` tries the kernels of
+seeds ``derive_seed(seed, i, s, attempt)`` until one builds. ``ModuleSource`` holds a fixed,
+sorted list of modules, ``modules_per_shard`` to a shard; each module is imported in a process
+of its own (:mod:`~warp_ir_dataset.probe`) and each kernel it registers is offered once.
+Both say who they are in the shard metadata, which is what a resumed build checks.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .generate import GENERATOR_VERSION, KernelSpec, derive_seed, generate_kernel
+from .probe import ModuleTarget, ProbeResult, probe
+
+REAL_FAMILY = "real"
+DEFAULT_MODULES_PER_SHARD = 8
+DEFAULT_MODULE_TIMEOUT = 120.0  # seconds to import one module (mujoco-warp's largest: ~10 s here)
+
+
+class SourceError(Exception):
+    """A SOURCE argument names nothing that can be read: one line for the user."""
+
+
+@dataclass(frozen=True)
+class GeneratedSource:
+    seed: int = 0
+    kind = "generator"
+
+    def candidate(self, shard_index: int, slot: int, attempt: int) -> KernelSpec:
+        return generate_kernel(derive_seed(self.seed, shard_index, slot, attempt))
+
+    def metadata(self) -> dict[str, str]:
+        return {"source": self.kind, "seed": str(self.seed), "generator_version": GENERATOR_VERSION, "source_digest": ""}
+
+
+@dataclass(frozen=True)
+class ModuleSource:
+    targets: tuple[ModuleTarget, ...]
+    modules_per_shard: int = DEFAULT_MODULES_PER_SHARD
+    timeout: float = DEFAULT_MODULE_TIMEOUT
+    seed: int = 0  # only picks which rows `--validate sample` compiles
+    kind = "modules"
+
+    @property
+    def shards(self) -> int:
+        return -(-len(self.targets) // self.modules_per_shard)
+
+    def targets_of(self, shard_index: int) -> tuple[ModuleTarget, ...]:
+        start = shard_index * self.modules_per_shard
+        return self.targets[start : start + self.modules_per_shard]
+
+    def candidates(self, shard_index: int) -> tuple[list[KernelSpec], list[dict]]:
+        """The kernels of the shard's modules, each imported alone, and what was rejected."""
+        specs, rejects = [], []
+        for target in self.targets_of(shard_index):
+            found: ProbeResult = probe(target, self.timeout)
+            for r in found.rejects:
+                rejects.append({"module": target.name, **r})
+            for k in found.kernels:
+                specs.append(KernelSpec(None, REAL_FAMILY, k["kernel_name"], k["python_source"], k["origin"], target.license))
+        return specs, rejects
+
+    def digest(self) -> str:
+        """Identity of the input: every module's name, origin, licence and file contents."""
+        h = hashlib.sha256()
+        for t in self.targets:
+            h.update(f"{t.name}\0{t.origin}\0{t.license}\0{t.by_path}\0".encode())
+            h.update(hashlib.sha256(Path(t.path).read_bytes()).digest())
+        return h.hexdigest()[:16]
+
+    def metadata(self) -> dict[str, str]:
+        return {"source": self.kind, "seed": "", "generator_version": "", "source_digest": self.digest()}
+
+
+# -- SOURCE arguments → modules ----------------------------------------------------------------
+@dataclass
+class Found:
+    """What a set of SOURCE arguments holds: modules to import and ``@wp.kernel`` decorations."""
+
+    targets: list[ModuleTarget] = field(default_factory=list)
+    decorations: dict[str, int] = field(default_factory=dict)  # origin (file) → @wp.kernel count
+
+
+_SKIPPED_DIRS = {"__pycache__", "build", "dist", "node_modules"}
+
+
+def find_modules(sources: list[str], license: str | None = None) -> Found:
+    """Resolve each SOURCE (a ``.py`` file, a folder searched recursively, or an importable
+    module or package name) to the modules to import, in a fixed order."""
+    found = Found()
+    seen: set[str] = set()
+    for source in sources:
+        for target, decorations in _resolve(source, license):
+            if target.path in seen:
+                continue
+            seen.add(target.path)
+            found.targets.append(target)
+            found.decorations[target.origin] = decorations
+    return found
+
+
+def _resolve(source: str, license: str | None):
+    path = Path(source)
+    if path.exists():
+        root = path.resolve()
+        files = [root] if root.is_file() else _python_files(root)
+        base = root.parent if root.is_file() else root
+        for f in files:
+            yield _target(f, f.relative_to(base).as_posix(), license), count_kernel_decorations(f)
+        return
+    if source.endswith(".py") or os.sep in source or not re.fullmatch(r"[A-Za-z_][\w.]*", source):
+        raise SourceError(f"{source}: no such file or folder")
+    top = source.split(".")[0]
+    try:
+        spec = importlib.util.find_spec(top)  # the top-level package only: nothing of it runs
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not (spec.origin or spec.submodule_search_locations):
+        raise SourceError(f"{source}: no such file, folder or importable module")
+    top_dir = Path(next(iter(spec.submodule_search_locations))) if spec.submodule_search_locations else Path(spec.origin)
+    inner = top_dir.joinpath(*source.split(".")[1:])
+    where = inner if inner.is_dir() else inner.with_suffix(".py") if inner.with_suffix(".py").is_file() else None
+    if where is None:
+        raise SourceError(f"{source}: no such module in {top_dir}")
+    site = top_dir.parent
+    dist, version, dist_license = _distribution(top, top_dir)
+    files = [where] if where.is_file() else _python_files(where)
+    for f in files:
+        rel = f.relative_to(site).as_posix()
+        origin = f"{dist}=={version}:{rel}" if dist else rel
+        yield _target(f, origin, license or dist_license), count_kernel_decorations(f)
+
+
+def _python_files(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.rglob("*.py")
+        if not any(part.startswith(".") or part in _SKIPPED_DIRS for part in p.relative_to(folder).parts[:-1])
+    )
+
+
+def _target(file: Path, origin: str, license: str | None) -> ModuleTarget:
+    """A file in a package (``__init__.py`` all the way up) is imported by its dotted name;
+    a script in a plain folder by its path, with its folder on ``sys.path``."""
+    parts = [] if file.name == "__init__.py" else [file.stem]
+    folder = file.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if len(parts) > (0 if file.name == "__init__.py" else 1) and all(p.isidentifier() for p in parts):
+        return ModuleTarget(".".join(parts), str(file), str(folder), False, origin, license)
+    name = "wirds_script_" + re.sub(r"\W", "_", file.stem)
+    return ModuleTarget(name, str(file), str(file.parent), True, origin, license)
+
+
+def _distribution(top: str, top_dir: Path) -> tuple[str | None, str | None, str | None]:
+    """The installed distribution that ships package ``top``: name, version and SPDX licence."""
+    for dist_name in sorted(importlib.metadata.packages_distributions().get(top, [])):
+        dist = importlib.metadata.distribution(dist_name)
+        if Path(dist.locate_file(top)).resolve() != top_dir.resolve():
+            continue
+        meta = dist.metadata
+        license = meta.get("License-Expression") or _spdx(meta.get("License"))
+        return meta["Name"], dist.version, license
+    return None, None, None
+
+
+def _spdx(text: str | None) -> str | None:
+    """A bare SPDX id when the free-text License field is one (``Apache-2.0``); else unknown."""
+    return text.strip() if text and re.fullmatch(r"[A-Za-z0-9.+-]+", text.strip()) else None
+
+
+def count_kernel_decorations(file: Path) -> int:
+    """``@wp.kernel`` / ``@wp.kernel(...)`` / ``@kernel`` decorations written in a file: what
+    the kernels reached by importing it are measured against."""
+    try:
+        tree = ast.parse(file.read_bytes())
+    except (SyntaxError, ValueError, OSError):
+        return 0
+    count = 0
+    for node in ast.walk(tree):
+        for d in getattr(node, "decorator_list", ()):
+            d = d.func if isinstance(d, ast.Call) else d
+            name = d.attr if isinstance(d, ast.Attribute) else d.id if isinstance(d, ast.Name) else ""
+            count += name == "kernel"
+    return count
