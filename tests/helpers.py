@@ -9,8 +9,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_module(module: str, *args: str, check: bool = False, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def run_module(module: str, *args: str, check: bool = False, timeout: float = 600, env_extra: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    extra = dict(env_extra or {})
+    path = os.pathsep.join([str(ROOT)] + ([extra.pop("PYTHONPATH")] if "PYTHONPATH" in extra else []))
+    env = {**os.environ, **extra, "PYTHONPATH": path}
     proc = subprocess.run(
         [sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=timeout, cwd=kw.pop("cwd", ROOT), env=env, **kw
     )

@@ -158,11 +158,12 @@ def test_a_limited_last_shard_is_the_full_shards_prefix(config):
     # The build computes only the slots its last shard's cut should need; the files must be
     # those a full shard cut at the same place would give.
     from warp_ir_dataset.pipeline import ShardTask, build_shard, smallest_prefix_reaching
+    from warp_ir_dataset.sources import GeneratedSource
     from warp_ir_dataset.validate import ValidationPlan
 
-    full_task = ShardTask(config, 11, 2, 30, "test", ValidationPlan("none"))
+    full_task = ShardTask(config, GeneratedSource(11), 2, 30, "test", ValidationPlan("none"))
     full = build_shard(full_task)
-    limited = build_shard(ShardTask(config, 11, 2, 30, "test", ValidationPlan("none"), slot_limit=12))
+    limited = build_shard(ShardTask(config, GeneratedSource(11), 2, 30, "test", ValidationPlan("none"), slot_limit=12))
     assert full.complete and not limited.complete and limited.exact_prefix
     assert limited.table.to_pylist() == full.table.slice(0, 12).to_pylist()
     needed = smallest_prefix_reaching(full, 1, 10**9).size  # a cut within the limited rows

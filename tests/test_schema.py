@@ -2,8 +2,10 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from warp_ir_dataset.schema import COLUMNS, ROW_SCHEMA, rows_to_table
-from warp_ir_dataset.write import encode_shard, read_shard_metadata
+import pytest
+
+from warp_ir_dataset.schema import COLUMNS, META_KEYS, ROW_SCHEMA, SCHEMA_VERSION, rows_to_table
+from warp_ir_dataset.write import ShardError, encode_shard, read_shard_metadata
 
 text = st.text(max_size=200)
 row = st.fixed_dictionaries(
@@ -23,30 +25,46 @@ row = st.fixed_dictionaries(
         "builtins": st.lists(st.text(max_size=10), max_size=5),
         "validation": st.sampled_from(["unchecked", "compiled"]),
         "warp_version": st.just("1.19.0"),
-        "generator_version": st.just("1"),
+        "generator_version": st.sampled_from(["", "3"]),
+        "origin": st.one_of(st.none(), st.text(max_size=80)),
+        "license": st.one_of(st.none(), st.sampled_from(["Apache-2.0", "MIT", "BSD-3-Clause"])),
     }
 )
-META = {k: "x" for k in ("warp_version", "generator_version", "config", "seed", "shard_index", "rows_per_shard", "rows", "build_command", "validate", "arch", "ptx", "split", "slots", "final_for_target")}
+META = {k: "x" for k in META_KEYS if k != "schema_version"}
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(row, min_size=1, max_size=20))
 def test_rows_round_trip_through_a_shard(tmp_path_factory, rows):
     path = tmp_path_factory.mktemp("s") / "train-00000.parquet"
-    data = encode_shard(rows_to_table(rows), {**META, "schema_version": "1"})
+    data = encode_shard(rows_to_table(rows), {**META, "schema_version": SCHEMA_VERSION})
     path.write_bytes(data)
     import pyarrow.parquet as pq
 
     back = pq.read_table(path)
     assert back.schema.remove_metadata() == ROW_SCHEMA.remove_metadata()
     assert back.to_pylist() == rows
-    assert read_shard_metadata(path)["schema_version"] == "1"
-    assert encode_shard(rows_to_table(rows), {**META, "schema_version": "1"}) == data  # deterministic bytes
+    assert read_shard_metadata(path)["schema_version"] == "2"
+    assert encode_shard(rows_to_table(rows), {**META, "schema_version": SCHEMA_VERSION}) == data  # deterministic bytes
 
 
-def test_schema_has_the_version_1_columns():
+def test_schema_has_the_version_2_columns():
     assert COLUMNS == (
         "id", "kernel_name", "family", "seed", "python_source", "device", "forward_code", "backward_code",
         "helper_code", "ptx", "arg_names", "arg_types", "builtins", "validation", "warp_version", "generator_version",
+        "origin", "license",
     )
+    assert ROW_SCHEMA.field("origin").nullable and ROW_SCHEMA.field("license").nullable and ROW_SCHEMA.field("seed").nullable
     assert ROW_SCHEMA.field("seed").type == pa.int64() and ROW_SCHEMA.field("builtins").type == pa.list_(pa.string())
+
+
+def test_a_version_1_shard_is_refused_with_one_clear_line(tmp_path):
+    v1 = pa.schema([f for f in ROW_SCHEMA if f.name not in ("origin", "license")])
+    old_meta = {k: "x" for k in META_KEYS if k not in ("schema_version", "source", "source_digest")}
+    table = pa.Table.from_pylist([], schema=v1).replace_schema_metadata({**old_meta, "schema_version": "1"})
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "train-00000.parquet"
+    pq.write_table(table, path)
+    with pytest.raises(ShardError, match="schema version 1, this tool writes 2"):
+        read_shard_metadata(path)

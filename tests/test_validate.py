@@ -8,6 +8,7 @@ import pytest
 from helpers import build
 from warp_ir_dataset import pipeline
 from warp_ir_dataset.pipeline import ShardTask, build_shard
+from warp_ir_dataset.sources import GeneratedSource
 from warp_ir_dataset.validate import SAMPLE_EVERY, ValidationPlan
 
 
@@ -37,7 +38,7 @@ def test_broken_code_is_rejected_with_its_reason_and_replaced(monkeypatch, devic
         return row, code
 
     monkeypatch.setattr(pipeline, "extract", extract_breaking_the_third)
-    task = ShardTask(device, 5, 0, 6, "test", ValidationPlan("all"))
+    task = ShardTask(device, GeneratedSource(5), 0, 6, "test", ValidationPlan("all"))
     result = build_shard(task)
     table = result.table
     assert table.num_rows == 6

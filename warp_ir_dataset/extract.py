@@ -174,16 +174,23 @@ def run_extract(opts: ExtractOptions, show_progress: bool = True) -> ExtractSumm
     return summary
 
 
+def empty_marker(split: str, index: int) -> str:
+    """Marks a finished shard whose modules gave no row: a Parquet file with no rows would
+    break ``datasets``' reader, and a dot file is ignored by it."""
+    return f".{split}-{index:05d}.empty.json"
+
+
 def _finished_shards(folder: Path, split: str, tasks: dict, read_meta, shard_name) -> set[int]:
     """Shards already on disk from the same sources and settings; refuses any other."""
     from .build import BuildError
 
+    found: list[tuple[Path, dict]] = [(p, read_meta(p)) for p in sorted(folder.glob(f"{split}-*.parquet"))]
+    found += [(p, json.loads(p.read_text())) for p in sorted(folder.glob(f".{split}-*.empty.json"))]
     done = set()
-    for path in sorted(folder.glob(f"{split}-*.parquet")):
-        meta = read_meta(path)
+    for path, meta in found:
         index = int(meta["shard_index"])
         task = tasks.get(index)
-        if task is None or path.name != shard_name(index, split):
+        if task is None or path.name not in (shard_name(index, split), empty_marker(split, index)):
             raise BuildError(f"{path}: not a shard of this extraction (it has {len(tasks)} shards); use another --out")
         want = task.metadata(split, 0, 0, None)
         for key in ("config", "source", "source_digest", "validate", "arch", "ptx", "warp_version", "rows_per_shard"):
@@ -200,7 +207,14 @@ def _write_extracted(folder: Path, split: str, index: int, result, atomic_write,
         atomic_write(rejects, text.encode())
     else:
         rejects.unlink(missing_ok=True)
-    atomic_write(folder / shard_name(index, split), result.full.files[split])  # last: marks the shard done
+    # Last: the shard's file (or its empty marker) says the shard is done.
+    if result.counts.rows:
+        (folder / empty_marker(split, index)).unlink(missing_ok=True)
+        atomic_write(folder / shard_name(index, split), result.full.files[split])
+    else:
+        (folder / shard_name(index, split)).unlink(missing_ok=True)
+        meta = result.task.metadata(split, 0, 0, None)
+        atomic_write(folder / empty_marker(split, index), (json.dumps(meta, sort_keys=True) + "\n").encode())
 
 
 def _package(origin: str) -> str:

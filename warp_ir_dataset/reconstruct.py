@@ -358,7 +358,7 @@ def _expr_key(value) -> str:
 # -- the kernel --------------------------------------------------------------------------------
 def package_of(module_name: str) -> str:
     """The part of a module's name whose modules count as the same code base: the top-level
-    package, except inside Warp itself, where it is the sub-package (``warp._src.fem``)."""
+    package, except inside Warp itself, where it is the sub-package (fem, sparse, ...)."""
     parts = module_name.split(".")
     if parts[0] == "warp":
         return ".".join(parts[: 3 if len(parts) > 2 and parts[1] == "_src" else 2])

@@ -68,10 +68,15 @@ def read_shard_metadata(path: Path) -> dict[str, str]:
     except (OSError, pa.ArrowException) as e:
         raise ShardError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0]})") from None
     meta = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items() if k != b"ARROW:schema"}
-    if "schema_version" not in meta or not set(META_KEYS) <= set(meta):
+    if "schema_version" not in meta:
         raise ShardError(f"{path}: a Parquet file this tool did not write (no warp-ir-dataset metadata)")
     if meta["schema_version"] != SCHEMA_VERSION:
-        raise ShardError(f"{path}: schema version {meta['schema_version']}, this tool writes {SCHEMA_VERSION}")
+        raise ShardError(
+            f"{path}: schema version {meta['schema_version']}, this tool writes {SCHEMA_VERSION}; "
+            "rebuild the folder with this version (or read it with the release that wrote it)"
+        )
+    if not set(META_KEYS) <= set(meta):
+        raise ShardError(f"{path}: a Parquet file this tool did not write (no warp-ir-dataset metadata)")
     if schema.remove_metadata() != ROW_SCHEMA.remove_metadata():
         raise ShardError(f"{path}: columns differ from schema version {SCHEMA_VERSION}")
     return meta

@@ -1,0 +1,166 @@
+"""`python -m warp_ir_dataset.extract`: rows from someone's Warp code (a fixture package made
+for these tests: module-level kernels, a factory, a generic kernel with two overloads, a
+struct and a chain of functions, modules that raise, crash or hang on import, a script)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from helpers import ROOT, run_module, snapshot
+
+FIXTURE = ROOT / "tests" / "fixtures" / "realpkg"
+EXPECTED_KERNELS = {  # kernel name → rows (a factory's two variants, a generic kernel's two overloads)
+    "integrate": 1, "weights": 1, "scale": 2, "add_generic": 2, "blend": 1,
+}
+
+
+def extract(out: Path, *sources: str, config: str = "cpu", check: bool = True, extra=()) -> subprocess.CompletedProcess:
+    return run_module(
+        "warp_ir_dataset.extract", *sources, "--config", config, "--out", str(out), "--quiet", "--validate", "all",
+        "--module-timeout", "15", "--modules-per-shard", "3", "--workers", "2", *extra, check=check,
+    )
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("extract") / "data"
+    proc = extract(out, str(FIXTURE), extra=("--license", "MIT"))
+    return out, proc
+
+
+def rows(folder: Path, config: str = "cpu") -> list[dict]:
+    return [r for p in sorted((folder / config).glob("train-*.parquet")) for r in pq.read_table(p).to_pylist()]
+
+
+def rejects(folder: Path, config: str = "cpu") -> list[dict]:
+    return [json.loads(line) for p in sorted((folder / config).glob("rejects-train-*.jsonl")) for line in p.read_text().splitlines()]
+
+
+def test_every_reachable_kernel_becomes_a_row(extracted):
+    out, proc = extracted
+    got = rows(out)
+    names = {}
+    for r in got:
+        names[r["kernel_name"]] = names.get(r["kernel_name"], 0) + 1
+    assert names == EXPECTED_KERNELS
+    assert all(r["family"] == "real" and r["seed"] is None and r["license"] == "MIT" for r in got)
+    assert all(r["validation"] == "compiled" for r in got)  # --validate all: clang compiled each one
+    assert len({r["id"] for r in got}) == len(got)
+    assert len(got) == 7 and "7 rows from 8 modules" in proc.stdout
+
+
+def test_rejects_say_what_failed_and_why(extracted):
+    out, proc = extracted
+    by_module = {r["module"]: r for r in rejects(out) if r["kernel"] is None}
+    assert by_module["wirds_fixture.broken"]["reason"] == "import-error"
+    assert "fails on import, on purpose" in by_module["wirds_fixture.broken"]["message"]
+    assert by_module["wirds_fixture.crashes"]["reason"] == "import-crashed"
+    assert "SIGABRT" in by_module["wirds_fixture.crashes"]["message"]
+    assert by_module["wirds_fixture.hangs"]["reason"] == "import-timeout"
+    kernels = {r["kernel"]: r["reason"] for r in rejects(out) if r["kernel"] is not None}
+    assert kernels == {"never_overloaded": "generic-without-overload", "does_not_build": "unresolved-name"}
+    assert "modules rejected: 1 import-crashed, 1 import-error, 1 import-timeout" in proc.stdout
+    # reached (7 rows + 2 rejected kernels) against the decorations written in the files
+    assert "9 kernels reached by importing, against 11 @wp.kernel decorations" in proc.stdout
+
+
+def test_origin_points_at_the_kernel_in_its_file(extracted):
+    out, _ = extracted
+    for r in rows(out):
+        path, line = r["origin"].rsplit(":", 1)
+        source_lines = (FIXTURE / path).read_text().splitlines()
+        assert "@wp.kernel" in source_lines[int(line) - 1], r["origin"]
+
+
+def test_python_source_is_self_contained_and_states_what_the_code_depends_on(extracted):
+    out, _ = extracted
+    by_name = {}
+    for r in rows(out):
+        by_name.setdefault(r["kernel_name"], []).append(r)
+    integrate = by_name["integrate"][0]["python_source"]
+    for needed in ("class Body", "def energy", "def total", "def square", "def scaled_square", "SCALE = 2.5", "MAX_ITERS = 4",
+                   "class Mode(enum.IntEnum)", "GRAVITY = wp.constant", "wp.set_module_options({'enable_backward': False})"):
+        assert needed in integrate, needed
+    assert integrate.index("def square") < integrate.index("def scaled_square") < integrate.index("def integrate")
+    assert by_name["integrate"][0]["backward_code"] is None  # the module turned the backward pass off
+    variants = sorted(r["python_source"] for r in by_name["scale"])
+    assert "factor = 0.5" in variants[0] + variants[1] and "factor = 2.0" in variants[0] + variants[1]
+    assert all("@wp.kernel(module='unique')" in v for v in variants)
+    overloads = " ".join(r["python_source"] for r in by_name["add_generic"])
+    assert "wp.overload(add_generic, [wp.array(dtype=wp.float32" in overloads and "dtype=wp.vec3" in overloads
+
+
+def test_each_source_executed_alone_in_a_fresh_process_gives_the_rows_code(extracted, tmp_path):
+    out, _ = extracted
+    got = rows(out)
+    script = (
+        "import sys, json; from warp_ir_dataset.extract import extract; from warp_ir_dataset.generate import KernelSpec\n"
+        "for line in sys.stdin:\n"
+        "    r = json.loads(line)\n"
+        "    print(json.dumps(extract(KernelSpec(None, 'real', r['kernel_name'], r['python_source']), 'cpu')[0]['forward_code']))\n"
+    )
+    payload = "".join(json.dumps({"kernel_name": r["kernel_name"], "python_source": r["python_source"]}) + "\n" for r in got)
+    proc = subprocess.run([sys.executable, "-c", script], input=payload, capture_output=True, text=True, cwd=ROOT, check=True)
+    again = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert again == [r["forward_code"] for r in got]
+
+
+def test_a_rerun_gives_the_same_bytes_and_load_dataset_reads_it(extracted, tmp_path, monkeypatch):
+    out, _ = extracted
+    again = tmp_path / "again"
+    extract(again, str(FIXTURE), extra=("--license", "MIT"))
+    first, second = snapshot(out), snapshot(again)
+    first.pop("cpu/extraction-train.json"), second.pop("cpu/extraction-train.json")  # holds wall time
+    assert first == second
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    from datasets import load_dataset
+
+    ds = load_dataset(str(out), "cpu", split="train")
+    assert sorted(ds["id"]) == sorted(r["id"] for r in rows(out))
+    assert set(ds.column_names) >= {"origin", "license"}
+
+
+def test_a_finished_extraction_is_kept_on_rerun_and_other_settings_are_refused(extracted):
+    out, _ = extracted
+    before = snapshot(out)
+    proc = extract(out, str(FIXTURE), extra=("--license", "MIT"))
+    assert "8 modules" in proc.stdout
+    after = snapshot(out)
+    before.pop("cpu/extraction-train.json"), after.pop("cpu/extraction-train.json")
+    assert before == after
+    refused = extract(out, str(FIXTURE / "scripts"), check=False)
+    assert refused.returncode == 1 and "use another --out" in refused.stderr and "Traceback" not in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "sources, message",
+    [
+        (["/no/such/place.py"], "no such file or folder"),
+        (["no_such_module_xyz"], "no such file, folder or importable module"),
+        ([str(FIXTURE / "wirds_fixture" / "no_kernels.py")], "no @wp.kernel in"),
+    ],
+)
+def test_bad_sources_are_one_line_and_a_non_zero_exit(tmp_path, sources, message):
+    proc = extract(tmp_path / "out", *sources, check=False)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and lines[0].startswith("extract: error:")
+
+
+def test_an_importable_package_name_is_a_source_and_cuda_rows_are_generated(tmp_path):
+    env_path = f"{FIXTURE}"
+    proc = run_module(
+        "warp_ir_dataset.extract", "wirds_fixture.helpers", "wirds_fixture.physics", "--config", "cuda", "--out", str(tmp_path),
+        "--quiet", "--validate", "none", "--workers", "1", check=True, env_extra={"PYTHONPATH": env_path},
+    )
+    got = rows(tmp_path, "cuda")
+    assert {r["kernel_name"] for r in got} == {"integrate", "weights", "scale", "add_generic"}
+    assert all("__global__" in r["forward_code"] and r["device"] == "cuda" for r in got)
+    assert all(r["origin"].startswith("wirds_fixture/physics.py:") for r in got), got[0]["origin"]
+    assert "6 rows from 2 modules" in proc.stdout
