@@ -337,6 +337,10 @@ def builtins_called(source: str) -> list[str]:
 
 
 # -- kernels registered by someone's module (extraction of real code) -------------------------
+# Where the pinned warp-lang keeps its own Warp code (the `real` split's share of it): its
+# examples and tests, and the libraries written in Warp. A Warp upgrade may move them.
+WARP_PUBLISHED_CODE = ("warp.examples", "warp._src.fem", "warp._src.sparse", "warp._src.optim", "warp._src.render", "warp._src.geometry", "warp.tests")
+
 def registered_kernels(python_module: str) -> list:
     """Kernels Warp registered whose function was defined in ``python_module``, in source
     order: module-level ones, and those factories made while it was imported."""

@@ -425,9 +425,10 @@ def check_device_options(config: str, validate: str, arch: str, ptx: bool) -> Va
 @click.option("--ptx", is_flag=True, help="cuda only: compile every row alone with NVRTC and store its PTX in the ptx column.")
 @click.option("--engine", default="local", show_default=True, help="Where shards are built: local worker processes, or ray (a Ray cluster, see --ray-address).")
 @click.option("--ray-address", default=None, help="Ray cluster to join with --engine ray (default: start a local Ray).")
+@click.option("--real", is_flag=True, help="Also extract the `real` split (published Warp code: warp-lang's own, mujoco-warp) into OUT/CONFIG/real-*.parquet; on top of the target.")
 @click.option("--quiet", is_flag=True, help="No progress line.")
 @click.option("--summary-json", type=click.Path(path_type=Path), default=None, help="Also write the build's summary (rows, MB, rows/s, counts, peak memory) as JSON here.")
-def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, ptx, engine, ray_address, quiet, summary_json) -> None:
+def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, ptx, engine, ray_address, real, quiet, summary_json) -> None:
     """Generate Warp kernels, run Warp's codegen on them, and write Parquet shards."""
     plan = check_device_options(config, validate, arch, ptx)
     if not target_mb > 0:
@@ -436,6 +437,11 @@ def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, 
         raise BuildError("--rows-per-shard and --workers must be at least 1")
     if engine not in ENGINES:
         raise BuildError(f"unknown --engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if real:
+        import importlib.util
+
+        if importlib.util.find_spec("mujoco_warp") is None:
+            raise BuildError("--real needs the published Warp code of the [real] extra: pip install 'warp-ir-dataset[real]' (./dev installs it)")
     opts = BuildOptions(
         config, int(target_mb * MB), out, seed, workers or os.cpu_count() or 1, rows_per_shard, plan, engine, ray_address
     )
@@ -447,6 +453,12 @@ def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, 
         f"{summary.counts.codegen_failures} kernels Warp could not build were replaced)"
     )
     counts = summary.counts
+    if real:
+        from .extract import ExtractOptions, echo_summary, run_extract
+        from .sources import REAL_SPLIT, real_sources
+
+        extracted = run_extract(ExtractOptions(real_sources(), config, out, REAL_SPLIT, None, opts.workers, validation=plan), show_progress=not quiet)
+        echo_summary(extracted, out, real_sources())
     if summary_json is not None:
         report = {**asdict(summary), "rows_per_second": rate, "workers": opts.workers, "target_bytes": opts.target_bytes}
         summary_json.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")

@@ -339,16 +339,22 @@ def main(sources, config, out, split, license_, workers, validate, arch, ptx, mo
         raise BuildError("--workers and --modules-per-shard must be at least 1, --module-timeout positive")
     opts = ExtractOptions(tuple(sources), config, out, split, license_, workers or os.cpu_count() or 1, modules_per_shard, module_timeout, plan)
     s = run_extract(opts, show_progress=not quiet)
-    if s.rows == 0:
-        raise BuildError(f"no kernel could be extracted from {' '.join(sources)} ({s.reached} reached; rejects in {out / config})")
     if summary_json is not None:
         summary_json.write_text(json.dumps(asdict(s), indent=2, sort_keys=True) + "\n")
+    echo_summary(s, out, sources)
+
+
+def echo_summary(s: ExtractSummary, out: Path, sources) -> None:
+    if s.rows == 0:
+        from .build import BuildError
+
+        raise BuildError(f"no kernel could be extracted from {' '.join(sources)} ({s.reached} reached; rejects in {out / s.config})")
     click.echo(
-        f"{config}: {s.rows} rows from {s.modules} modules into {out / config}/{split}-*.parquet ({s.bytes / MB:.2f} MB, {s.seconds:.0f}s); "
+        f"{s.config}: {s.rows} rows from {s.modules} modules into {out / s.config}/{s.split}-*.parquet ({s.bytes / MB:.2f} MB, {s.seconds:.0f}s); "
         f"{s.reached} kernels reached by importing, against {s.decorated} @wp.kernel decorations in the files"
     )
     rejected = lambda d: ", ".join(f"{n} {k}" for k, n in d.items()) or "none"  # noqa: E731
-    click.echo(f"{config}: modules rejected: {rejected(s.module_rejects)}; kernels rejected: {rejected(s.kernel_rejects)}")
+    click.echo(f"{s.config}: modules rejected: {rejected(s.module_rejects)}; kernels rejected: {rejected(s.kernel_rejects)}")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ class Reconstructed:
 class _ModuleIndex:
     source: str
     bindings: dict[str, ast.stmt]
+    overloads: dict[str, list[ast.stmt]]  # a name defined by several `def`s (Warp function overloads)
 
 
 def _bound_names(stmt: ast.stmt) -> list[str]:
@@ -79,10 +80,13 @@ def _index(module_name: str) -> _ModuleIndex | None:
     if source is None:
         return None
     bindings: dict[str, ast.stmt] = {}
+    defs: dict[str, list[ast.stmt]] = {}
     for stmt in _top_level(ast.parse(source).body):
         for name in _bound_names(stmt):
             bindings[name] = stmt  # the last binding wins, as when Python runs the module
-    return _ModuleIndex(source, bindings)
+            if isinstance(stmt, ast.FunctionDef):
+                defs.setdefault(name, []).append(stmt)
+    return _ModuleIndex(source, bindings, {k: v for k, v in defs.items() if len(v) > 1})
 
 
 # -- names a piece of code reads ---------------------------------------------------------------
@@ -98,6 +102,10 @@ def _reads(nodes: list[ast.AST], local: set[str] = frozenset()) -> dict[str, set
                 stored.add(n.name)
             elif isinstance(n, ast.arg):
                 stored.add(n.arg)
+            elif isinstance(n, (ast.Import, ast.ImportFrom)):
+                stored.update(_bound_names(n))
+            elif isinstance(n, ast.ExceptHandler) and n.name:
+                stored.add(n.name)
     reads: dict[str, set[str]] = {}
     for node in nodes:
         for n in ast.walk(node):
@@ -208,7 +216,9 @@ class _Emitter:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             self.imported(name, module, stmt, value, attrs)
         elif stmt is not None and self.is_users(module):
-            self.bind(name, ("def", module, stmt.lineno), lambda: self.statement(stmt, module, index))
+            # Every `@wp.func def name` of the file: Warp keeps them all as overloads of one function.
+            stmts = index.overloads.get(name, [stmt]) if _warp.is_user_function(value) else [stmt]
+            self.bind(name, ("def", module, stmt.lineno), lambda: "\n\n".join(self.statement(s, module, index) for s in stmts))
         else:
             self.value(name, value, attrs)
 

@@ -26,6 +26,17 @@ DEFAULT_MODULES_PER_SHARD = 8
 DEFAULT_MODULE_TIMEOUT = 120.0  # seconds to import one module (mujoco-warp's largest: ~10 s here)
 
 
+def real_sources() -> tuple[str, ...]:
+    """Published, permissively licensed Warp code the `real` split is extracted from: the
+    pinned warp-lang's own (Apache-2.0) and mujoco-warp's (Apache-2.0, the [real] extra)."""
+    from ._warp import WARP_PUBLISHED_CODE
+
+    return WARP_PUBLISHED_CODE + ("mujoco_warp",)
+
+
+REAL_SPLIT = "real"
+
+
 class SourceError(Exception):
     """A SOURCE argument names nothing that can be read: one line for the user."""
 

@@ -66,7 +66,7 @@ def _iter_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
 
 def _read_rejects(folder: Path, config: str) -> Counter:
     reasons: Counter = Counter()
-    for path in sorted((folder / config).glob("rejects-*.jsonl")):
+    for path in sorted((folder / config).glob("rejects-[0-9]*.jsonl")):  # the build's own; extracted splits report theirs
         for n, line in enumerate(path.read_text().splitlines(), 1):
             try:
                 reasons[str(json.loads(line).get("reason", "unknown"))] += 1
@@ -305,26 +305,45 @@ def config_stats(folder: Path, config: str, executor: Executor | None, workers: 
                 for batch in _iter_batches(path, list(TEXT_COLUMNS)):
                     yield split, batch
 
+    # Splits extracted from published code (`build --real`) are reported on their own: the
+    # figures of the synthetic data (duplicates, structure, builtins) are the generator's.
+    extracted = {m["split"] for m in metas if m.get("source") == "modules"}
+    if extracted == set(files):
+        extracted = set()  # a folder of extracted code only: its splits are the data
     row = 0
     sources = lambda item: item[1].column("python_source").to_pylist()  # noqa: E731
     for (split, batch), infos in _ordered_map(analyze_sources, sources, batches(), executor, 2 * workers):
         accs[split].add(batch)
         for info in infos:
-            fingerprints[info.fingerprint] += 1
             split_fps[split].add(info.fingerprint)
+            if split in extracted:
+                continue
+            fingerprints[info.fingerprint] += 1
             near.add(row, split_codes[split], info)
             row += 1
 
-    calls = sum((a.builtins for a in accs.values()), Counter())
+    synthetic_fps = set().union(*(fps for split, fps in split_fps.items() if split not in extracted))
+    extracted_stats = {
+        split: {
+            "rows": accs[split].rows,
+            "distinct_fingerprints": len(split_fps[split]),
+            "fingerprints_also_in_synthetic_splits": len(split_fps[split] & synthetic_fps),
+            "builtins_called": len(set(accs[split].builtins)),
+            "extraction": _extraction_report(folder, config, split),
+        }
+        for split in sorted(extracted)
+    }
+    calls = sum((a.builtins for s_, a in accs.items() if s_ not in extracted), Counter())
     used = set(calls)
     kernel_used = used & builtins
     largest = fingerprints.most_common(1)[0][1] if fingerprints else 0
     train_fps = split_fps.get("train", set())
-    shared = set().union(*(fps & train_fps for s, fps in split_fps.items() if s != "train"))
+    shared = set().union(*(fps & train_fps for s, fps in split_fps.items() if s != "train" and s not in extracted))
     rejects = _read_rejects(folder, config)
-    out = {
+    out: dict = {
         "metadata": _metadata_summary(metas),
-        "total": summarize(list(accs.values())),
+        "total": summarize([a for s_, a in accs.items() if s_ not in extracted]),
+        "extracted_splits": extracted_stats,
         "splits": {s: summarize([a]) for s, a in accs.items()},
         "structure": {
             "distinct_fingerprints": len(fingerprints),
@@ -368,6 +387,18 @@ def _builtin_registry() -> tuple[frozenset[str], dict[str, str] | None]:
     # builtin_groups() (name → Warp's documentation group) is optional: used once _warp has it.
     groups = getattr(_warp, "builtin_groups", None)
     return _warp.kernel_builtins(), (dict(groups()) if groups else None)
+
+
+def _extraction_report(folder: Path, config: str, split: str) -> dict | None:
+    """What ``extract`` wrote about the split (kernels reached and rejected, per package)."""
+    from .extract import report_file
+
+    path = folder / config / report_file(split)
+    if not path.is_file():
+        return None
+    report = json.loads(path.read_text())
+    report.pop("seconds", None)  # wall time: not a property of the data
+    return report
 
 
 # -- the whole folder --------------------------------------------------------------------------
@@ -442,6 +473,14 @@ def summary_lines(stats: dict) -> list[str]:
         lines.append(
             f"  warp {'/'.join(meta['warp_version'])}, generator {'/'.join(meta['generator_version'])}, schema {'/'.join(meta['schema_version'])}"
         )
+    for config, s in stats["configs"].items():
+        for split, e in s.get("extracted_splits", {}).items():
+            x = e["extraction"] or {}
+            lines.append(
+                f"{config} {split} (extracted from published code): {e['rows']} rows, {e['distinct_fingerprints']} structures, "
+                f"{e['fingerprints_also_in_synthetic_splits']} also in train/test; "
+                f"{x.get('reached', '?')} kernels reached of {x.get('decorated', '?')} @wp.kernel decorations"
+            )
     lines.append(f"fingerprints shared between train and test (all configs): {stats['fingerprints_shared_train_test_across_configs']}")
     return lines
 
