@@ -285,7 +285,7 @@ def _share(part: int, whole: int) -> float:
 
 # -- one config --------------------------------------------------------------------------------
 def _metadata_summary(metas: list[dict[str, str]]) -> dict[str, list[str]]:
-    return {k: sorted({m[k] for m in metas if k in m}) for k in REPORTED_METADATA}
+    return {k: sorted({m[k] for m in metas if m.get(k)}) for k in REPORTED_METADATA}
 
 
 def config_stats(folder: Path, config: str, executor: Executor | None, workers: int, builtins: frozenset[str], groups: dict[str, str] | None) -> tuple[dict, dict[str, set[str]]]:
