@@ -14,7 +14,7 @@ import pytest
 from helpers import run_module
 from warp_ir_dataset import stats as stats_mod
 from warp_ir_dataset.fingerprint import fingerprint
-from warp_ir_dataset.schema import META_KEYS, rows_to_table
+from warp_ir_dataset.schema import META_KEYS, SCHEMA_VERSION, rows_to_table
 from warp_ir_dataset.stats import compute_stats
 from warp_ir_dataset.write import atomic_write, encode_shard
 
@@ -47,7 +47,7 @@ def row(family: str, source: str, device: str, ptx: str | None = None) -> dict:
         "python_source": source, "device": device, "forward_code": f"void {name}_forward()\n{{\n    // body\n}}\n",
         "backward_code": None, "helper_code": "", "ptx": ptx, "arg_names": ["a", "out"],
         "arg_types": ["array(ndim=1, dtype=float32)"] * 2, "builtins": sorted(set(re.findall(r"wp\.(\w+)\(", source)) - {"array", "kernel"}),
-        "validation": "unchecked", "warp_version": "1.19.0", "generator_version": "1",
+        "validation": "unchecked", "warp_version": "1.19.0", "generator_version": "1", "origin": None, "license": None,
     }
 
 
@@ -59,7 +59,7 @@ def write_synthetic(folder: Path, config: str = "cpu", with_ptx: bool = False) -
     for split, items in SPLITS.items():
         rows = [row(f, s, config, PTX if with_ptx and s == A else None) for f, s in items]
         meta = dict.fromkeys(META_KEYS, "") | {
-            "schema_version": "1", "warp_version": "1.19.0", "generator_version": "1", "config": config, "seed": "0",
+            "schema_version": SCHEMA_VERSION, "source": "generator", "warp_version": "1.19.0", "generator_version": "1", "config": config, "seed": "0",
             "shard_index": "0", "rows_per_shard": "4", "rows": str(len(rows)), "split": split, "slots": "4",
             "build_command": f"python -m warp_ir_dataset.build --config {config} --synthetic", "validate": "none", "arch": "sm_90",
             "ptx": str(with_ptx).lower(),

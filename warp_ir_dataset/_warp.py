@@ -350,6 +350,21 @@ def registered_kernels(python_module: str) -> list:
     return sorted(found.values(), key=lambda k: (k.func.__code__.co_firstlineno, k.key, k.module.name))
 
 
+def original_forward_code(kernel, device: str = "cpu") -> str:
+    """The forward code Warp generates for a kernel as its own module registered it (built
+    alone: another kernel of the module that fails to build must not stop this one)."""
+    from warp._src import codegen, context
+
+    options = dict(kernel.module.options) | {"enable_backward": False}
+    hasher = context.ModuleHasher([kernel], options)
+    context.ModuleBuilder(kernel.module, options, hasher=hasher, target=device)
+    return codegen.codegen_kernel(kernel, device=device, options=options)
+
+
+def mangled_name(kernel) -> str:
+    return kernel.get_mangled_name()
+
+
 def is_generic(kernel) -> bool:
     return bool(kernel.is_generic)
 

@@ -399,9 +399,89 @@ def make_figures(stats: dict, out: Path) -> list[str]:
     figures["builtins_coverage.png"] = _png(fig)
     plt.close(fig)
 
+    extracted = _extracted(stats)
+    if extracted:
+        fig, axes = plt.subplots(1, len(extracted), figsize=(5 * len(extracted), 3.4), squeeze=False)
+        for ax, (config, split, e, lengths) in zip(axes[0], extracted):
+            series = {"synthetic (train + test)": configs[config]["total"]["lengths"]["python_source"]["lines"], f"`{split}`": lengths["python_source"]["lines"]}
+            bins = max(len(d.get("log2_histogram", [])) for d in series.values())
+            for k, (label, d) in enumerate(series.items()):
+                hist = d.get("log2_histogram", []) + [0] * (bins - len(d.get("log2_histogram", [])))
+                total = max(sum(hist), 1)
+                ax.bar([i + 0.4 * k for i in range(bins)], [100 * h / total for h in hist], 0.4, label=f"{label}: p50 {d.get('p50')}, max {d.get('max')}")
+            ax.set_xticks(range(bins), ["0"] + [f"{2 ** (i - 1)}" for i in range(1, bins)], rotation=90, fontsize=7)
+            ax.set_xlabel("python_source lines (bin starts, log2 bins)", fontsize=8)
+            ax.set_ylabel("% of rows")
+            ax.set_title(f"{config}: synthetic rows against kernels people wrote", fontsize=9)
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        figures["lengths_real_vs_synthetic.png"] = _png(fig)
+        plt.close(fig)
+
     for name, data in figures.items():
         _atomic_write(out / name, data)
     return sorted(figures)
+
+
+# -- the real split ----------------------------------------------------------------------------
+def _extracted(stats: dict) -> list[tuple[str, str, dict, dict]]:
+    """(config, split, its figures, its length statistics) of every split extracted from code."""
+    return [
+        (config, split, e, s["splits"][split]["lengths"])
+        for config, s in _configs(stats).items()
+        for split, e in s.get("extracted_splits", {}).items()
+    ]
+
+
+def real_section(stats: dict) -> str:
+    extracted = _extracted(stats)
+    if not extracted:
+        return ""
+    out = [
+        "## The `real` split: kernels people wrote",
+        "",
+        "Every other row is generated. The `real` split holds kernels from published, permissively "
+        "licensed Warp code, run through the same code generator: it measures how a model does on "
+        "code people actually wrote, and shows how the synthetic rows differ from it. It is not "
+        "counted in the size target, and it is decontaminated by structure: the table gives how many "
+        "of its structural fingerprints also occur in `train` or `test`. Each row's `origin` says "
+        "where the kernel is (`dist==version:path:line`) and `license` under which licence.",
+        "",
+        _table(
+            ["config", "split", "rows", "structures", "also in train/test", "@wp.kernel written", "kernels reached", "python_source lines p50 / p90 / max"],
+            [
+                [c, f"`{sp}`", e["rows"], e["distinct_fingerprints"], e["fingerprints_also_in_synthetic_splits"],
+                 (e["extraction"] or {}).get("decorated", "?"), (e["extraction"] or {}).get("reached", "?"),
+                 "{p50} / {p90} / {max}".format(**L["python_source"]["lines"])]
+                for c, sp, e, L in extracted
+            ],
+        ),
+        "",
+        "A factory that needs run-time arguments is never called, so its kernels are not reached: "
+        "*kernels reached* counts those that importing the modules registered (each overload of a "
+        "generic kernel once), against the `@wp.kernel` decorations written in the files.",
+        "",
+    ]
+    config, split, e, _ = extracted[0]
+    report = e["extraction"] or {}
+    if report.get("by_package"):
+        out += [
+            f"Per package folder ({config}):",
+            "",
+            _table(
+                ["package folder", "licence", "@wp.kernel written", "reached", "extracted", "kernels rejected", "modules rejected"],
+                [
+                    [f"`{pkg}`", ", ".join(report.get("licenses", {}).get(pkg, [])) or "-", c.get("decorated", 0), c.get("reached", 0),
+                     c.get("extracted", 0), c.get("kernels_rejected", 0), c.get("modules_rejected", 0)]
+                    for pkg, c in report["by_package"].items()
+                ],
+            ),
+            "",
+            "Rejected modules by reason: " + (", ".join(f"{k} {v}" for k, v in report.get("module_rejects", {}).items()) or "none")
+            + "; rejected kernels by reason: " + (", ".join(f"{k} {v}" for k, v in report.get("kernel_rejects", {}).items()) or "none") + ".",
+            "",
+        ]
+    return "\n".join(out)
 
 
 # -- putting it together -----------------------------------------------------------------------
@@ -426,6 +506,7 @@ def _values(stats: dict) -> dict[str, str]:
         "num_perm": str(first["num_perm"]),
         "shingle": str(first["shingle_tokens"]),
         "limitations": limitations(stats),
+        "real_section": real_section(stats),
     }
 
 

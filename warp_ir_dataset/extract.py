@@ -98,6 +98,7 @@ class ExtractSummary:
     kernel_rejects: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     by_package: dict[str, dict] = field(default_factory=dict)
+    licenses: dict[str, list[str]] = field(default_factory=dict)  # package folder → SPDX ids of its rows
 
 
 def rejects_file(split: str, index: int) -> str:
@@ -235,12 +236,14 @@ def _summarize(folder: Path, split: str, found, summary: ExtractSummary) -> None
     for origin, n in found.decorations.items():
         by_package.setdefault(_package(origin), Counter())["decorated"] += n
     module_rejects, kernel_rejects = Counter(), Counter()
+    licenses: dict[str, set[str]] = {}
     for path in sorted(folder.glob(f"{split}-*.parquet")):
-        table = pq.read_table(path, columns=["origin"])
+        table = pq.read_table(path, columns=["origin", "license"])
         summary.rows += table.num_rows
         summary.bytes += path.stat().st_size
-        for origin in table.column("origin").to_pylist():
+        for origin, license in zip(table.column("origin").to_pylist(), table.column("license").to_pylist()):
             by_package.setdefault(_package(origin), Counter())["extracted"] += 1
+            licenses.setdefault(_package(origin), set()).add(license or "unknown")
     for path in sorted(folder.glob(f"rejects-{split}-*.jsonl")):
         for line in path.read_text().splitlines():
             r = json.loads(line)
@@ -258,6 +261,7 @@ def _summarize(folder: Path, split: str, found, summary: ExtractSummary) -> None
     summary.module_rejects = dict(sorted(module_rejects.items()))
     summary.kernel_rejects = dict(sorted(kernel_rejects.items()))
     summary.by_package = {k: dict(sorted(v.items())) for k, v in sorted(by_package.items())}
+    summary.licenses = {k: sorted(v) for k, v in sorted(licenses.items())}
 
 
 class _Progress:

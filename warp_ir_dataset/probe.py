@@ -96,7 +96,7 @@ def _quiet_stdout():
 
 def _collect(target: ModuleTarget) -> ProbeResult:
     from . import _warp
-    from .reconstruct import ReconstructionError, reconstruct
+    from .reconstruct import ReconstructionError, differs_from_original, reconstruct
 
     _warp.init()
     out = ProbeResult()
@@ -115,11 +115,15 @@ def _collect(target: ModuleTarget) -> ProbeResult:
         for concrete in _warp.concrete_overloads(kernel) if _warp.is_generic(kernel) else [kernel]:
             try:
                 made = reconstruct(concrete)
+                differs = differs_from_original(concrete, made, f"wirds_probe_{len(out.kernels)}")
             except ReconstructionError as e:
                 out.rejects.append({"kernel": kernel.key, "reason": e.reason, "message": str(e), "origin": where})
                 continue
             except Exception as e:  # noqa: BLE001 - a user object can fail in any way while read
                 out.rejects.append({"kernel": kernel.key, "reason": "reconstruction-error", "message": f"{type(e).__name__}: {e}"[:MESSAGE_CHARS], "origin": where})
+                continue
+            if differs is not None:  # a row's code must be the code of the kernel it names
+                out.rejects.append({"kernel": kernel.key, "reason": "differs-from-original", "message": differs, "origin": where})
                 continue
             out.kernels.append({"kernel_name": made.kernel_name, "python_source": made.python_source, "origin": where})
     return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 import importlib
 import inspect
 import sys
@@ -408,3 +409,38 @@ def _emit(kernel, fn, text, node, package, namespaces) -> Reconstructed:
         kernel_text += f"\n\nwp.overload({name}, [{', '.join(out.expression(t) for t in overload)}])\n"
     source = "\n\n".join([header] + out.blocks + [kernel_text])
     return Reconstructed(name, source, fn.__code__.co_firstlineno)
+
+
+# -- is the text faithful? ---------------------------------------------------------------------
+_LINE_MARK = re.compile(r"<L \d+>")
+_NUMBERED = re.compile(r"\b([A-Za-z]\w*?)_\d+\b")
+_HASHED = re.compile(r"_[0-9a-f]{7,}\b")
+
+
+def comparable_code(code: str, kernel_name: str) -> str:
+    """Generated code without what only says where and when it was built: source line numbers
+    (``<L 12>``), the kernel's own name and hash, hashes in struct names, and the counters
+    Warp appends to function and variable names (``normalize_2``, ``var_17``)."""
+    code = code.replace(kernel_name, "KERNEL")
+    return _NUMBERED.sub(r"\1_#", _HASHED.sub("_H", _LINE_MARK.sub("<L>", code)))
+
+
+def differs_from_original(kernel, made: Reconstructed, module_name: str) -> str | None:
+    """None when the reconstructed source gives the original kernel's forward code (compared
+    as :func:`comparable_code`), else the first line where they part."""
+    try:
+        original = _warp.original_forward_code(kernel)
+    except Exception as e:  # noqa: BLE001 - Warp's own error for the kernel as written is the reason
+        raise ReconstructionError("codegen-error", f"{type(e).__name__}: {e}"[:2000]) from None
+    try:
+        with _warp.LoadedKernel(made.python_source, module_name, made.kernel_name) as loaded:
+            rebuilt = loaded.codegen("cpu", enable_backward=False, with_module=False)
+    except Exception as e:  # noqa: BLE001 - the written source lacks something the kernel needs
+        raise ReconstructionError("rebuilt-source-fails", f"{type(e).__name__}: {e}"[:2000]) from None
+    a = comparable_code(original, _warp.mangled_name(kernel)).splitlines()
+    b = comparable_code(rebuilt.forward_code, _warp.mangled_name(loaded.kernel)).splitlines()
+    if a == b:
+        return None
+    at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    show = lambda lines: lines[at].strip()[:160] if at < len(lines) else "<end>"  # noqa: E731
+    return f"line {at + 1} of the forward code: original {show(a)!r}, rebuilt {show(b)!r}"
