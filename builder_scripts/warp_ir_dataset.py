@@ -8,7 +8,8 @@
     ds = builder.as_dataset(split="train")
 
 It yields the same rows, in the same order, as
-``python -m warp_ir_dataset.build --config cpu --target-mb 3 --seed 0``.
+``python -m warp_ir_dataset.build --config cpu --target-mb 3 --seed 0``; with ``real=True`` also
+the ``real`` split of ``build --real`` (published Warp code; ``real_sources`` can name others).
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ import datasets
 from datasets.builder import Key
 
 from warp_ir_dataset.build import DEFAULT_ROWS_PER_SHARD, MB, BuildOptions, iter_tables
+from warp_ir_dataset.extract import ExtractOptions, iter_extracted_tables
 from warp_ir_dataset.schema import CONFIGS, features
+from warp_ir_dataset.sources import REAL_SPLIT, real_sources
 from warp_ir_dataset.validate import DEFAULT_ARCH, ValidationPlan
 
 
@@ -31,6 +34,8 @@ class WarpIRConfig(datasets.BuilderConfig):
     validate: str = "sample"
     arch: int = DEFAULT_ARCH
     ptx: bool = False
+    real: bool = False  # also the `real` split, extracted from published Warp code
+    real_sources: tuple[str, ...] | None = None  # None: what `build --real` extracts
 
 
 class WarpIRDataset(datasets.ArrowBasedBuilder):
@@ -49,17 +54,27 @@ class WarpIRDataset(datasets.ArrowBasedBuilder):
 
     def _split_generators(self, dl_manager):
         # train first: generating it stashes the (small, ~2%) test split on the way.
-        return [
+        splits = [
             datasets.SplitGenerator(name=datasets.Split.TRAIN, gen_kwargs={"split": "train"}),
             datasets.SplitGenerator(name=datasets.Split.TEST, gen_kwargs={"split": "test"}),
         ]
+        if self.config.real:
+            splits.append(datasets.SplitGenerator(name=REAL_SPLIT, gen_kwargs={"split": REAL_SPLIT}))
+        return splits
 
     def _generate_tables(self, split: str):
+        cfg = self.config
+        if split == REAL_SPLIT:
+            plan = ValidationPlan(cfg.validate, cfg.arch, cfg.ptx)
+            sources = tuple(cfg.real_sources or real_sources())
+            opts = ExtractOptions(sources, cfg.name, Path("."), REAL_SPLIT, validation=plan)
+            for index, table in iter_extracted_tables(opts):
+                yield Key(index, 0), table.replace_schema_metadata(None)
+            return
         stash = getattr(self, "_test_stash", None)
         if split == "test" and stash is not None:
             yield from stash
             return
-        cfg = self.config
         plan = ValidationPlan(cfg.validate, cfg.arch, cfg.ptx)
         opts = BuildOptions(cfg.name, int(cfg.target_mb * MB), Path("."), cfg.seed, 1, cfg.rows_per_shard, plan)
         self._test_stash = []

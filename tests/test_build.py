@@ -183,3 +183,17 @@ def test_the_driver_does_not_import_warp_and_records_the_installed_version():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
+
+
+def test_progress_counts_rows_kept_never_more_than_the_build_ends_with(tmp_path):
+    # Not a terminal: plain lines (a log), ending with the rows actually kept.
+    import re
+
+    proc = run_module(
+        "warp_ir_dataset.build", "--config", "cpu", "--target-mb", "0.12", "--out", str(tmp_path), "--rows-per-shard", "40",
+        "--workers", "2", "--validate", "none", check=True,
+    )
+    shown = [int(n) for n in re.findall(r"(\d+) rows kept", proc.stderr)]
+    final = int(re.search(r"cpu: (\d+) rows in", proc.stdout).group(1))
+    assert shown and shown[-1] == final and max(shown) <= final
+    assert "\r" not in proc.stderr and "\x1b" not in proc.stderr  # no terminal control codes in a log

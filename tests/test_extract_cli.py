@@ -164,3 +164,15 @@ def test_an_importable_package_name_is_a_source_and_cuda_rows_are_generated(tmp_
     assert all("__global__" in r["forward_code"] and r["device"] == "cuda" for r in got)
     assert all(r["origin"].startswith("wirds_fixture/physics.py:") for r in got), got[0]["origin"]
     assert "6 rows from 2 modules" in proc.stdout
+
+
+def test_builder_class_yields_the_extracted_rows_as_its_real_split(tmp_path):
+    from builder_scripts.warp_ir_dataset import WarpIRDataset
+
+    sources = (str(FIXTURE / "scripts"), str(FIXTURE / "wirds_fixture" / "physics.py"))
+    run_module("warp_ir_dataset.extract", *sources, "--config", "cpu", "--out", str(tmp_path / "cli"), "--split", "real", "--quiet", "--workers", "1", "--validate", "none", check=True)
+    cli = [r for p in sorted((tmp_path / "cli" / "cpu").glob("real-*.parquet")) for r in pq.read_table(p).to_pylist()]
+    builder = WarpIRDataset(config_name="cpu", target_mb=0.01, real=True, real_sources=sources, validate="none", cache_dir=str(tmp_path / "hf"))
+    builder.download_and_prepare(file_format="parquet")
+    built = [r for f in sorted((tmp_path / "hf").rglob("*-real*.parquet")) for r in pq.read_table(f).to_pylist()]
+    assert len(cli) == 7 and built == cli

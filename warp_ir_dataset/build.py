@@ -166,8 +166,8 @@ def _scan(folder: Path, opts: BuildOptions) -> dict[int, OnDisk]:
 
 # -- progress ----------------------------------------------------------------------------------
 class Progress:
-    """Rows, MB, rows/s and ETA on stderr: one redrawn line on a terminal, a line every few
-    seconds when stderr is a log file."""
+    """Rows kept, MB, rows/s and ETA on stderr: a live bar on a terminal (tqdm), a plain line
+    every few seconds when stderr is a log file."""
 
     def __init__(self, opts: BuildOptions, enabled: bool = True):
         self.label = f"build {opts.config}"
@@ -176,14 +176,25 @@ class Progress:
         self.tty = sys.stderr.isatty()
         self.interval = 0.5 if self.tty else 5.0
         self.start = self.last = time.perf_counter()
+        self.bar = None
+        if enabled and self.tty:
+            from tqdm import tqdm
 
-    def update(self, mb_done: float, rows: int, final: bool = False) -> None:
+            self.bar = tqdm(total=round(self.target_mb, 2), unit="MB", desc=self.label, dynamic_ncols=True, file=sys.stderr,
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.2f}/{total:.2f} MB [{elapsed}<{remaining}{postfix}]")
+
+    def update(self, mb_done: float, rows: int, building: int = 0, final: bool = False) -> None:
         now = time.perf_counter()
         if not self.enabled or (not final and now - self.last < self.interval):
             return
         self.last = now
         elapsed = now - self.start
         rate = rows / elapsed if elapsed > 0 else 0.0
+        kept = f"{rows} rows kept" + (f" (+{building} being built)" if building and not final else "")
+        if self.bar is not None:
+            self.bar.n = round(min(mb_done, self.target_mb), 2)
+            self.bar.set_postfix_str(f"{kept}, {rate:.0f} rows/s", refresh=True)
+            return
         mb_rate = mb_done / elapsed if elapsed > 0 else 0.0
         if final:
             eta = "done"
@@ -191,16 +202,15 @@ class Progress:
             eta = f"ETA {(self.target_mb - mb_done) / mb_rate:.0f}s"
         else:
             eta = "ETA ?"
-        line = (
-            f"{self.label}: {rows} rows, {mb_done:.2f}/{self.target_mb:.2f} MB, "
-            f"{rate:.0f} rows/s, elapsed {elapsed:.0f}s, {eta}"
+        sys.stderr.write(
+            f"{self.label}: {kept}, {mb_done:.2f}/{self.target_mb:.2f} MB, "
+            f"{rate:.0f} rows/s, elapsed {elapsed:.0f}s, {eta}\n"
         )
-        sys.stderr.write(f"\r{line}\x1b[K" if self.tty else line + "\n")
         sys.stderr.flush()
 
     def close(self) -> None:
-        if self.enabled and self.tty:
-            sys.stderr.write("\n")
+        if self.bar is not None:
+            self.bar.close()
 
 
 # -- the build ---------------------------------------------------------------------------------
@@ -253,7 +263,8 @@ def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], sh
         return min(guess, 0.99 * opts.target_bytes)
 
     def show() -> None:
-        progress.update(estimated_bytes() / MB, summary.rows + sum(rows_in_flight.values()))
+        # Rows kept are those of accepted shards; rows being built may still be cut away.
+        progress.update(estimated_bytes() / MB, summary.rows, sum(rows_in_flight.values()))
 
     def full_on_disk(index: int) -> bool:
         return index in on_disk and on_disk[index].final_for_target is None

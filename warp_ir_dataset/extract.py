@@ -175,6 +175,26 @@ def run_extract(opts: ExtractOptions, show_progress: bool = True) -> ExtractSumm
     return summary
 
 
+def iter_extracted_tables(opts: ExtractOptions):
+    """The extraction's shards as ``(index, table)``, built one by one in this process (each
+    module still imported in a process of its own): the rows :func:`run_extract` writes, for
+    the ``datasets`` builder class in ``builder_scripts/``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .pipeline import ShardTask, build_shard
+    from .sources import ModuleSource, find_modules
+    from .validate import ValidationPlan
+
+    found = find_modules(list(opts.sources), opts.license)
+    source = ModuleSource(tuple(found.targets), opts.modules_per_shard, opts.module_timeout, seed=0)
+    plan = opts.validation or ValidationPlan()
+    for index in range(source.shards):
+        result = build_shard(ShardTask(opts.config, source, index, opts.modules_per_shard, opts.command, plan, split=opts.split))
+        if result.counts.rows:
+            yield index, pq.read_table(pa.BufferReader(result.full.files[opts.split]))
+
+
 def empty_marker(split: str, index: int) -> str:
     """Marks a finished shard whose modules gave no row: a Parquet file with no rows would
     break ``datasets``' reader, and a dot file is ignored by it."""
