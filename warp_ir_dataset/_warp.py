@@ -103,12 +103,14 @@ class LoadedKernel:
         _fresh_function_names()
         linecache.cache[self.filename] = (len(source), None, source.splitlines(True), self.filename)
         namespace: dict = {"__name__": module_name}
+        self._own_modules: list = []
         try:
             exec(compile(source, self.filename, "exec", dont_inherit=True), namespace)
         except BaseException:
             self.close()
             raise
         kernels = [v for v in namespace.values() if isinstance(v, wp.Kernel)]
+        self._own_modules = [k.module for k in kernels if k.module.name != module_name]
         if kernel_name is not None:
             kernels = [k for k in kernels if k.key == kernel_name]
         if len(kernels) != 1:
@@ -125,12 +127,17 @@ class LoadedKernel:
     def close(self) -> None:
         from warp._src import context
 
-        module = context.user_modules.pop(self.module_name, None)
-        if module is not None:
-            # A kernel calling a Warp function written in Python (``transform_compose`` ...)
-            # is recorded among that library module's dependents: without this the library
-            # would keep every such kernel, its ASTs and its code alive for the process's life.
-            module._detach_references()
+        # A `module="unique"` kernel lives in a module of its own, registered under a name made
+        # from its hash: left registered, a later kernel of the same text would reuse it.
+        names = [self.module_name] + [m.name for m in self._own_modules]
+        for name in names:
+            module = context.user_modules.get(name)
+            if module is not None and (name == self.module_name or module in self._own_modules):
+                del context.user_modules[name]
+                # A kernel calling a Warp function written in Python (``transform_compose`` ...)
+                # is recorded among that library module's dependents: without this the library
+                # would keep every such kernel, its ASTs and its code alive for the process's life.
+                module._detach_references()
         linecache.cache.pop(self.filename, None)
 
     def __enter__(self) -> "LoadedKernel":
@@ -378,6 +385,11 @@ def kernel_function(kernel):
     return kernel.func
 
 
+def argument_types(kernel) -> dict:
+    """Each argument's type as Warp evaluated its annotation (concrete, for an overload)."""
+    return {a.label: a.type for a in kernel.adj.args}
+
+
 _DECORATOR_OPTIONS = ("enable_backward", "launch_bounds", "cuda_max_registers", "enable_cuda_smem_spilling", "cluster_dim", "entry_point_abi", "grid_stride")
 
 
@@ -394,7 +406,7 @@ def kernel_declaration(kernel) -> tuple[dict, dict, list | None]:
     keyword arguments, the module options to set (``wp.set_module_options``) for a kernel of a
     shared module, and the argument types of the overload when it is one of a generic kernel."""
     module = kernel.module
-    unique = module.name != kernel.func.__module__
+    unique = re.fullmatch(re.escape(kernel.key) + r"_[0-9a-f]{8}", module.name) is not None
     changed = {k: v for k, v in sorted(module.options.items()) if _default_module_options().get(k, object()) != v}
     args: dict = {"module": "unique"} if unique else {}
     for option in _DECORATOR_OPTIONS:
@@ -454,9 +466,9 @@ def type_expression(value, struct_name) -> str | None:
     if isinstance(value, codegen.Struct):
         return struct_name(value.cls)
     concrete = value._concrete_cls if isinstance(value, types._ArrayAnnotationBase) else type(value)
-    if types.is_array(value) and concrete is types.array:
+    if types.is_array(value) and concrete.__name__ in ("array", "indexedarray", "fabricarray", "indexedfabricarray"):
         dtype = type_expression(value.dtype, struct_name)
-        return None if dtype is None else f"wp.array(dtype={dtype}, ndim={value.ndim})"
+        return None if dtype is None else f"wp.{concrete.__name__}(dtype={dtype}, ndim={value.ndim})"
     if isinstance(value, type) and hasattr(value, "_wp_scalar_type_"):
         dtype = type_expression(value._wp_scalar_type_, struct_name)
         if dtype is None:

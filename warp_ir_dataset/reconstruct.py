@@ -181,7 +181,7 @@ class _Emitter:
             raise ReconstructionError("too-many-dependencies", f"more than {MAX_BLOCKS} definitions needed")
         text = render()  # may emit what it depends on first
         if text:
-            is_import = isinstance(key, tuple) and key[0] in ("import", "module")
+            is_import = text.startswith(("import ", "from "))
             (self.imports if is_import else self.blocks).append(text.rstrip("\n") + "\n")
 
     def is_users(self, module_name: str) -> bool:
@@ -210,7 +210,7 @@ class _Emitter:
     def global_name(self, name: str, module: str, value, attrs: set[str]) -> None:
         if value is sys.modules.get("warp"):
             if name != "wp":
-                self.bind(name, ("module", "warp"), lambda: f"import warp as {name}")
+                self.bind(name, ("object", name, _identity(value)), lambda: f"import warp as {name}")
             return
         index = _index(module)
         stmt = index.bindings.get(name) if index else None
@@ -237,7 +237,7 @@ class _Emitter:
             if self.is_users(value.__name__):
                 self.namespace(name, value, attrs)
             else:
-                self.bind(name, ("module", value.__name__), lambda: _import_text(stmt, name))
+                self.bind(name, ("object", name, _identity(value)), lambda: _import_text(stmt, name))
             return
         if isinstance(stmt, ast.ImportFrom):
             source_module = importlib.util.resolve_name("." * stmt.level + (stmt.module or ""), _package_of(module)) if stmt.level else stmt.module
@@ -247,7 +247,7 @@ class _Emitter:
                 if original != name:
                     self.bind(name, ("alias", source_module, original), lambda: f"{name} = {original}")
                 return
-        self.bind(name, ("import", ast.dump(stmt), name), lambda: _import_text(stmt, name))
+        self.bind(name, ("object", name, _identity(value)), lambda: _import_text(stmt, name))
 
     def namespace(self, name: str, module: pytypes.ModuleType, attrs: set[str]) -> None:
         self.namespaces.setdefault(module.__name__, set()).update(attrs)
@@ -270,7 +270,7 @@ class _Emitter:
                 return self.global_name(name, "", value, attrs)
             if self.is_users(value.__name__):
                 return self.namespace(name, value, attrs)
-            return self.bind(name, ("module", value.__name__), lambda: f"import {value.__name__} as {name}")
+            return self.bind(name, ("object", name, _identity(value)), lambda: f"import {value.__name__} as {name}")
         defined = _definition_site(value)
         if defined is not None and self.is_users(defined[0]):
             module, own_name, fn = defined
@@ -281,7 +281,7 @@ class _Emitter:
             if own_name != name:
                 self.bind(name, ("alias", module, own_name, id(value)), lambda: f"{name} = {own_name}")
             return
-        self.bind(name, ("value", name, _expr_key(value)), lambda: f"{name} = {self.expression(value)}")
+        self.bind(name, ("object", name, _identity(value)), lambda: f"{name} = {self.expression(value)}")
 
     def nested_function(self, own_name: str, value, fn) -> None:
         """A ``@wp.func`` (or plain function) made by a factory: its own text, its captures first."""
@@ -299,6 +299,12 @@ class _Emitter:
         """Python text that evaluates to ``value`` here (types as ``wp.`` expressions)."""
         if value is None or isinstance(value, (bool, int, float, str)):
             return repr(value)
+        numpy_type = value if isinstance(value, type) else type(value)
+        if getattr(numpy_type, "__module__", None) == "numpy" and hasattr(sys.modules.get("numpy"), numpy_type.__name__):
+            if value is numpy_type and hasattr(sys.modules["warp"], numpy_type.__name__):
+                return f"wp.{numpy_type.__name__}"  # a NumPy scalar type where Warp wants its own
+            self.bind("np", ("object", "np", _identity(sys.modules["numpy"])), lambda: "import numpy as np")
+            return f"np.{numpy_type.__name__}" + ("" if value is numpy_type else f"({value.item()!r})")
         if isinstance(value, (tuple, list)):
             items = ", ".join(self.expression(v) for v in value)
             return f"({items},)" if isinstance(value, tuple) and len(value) == 1 else f"({items})" if isinstance(value, tuple) else f"[{items}]"
@@ -316,6 +322,25 @@ class _Emitter:
         module, own_name, _ = site
         self.global_name(own_name, module, vars(sys.modules[module])[own_name], set())
         return own_name
+
+
+def _annotation_values(fn: ast.FunctionDef, types: dict) -> dict:
+    """Names that argument annotations read, with the values Warp's evaluated types imply:
+    ``x: vec2`` → the type; ``x: wp.array(dtype=vec2)`` or ``wp.array[vec2]`` → its dtype."""
+    out: dict = {}
+    for arg in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs:
+        t, ann = types.get(arg.arg), arg.annotation
+        if t is None or ann is None:
+            continue
+        if isinstance(ann, ast.Name):
+            out[ann.id] = t
+        elif isinstance(ann, ast.Call):
+            for kw in ann.keywords:
+                if kw.arg == "dtype" and isinstance(kw.value, ast.Name) and getattr(t, "dtype", None) is not None:
+                    out[kw.value.id] = t.dtype
+        elif isinstance(ann, ast.Subscript) and isinstance(ann.slice, ast.Name) and getattr(t, "dtype", None) is not None:
+            out[ann.slice.id] = t.dtype
+    return out
 
 
 def _package_of(module: str) -> str:
@@ -359,11 +384,14 @@ def _definition_site(value):
     return target.__module__, target.__name__, None
 
 
-def _expr_key(value) -> str:
-    try:
-        return repr(value)
-    except Exception:  # noqa: BLE001 - a user type's repr may raise; identity still tells values apart
-        return f"id:{id(value)}"
+def _identity(value) -> tuple:
+    """What makes two bindings of a name the same: equal plain values, else the same object
+    (an import and a value read through `import *` of the same object agree)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return ("value", type(value).__name__, repr(value))
+    if isinstance(value, (tuple, list)):
+        return ("items", type(value).__name__) + tuple(_identity(v) for v in value)
+    return ("id", id(value))
 
 
 # -- the kernel --------------------------------------------------------------------------------
@@ -394,10 +422,16 @@ def reconstruct(kernel) -> Reconstructed:
 
 def _emit(kernel, fn, text, node, package, namespaces) -> Reconstructed:
     out = _Emitter(package, namespaces)
-    out.bound["wp"] = ("module", "warp")
+    out.bound["wp"] = ("object", "wp", _identity(sys.modules["warp"]))
     name = node.name
     decorator_args, module_options, overload = _warp.kernel_declaration(kernel)
-    out.need_all(_function_reads(node, with_decorators=False), _Scope(fn.__module__, fn.__globals__, _closure(fn)))
+    closure = _closure(fn)
+    # A name read only by an annotation is evaluated where the kernel was defined (a factory's
+    # local `vec2 = wp.types.vector(2, dtype)`), not captured: Warp's evaluated types say what it was.
+    for read, value in _annotation_values(node, _warp.argument_types(kernel)).items():
+        if read not in closure and read not in fn.__globals__ and not hasattr(builtins, read):
+            closure[read] = value
+    out.need_all(_function_reads(node, with_decorators=False), _Scope(fn.__module__, fn.__globals__, closure))
     out.bind(name, ("kernel",), lambda: "")
     header = "".join(sorted(set(out.imports) | {"import warp as wp\n"}, key=lambda line: (line.startswith("from"), line)))
     if module_options:

@@ -16,6 +16,7 @@ import importlib.util
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from .generate import GENERATOR_VERSION, KernelSpec, derive_seed, generate_kernel
@@ -80,6 +81,7 @@ class ModuleSource:
                 specs.append(KernelSpec(None, REAL_FAMILY, k["kernel_name"], k["python_source"], k["origin"], target.license))
         return specs, rejects
 
+    @cached_property
     def digest(self) -> str:
         """Identity of the input: every module's name, origin, licence and file contents."""
         h = hashlib.sha256()
@@ -89,7 +91,7 @@ class ModuleSource:
         return h.hexdigest()[:16]
 
     def metadata(self) -> dict[str, str]:
-        return {"source": self.kind, "seed": "", "generator_version": "", "source_digest": self.digest()}
+        return {"source": self.kind, "seed": "", "generator_version": "", "source_digest": self.digest}
 
 
 # -- SOURCE arguments → modules ----------------------------------------------------------------
@@ -172,9 +174,14 @@ def _target(file: Path, origin: str, license: str | None) -> ModuleTarget:
     return ModuleTarget(name, str(file), str(file.parent), True, origin, license)
 
 
+@lru_cache(maxsize=1)
+def _packages_distributions() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()  # reads every installed RECORD: once
+
+
 def _distribution(top: str, top_dir: Path) -> tuple[str | None, str | None, str | None]:
     """The installed distribution that ships package ``top``: name, version and SPDX licence."""
-    for dist_name in sorted(importlib.metadata.packages_distributions().get(top, [])):
+    for dist_name in sorted(_packages_distributions().get(top, [])):
         dist = importlib.metadata.distribution(dist_name)
         if Path(dist.locate_file(top)).resolve() != top_dir.resolve():
             continue
