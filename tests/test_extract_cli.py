@@ -143,7 +143,7 @@ def test_a_finished_extraction_is_kept_on_rerun_and_other_settings_are_refused(e
     [
         (["/no/such/place.py"], "no such file or folder"),
         (["no_such_module_xyz"], "no such file, folder or importable module"),
-        ([str(FIXTURE / "wirds_fixture" / "no_kernels.py")], "no @wp.kernel in"),
+        ([str(FIXTURE / "wirds_fixture" / "no_kernels.py")], "no Warp kernel in"),
     ],
 )
 def test_bad_sources_are_one_line_and_a_non_zero_exit(tmp_path, sources, message):
@@ -151,6 +151,12 @@ def test_bad_sources_are_one_line_and_a_non_zero_exit(tmp_path, sources, message
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and lines[0].startswith("extract: error:")
+
+
+def test_a_module_that_imports_warp_but_registers_no_kernel_is_one_line_too(tmp_path):
+    proc = extract(tmp_path / "out", str(FIXTURE / "wirds_fixture" / "helpers.py"), check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and "no kernel could be extracted" in lines[0]
 
 
 def test_an_importable_package_name_is_a_source_and_cuda_rows_are_generated(tmp_path):

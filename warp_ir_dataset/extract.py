@@ -128,8 +128,8 @@ def run_extract(opts: ExtractOptions, show_progress: bool = True) -> ExtractSumm
         raise BuildError(str(e)) from None
     if not found.targets:
         raise BuildError(f"no Python files in {' '.join(opts.sources)}")
-    if not any(found.decorations.values()):
-        raise BuildError(f"no @wp.kernel in {' '.join(opts.sources)} ({len(found.targets)} Python files searched)")
+    if not found.warp_files:
+        raise BuildError(f"no Warp kernel in {' '.join(opts.sources)} ({len(found.targets)} Python files searched, none imports warp)")
     source = ModuleSource(tuple(found.targets), opts.modules_per_shard, opts.module_timeout, seed=0)
     folder = opts.out / opts.config
     lock = _prepare_folder(folder)

@@ -96,6 +96,7 @@ def _quiet_stdout():
 
 def _collect(target: ModuleTarget) -> ProbeResult:
     from . import _warp
+    from .generate import source_id
     from .reconstruct import ReconstructionError, differs_from_original, reconstruct
 
     _warp.init()
@@ -115,7 +116,8 @@ def _collect(target: ModuleTarget) -> ProbeResult:
         for concrete in _warp.concrete_overloads(kernel) if _warp.is_generic(kernel) else [kernel]:
             try:
                 made = reconstruct(concrete)
-                differs = differs_from_original(concrete, made, f"wirds_probe_{len(out.kernels)}")
+                # Named by its text, as the pipeline names it: Warp caches per module name.
+                differs = differs_from_original(concrete, made, f"wirds_{source_id(made.python_source)}")
             except ReconstructionError as e:
                 out.rejects.append({"kernel": kernel.key, "reason": e.reason, "message": str(e), "origin": where})
                 continue

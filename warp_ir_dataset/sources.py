@@ -101,6 +101,7 @@ class Found:
 
     targets: list[ModuleTarget] = field(default_factory=list)
     decorations: dict[str, int] = field(default_factory=dict)  # origin (file) → @wp.kernel count
+    warp_files: int = 0  # files that import Warp (or import relatively): those that may hold kernels
 
 
 _SKIPPED_DIRS = {"__pycache__", "build", "dist", "node_modules"}
@@ -117,7 +118,8 @@ def find_modules(sources: list[str], license: str | None = None) -> Found:
                 continue
             seen.add(target.path)
             found.targets.append(target)
-            found.decorations[target.origin] = decorations
+            found.decorations[target.origin] = max(decorations, 0)
+            found.warp_files += decorations >= 0
     return found
 
 
@@ -198,11 +200,16 @@ def _spdx(text: str | None) -> str | None:
 
 def count_kernel_decorations(file: Path) -> int:
     """``@wp.kernel`` / ``@wp.kernel(...)`` / ``@kernel`` decorations written in a file: what
-    the kernels reached by importing it are measured against."""
+    the kernels reached by importing it are measured against. -1 when the file does not even
+    import Warp (it cannot define a kernel), 0 when it may make kernels without the decorator."""
     try:
         tree = ast.parse(file.read_bytes())
     except (SyntaxError, ValueError, OSError):
-        return 0
+        return -1
+    imports = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imports |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    if "warp" not in imports and not any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree)):
+        return -1
     count = 0
     for node in ast.walk(tree):
         for d in getattr(node, "decorator_list", ()):
