@@ -144,3 +144,30 @@ def test_recorded_wall_times_appear_in_the_report(tmp_path):
     report = (reports / "dataset_report.md").read_text()
     assert "| `python -m warp_ir_dataset.build --config cpu --target-mb 200` | 17.0 min | 2 cores |" in report
     assert "No wall times were recorded" not in report
+
+
+def test_a_real_split_is_reported_apart_from_the_synthetic_rows(tmp_path, monkeypatch):
+    # The committed samples hold a real split (mujoco-warp's smooth.py) beside train/test.
+    import json
+    import shutil
+
+    from helpers import ROOT
+
+    folder = tmp_path / "samples"
+    shutil.copytree(ROOT / "data" / "samples", folder)
+    reports = tmp_path / "reports"
+    run_module("warp_ir_dataset.card", str(folder), "--reports", str(reports), check=True)
+    stats = json.loads((reports / "dataset_stats.json").read_text())
+    for config in ("cpu", "cuda"):
+        s = stats["configs"][config]
+        real = s["extracted_splits"]["real"]
+        assert real["rows"] == s["splits"]["real"]["rows"] > 0
+        assert s["total"]["rows"] == sum(v["rows"] for k, v in s["splits"].items() if k != "real")  # the target's rows only
+        assert "real" not in s["total"]["rows_per_family"]
+        assert real["fingerprints_also_in_synthetic_splits"] == 0
+        assert real["extraction"]["reached"] >= real["rows"]
+    card = (folder / "README.md").read_text()
+    report = (reports / "dataset_report.md").read_text()
+    for text in (card, report):
+        assert "## The `real` split: kernels people wrote" in text and "mujoco-warp==4.0.0:mujoco_warp/_src" in text
+    assert (reports / "figures" / "lengths_real_vs_synthetic.png").stat().st_size > 1000
