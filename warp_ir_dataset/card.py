@@ -402,6 +402,27 @@ def make_figures(stats: dict, out: Path) -> list[str]:
     figures["builtins_coverage.png"] = _png(fig)
     plt.close(fig)
 
+    realism = next((s["realism"] for s in configs.values() if s.get("realism")), None)
+    if realism:
+        series = {"synthetic": realism["synthetic"]["kernel_lines"]} | {
+            k.split(":", 1)[1].replace("all", "all real"): v["kernel_lines"] for k, v in realism["real"].items()
+        }
+        bins = max(len(d.get("log2_histogram", [])) for d in series.values())
+        fig, ax = plt.subplots(figsize=(8, 3.6))
+        width = 0.8 / len(series)
+        for k, (label, d) in enumerate(series.items()):
+            hist = d.get("log2_histogram", []) + [0] * (bins - len(d.get("log2_histogram", [])))
+            total = max(sum(hist), 1)
+            ax.bar([i + width * k for i in range(bins)], [100 * h / total for h in hist], width, label=f"{label}: p50 {d.get('p50')}, p90 {d.get('p90')}, max {d.get('max')}")
+        ax.set_xticks(range(bins), ["0"] + [f"{2 ** (i - 1)}" for i in range(1, bins)], rotation=90, fontsize=7)
+        ax.set_xlabel("lines of the @wp.kernel function (bin starts, log2 bins)", fontsize=8)
+        ax.set_ylabel("% of kernels")
+        ax.set_title("Kernel length: synthetic rows against kernels people wrote", fontsize=9)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        figures["kernel_lines_real_vs_synthetic.png"] = _png(fig)
+        plt.close(fig)
+
     extracted = _extracted(stats)
     if extracted:
         fig, axes = plt.subplots(1, len(extracted), figsize=(5 * len(extracted), 3.4), squeeze=False)
@@ -487,6 +508,54 @@ def real_section(stats: dict) -> str:
     return "\n".join(out)
 
 
+def realism_section(stats: dict) -> str:
+    """Synthetic rows against the real split: features, lengths, helpers, builtins."""
+    config, r = next(((c, s["realism"]) for c, s in _configs(stats).items() if s.get("realism")), (None, None))
+    if r is None:
+        return ""
+    syn, reals = r["synthetic"], r["real"]
+    keys = list(reals)
+    label = lambda k: f"`{k.split(':', 1)[1]}`" if k.split(":", 1)[1] != "all" else "all real"  # noqa: E731
+    out = [
+        "## Realism: synthetic rows against kernels people wrote",
+        "",
+        f"Measured on the `{config}` config from `python_source` alone (Python's `ast`): real functions are "
+        "counted once each (kernels and `@wp.func`s), synthetic figures are shares of rows (the row's kernel "
+        f"and its helpers; language features on an even sample of {syn['functions']} rows).",
+        "",
+        _table(
+            ["", "synthetic"] + [label(k) for k in keys],
+            [
+                [name, syn[key].get("p50", "-") if isinstance(syn[key], dict) else _pct(syn[key])]
+                + [(reals[k][key].get("p50", "-") if isinstance(reals[k][key], dict) else _pct(reals[k][key])) for k in keys]
+                for name, key in (("kernel lines, p50", "kernel_lines"), ("@wp.func lines, p50", "func_lines"), ("kernel arguments, p50", "kernel_args"), ("kernel statements, p50", "kernel_statements"), ("kernels calling a user @wp.func", "kernels_calling_a_user_func"), ("kernels taking a struct", "kernels_taking_a_struct"))
+            ]
+            + [
+                [f"kernel lines, {p}", syn["kernel_lines"].get(p, "-")] + [reals[k]["kernel_lines"].get(p, "-") for k in keys]
+                for p in ("p90", "p99", "max")
+            ],
+        ),
+        "",
+        "Language features (share of real functions using each, share of synthetic rows):",
+        "",
+        _table(
+            ["feature", "synthetic rows"] + [f"{label(k)} functions" for k in keys],
+            [[name, _pct(syn["feature_share"][name])] + [_pct(reals[k]["feature_share"][name]) for k in keys] for name in syn["feature_share"]],
+        ),
+        "",
+    ]
+    for k in keys:
+        c = reals[k]["comparison"]
+        out.append(
+            f"- Against {label(k)}: {c['common_features_in_synthetic']} of the {c['common_features']} features used by at least 0.5% of "
+            f"real functions appear in at least 0.2% of synthetic rows ({_pct(c['feature_coverage'])}); missing: "
+            f"{', '.join(c['features_missing']) or 'none'}. The synthetic rows call {c['real_builtins_in_synthetic']} of the "
+            f"{c['real_builtins']} builtins real code calls ({_pct(c['builtin_coverage'])}; {_pct(c['builtin_coverage_by_calls'])} "
+            "weighted by the real rows calling them)."
+        )
+    return "\n".join(out) + "\n"
+
+
 # -- putting it together -----------------------------------------------------------------------
 def _render(template: str, values: dict[str, str]) -> str:
     return Template((TEMPLATES / template).read_text()).substitute(values)
@@ -509,7 +578,7 @@ def _values(stats: dict) -> dict[str, str]:
         "num_perm": str(first["num_perm"]),
         "shingle": str(first["shingle_tokens"]),
         "limitations": limitations(stats),
-        "real_section": real_section(stats),
+        "real_section": real_section(stats) + "\n" + realism_section(stats),
     }
 
 

@@ -28,6 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .realism import RealismAcc
+from .realism import compare as compare_realism
+from .realism import summary as realism_summary
 from .schema import COLUMNS, CONFIGS, ROW_SCHEMA
 from .write import ShardError, read_shard_metadata
 
@@ -43,6 +46,7 @@ SHINGLE = 5
 TOKEN = re.compile(r"\w+|[^\w\s]")
 UNPARSABLE = "unparsable:"
 
+REALISM_FEATURE_ROWS = 10_000  # synthetic rows whose language features are tested (evenly spread)
 BATCH_ROWS = 256  # ptx rows can be ~100 KB each: a batch stays a few MB
 POOL_MIN_ROWS = 4000  # below this, worker start-up costs more than it saves
 
@@ -310,10 +314,19 @@ def config_stats(folder: Path, config: str, executor: Executor | None, workers: 
     extracted = {m["split"] for m in metas if m.get("source") == "modules"}
     if extracted == set(files):
         extracted = set()  # a folder of extracted code only: its splits are the data
+    synthetic_rows = sum(int(m["rows"]) for m in metas if m["split"] not in extracted)
+    every = max(1, -(-synthetic_rows // REALISM_FEATURE_ROWS))  # feature tests on an even sample
+    realism = {"synthetic": RealismAcc()}
     row = 0
     sources = lambda item: item[1].column("python_source").to_pylist()  # noqa: E731
     for (split, batch), infos in _ordered_map(analyze_sources, sources, batches(), executor, 2 * workers):
         accs[split].add(batch)
+        for i, (text, name, calls, origin) in enumerate(zip(*(batch.column(c).to_pylist() for c in ("python_source", "kernel_name", "builtins", "origin")))):
+            if split in extracted:
+                for group in ("all", (origin or "").split(":")[0] or "unknown"):
+                    realism.setdefault(f"{split}:{group}", RealismAcc()).add(text, name, calls, per_function=True)
+            else:
+                realism["synthetic"].add(text, name, calls, per_function=False, features=(row + i) % every == 0)
         for info in infos:
             split_fps[split].add(info.fingerprint)
             if split in extracted:
@@ -334,6 +347,14 @@ def config_stats(folder: Path, config: str, executor: Executor | None, workers: 
         for split in sorted(extracted)
     }
     calls = sum((a.builtins for s_, a in accs.items() if s_ not in extracted), Counter())
+    realism_out = None
+    if extracted:
+        synthetic = realism_summary(realism["synthetic"])
+        realism_out = {"synthetic": synthetic, "real": {}}
+        for key, acc in sorted(realism.items()):
+            if key != "synthetic":
+                real = realism_summary(acc)
+                realism_out["real"][key] = {**real, "comparison": compare_realism(synthetic, real)}
     used = set(calls)
     kernel_used = used & builtins
     largest = fingerprints.most_common(1)[0][1] if fingerprints else 0
@@ -344,6 +365,7 @@ def config_stats(folder: Path, config: str, executor: Executor | None, workers: 
         "metadata": _metadata_summary(metas),
         "total": summarize([a for s_, a in accs.items() if s_ not in extracted]),
         "extracted_splits": extracted_stats,
+        "realism": realism_out,
         "splits": {s: summarize([a]) for s, a in accs.items()},
         "structure": {
             "distinct_fingerprints": len(fingerprints),
@@ -480,6 +502,20 @@ def summary_lines(stats: dict) -> list[str]:
                 f"{config} {split} (extracted from published code): {e['rows']} rows, {e['distinct_fingerprints']} structures, "
                 f"{e['fingerprints_also_in_synthetic_splits']} also in train/test; "
                 f"{x.get('reached', '?')} kernels reached of {x.get('decorated', '?')} @wp.kernel decorations"
+            )
+    for config, s in stats["configs"].items():
+        r = s.get("realism")
+        if not r:
+            continue
+        syn = r["synthetic"]
+        for key, real in r["real"].items():
+            c = real["comparison"]
+            L = lambda d: f"{d.get('p50', '-')}/{d.get('p90', '-')}/{d.get('max', '-')}"  # noqa: E731
+            lines.append(
+                f"{config} realism against {key}: kernel lines p50/p90/max synthetic {L(syn['kernel_lines'])} vs {L(real['kernel_lines'])}; "
+                f"calling a user func {_pct(syn['kernels_calling_a_user_func'])} vs {_pct(real['kernels_calling_a_user_func'])}; "
+                f"features {c['common_features_in_synthetic']}/{c['common_features']} ({_pct(c['feature_coverage'])}); "
+                f"builtins {c['real_builtins_in_synthetic']}/{c['real_builtins']} ({_pct(c['builtin_coverage'])}, by calls {_pct(c['builtin_coverage_by_calls'])})"
             )
     lines.append(f"fingerprints shared between train and test (all configs): {stats['fingerprints_shared_train_test_across_configs']}")
     return lines

@@ -1,0 +1,67 @@
+"""The language features and lengths that the realism section compares."""
+from __future__ import annotations
+
+from warp_ir_dataset.realism import FEATURES, RealismAcc, Source, compare, summary
+
+REAL = '''import warp as wp
+from typing import Any
+
+wp.set_module_options({"enable_backward": False})
+vec5 = wp.types.vector(length=5, dtype=float)
+
+
+@wp.struct
+class Body:
+    x: wp.vec3
+
+
+@wp.func
+def pair(a: float):
+    return a, a * 2.0
+
+
+@wp.kernel(enable_backward=False, module="unique")
+def k(bodies: wp.array(dtype=Body), out: wp.array2d(dtype=float), n: int = 3):
+    i, j = wp.tid()
+    if i > n:
+        return
+    elif i == 0:
+        out[i][j] = 1.0
+    for t in range(wp.static(4)):
+        a, b = pair(float(t))
+        out[i, j] += a if bool(t) else b
+    while n > 0:
+        n -= 1
+        break
+'''
+
+
+def test_each_feature_of_a_hand_written_kernel_is_found():
+    src = Source.parse(REAL)
+    kernel = next(f for f in src.functions if f.kind == "kernel")
+    func = next(f for f in src.functions if f.kind == "func")
+    found = {name for name, test in FEATURES.items() if test(kernel)}
+    assert found >= {
+        "for loop", "for over range(wp.static(...))", "while loop", "break / continue", "if", "elif chain",
+        "conditional expression (a if c else b)", "early return in a kernel", "augmented assignment (+=)",
+        "multi-dimensional wp.tid()", "write through a nested subscript or attribute", "bool(...) cast", "wp.static(...)",
+        "calls a user @wp.func", "takes a struct", "default argument value", "@wp.kernel(enable_backward=False)",
+        '@wp.kernel(module="unique")', "custom vector/matrix type (wp.types.vector/matrix)", "wp.set_module_options",
+        "@wp.struct in the source", "tuple unpacking",
+    }
+    assert "generic argument (typing.Any)" not in found and "12 or more arguments" not in found and "wp.overload" not in found
+    assert FEATURES["tuple return from a function"](func) and not FEATURES["tuple return from a function"](kernel)
+
+
+def test_real_functions_count_once_and_synthetic_rows_once_each():
+    real, synthetic = RealismAcc(), RealismAcc()
+    for _ in range(3):  # the same source in three rows: its two functions count once
+        real.add(REAL, "k", ["static", "tid"], per_function=True)
+    synthetic.add(REAL.replace("wp.static(4)", "4"), "k", ["tid"], per_function=False)
+    r, s = summary(real), summary(synthetic)
+    assert r["functions"] == 2 and r["rows"] == 3 and s["functions"] == 1
+    assert r["feature_share"]["wp.static(...)"] == 0.5 and s["feature_share"]["wp.static(...)"] == 0.0
+    c = compare(s, r)
+    assert "wp.static(...)" in c["features_missing"] and c["builtins_missing"] == ["static"]
+    assert c["builtin_coverage"] == 0.5 and c["builtin_coverage_by_calls"] == 0.5
+    assert r["kernels_calling_a_user_func"] == 1.0 and r["kernel_lines"]["max"] == r["kernel_lines"]["p50"]
