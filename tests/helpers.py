@@ -21,11 +21,12 @@ def run_module(module: str, *args: str, check: bool = False, timeout: float = 60
     return proc
 
 
-def build(out: Path, config: str = "cpu", target_mb: float = 0.2, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+def build(out: Path, config: str = "cpu", target_mb: float = 0.2, *extra: str, check: bool = True, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     """Run the build CLI; without compiling rows unless ``extra`` asks (compiling is slow)."""
     validate = () if "--validate" in extra or "--ptx" in extra else ("--validate", "none")
     return run_module(
-        "warp_ir_dataset.build", "--config", config, "--target-mb", str(target_mb), "--out", str(out), "--quiet", *validate, *extra, check=check
+        "warp_ir_dataset.build", "--config", config, "--target-mb", str(target_mb), "--out", str(out), "--quiet", *validate, *extra,
+        check=check, env_extra=env_extra,
     )
 
 

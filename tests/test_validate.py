@@ -158,3 +158,43 @@ def test_unknown_cuda_arch_is_one_line(tmp_path):
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "sm_91" in proc.stderr and "sm_90" in proc.stderr
     assert not (tmp_path / "d" / "cuda").exists() or not any((tmp_path / "d" / "cuda").glob("*.parquet"))
+
+
+def _leftovers(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_compiling_leaves_nothing_in_the_temp_folder_and_a_killed_builds_files_are_removed(tmp_path):
+    # NVRTC without a driver makes a ~77 MB precompiled-header folder per process in the temp
+    # folder and never removes it; the build sends it to a folder of its own and removes that.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import ROOT, build
+
+    temp, cache = tmp_path / "tmp", tmp_path / "warp-cache"
+    temp.mkdir()
+    env = {"TMPDIR": str(temp), "WARP_CACHE_PATH": str(cache)}
+    build(tmp_path / "out", "cuda", 0.02, "--rows-per-shard", "10", "--workers", "2", "--validate", "all", env_extra=env)
+    assert _leftovers(temp) == []
+    scratch = next(cache.rglob("wirds-scratch"))
+    assert _leftovers(scratch) == []  # each worker removed its own folder
+    # kill -9 the whole build while it compiles: its folders stay ...
+    args = [sys.executable, "-m", "warp_ir_dataset.build", "--config", "cuda", "--target-mb", "0.05", "--out", str(tmp_path / "killed"),
+            "--rows-per-shard", "10", "--workers", "2", "--validate", "all", "--quiet"]
+    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(p.glob("__nvrtc_auto_pch_*") for p in scratch.iterdir()):
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    left = _leftovers(scratch)
+    assert left, "the killed build compiled nothing to leave behind"
+    # ... until the next build's workers start: they remove what dead processes left, and only that
+    unrelated = scratch / "not-a-pid"
+    unrelated.mkdir()
+    build(tmp_path / "killed", "cuda", 0.05, "--rows-per-shard", "10", "--workers", "2", "--validate", "all", env_extra=env)
+    assert _leftovers(scratch) == ["not-a-pid"] and _leftovers(temp) == []

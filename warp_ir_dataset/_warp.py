@@ -62,6 +62,14 @@ def init() -> None:
         _initialized = True
 
 
+def kernel_cache_dir() -> str:
+    """Warp's kernel cache folder (``WARP_CACHE_PATH`` or Warp's default), after :func:`init`."""
+    import warp as wp
+
+    init()
+    return wp.config.kernel_cache_dir
+
+
 def _fresh_function_names() -> None:
     """Warp names a user function's native code ``<name>_<n>``, with ``n`` counting the
     functions of that name created so far in the process: a second kernel with a ``@wp.func

@@ -391,7 +391,9 @@ def iter_tables(opts: BuildOptions):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    _warp.init()
+    from .engines import prepare_process
+
+    prepare_process()
     total = 0
     for index in range(1 << 30):
         result = build_shard(opts.task(index))

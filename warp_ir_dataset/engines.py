@@ -11,7 +11,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Callable
 
-from . import _warp
+from . import _warp, scratch
 from .pipeline import ShardResult, ShardTask, build_shard
 
 ENGINES = ("local", "ray")
@@ -25,13 +25,15 @@ _prepared = False
 GC_THRESHOLD = 20_000
 
 
-def prepare_process() -> None:
-    """Initialise Warp once, then move everything alive so far (Warp's builtins and modules,
-    about 150k objects that live as long as the process) out of the collector's sight, so
-    collections only scan what kernel builds allocate. Output does not change; time does."""
+def prepare_process(worker: bool = False) -> None:
+    """Initialise Warp once, send the compilers' temporary files to a folder of this process
+    (:mod:`~warp_ir_dataset.scratch`), then move everything alive so far (Warp's builtins and
+    modules, about 150k objects that live as long as the process) out of the collector's sight,
+    so collections only scan what kernel builds allocate. Output does not change; time does."""
     global _prepared
     if not _prepared:
         _warp.init()
+        scratch.use_private_temp(_warp.kernel_cache_dir(), on_terminate=worker)
         gc.collect()
         gc.freeze()
         gc.set_threshold(GC_THRESHOLD, 10, 10)
@@ -41,7 +43,7 @@ def prepare_process() -> None:
 def _worker_init(queue) -> None:
     global _row_queue
     _row_queue = queue
-    prepare_process()
+    prepare_process(worker=True)
 
 
 # Rows between progress messages from a worker: ~10 a second, plenty for a progress line, and
@@ -114,7 +116,7 @@ class ProcessEngine:
 
 
 def _ray_build(task: ShardTask) -> ShardResult:
-    prepare_process()  # once per Ray worker process; later calls return at once
+    prepare_process()  # once per Ray worker process; later calls return at once (Ray owns its signals)
     return build_shard(task)
 
 

@@ -1,0 +1,56 @@
+"""Where the compilers write their temporary files: a folder per process under Warp's kernel
+cache, removed when the process ends.
+
+NVRTC (CUDA 13, no driver) makes a precompiled-header folder of ~77 MB per process in the
+system temp folder and never removes it; Warp's clang makes one too. A worker that compiles
+points ``TMPDIR`` at ``<Warp's kernel cache>/wirds-scratch/<pid>`` first, so everything lands
+there and goes when the worker ends (normally, or stopped by the build). A process killed
+outright leaves its folder behind: the next worker that starts removes every folder there whose
+process is gone, and nothing else.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+FOLDER = "wirds-scratch"
+
+
+def use_private_temp(cache_dir: str, on_terminate: bool = False) -> Path:
+    """Send this process's temporary files to its own folder; ``on_terminate`` also removes it
+    when the process is stopped by SIGTERM (a worker the build no longer needs)."""
+    root = Path(cache_dir) / FOLDER
+    sweep(root)
+    mine = root / str(os.getpid())
+    mine.mkdir(parents=True, exist_ok=True)
+    os.environ["TMPDIR"] = str(mine)
+    tempfile.tempdir = None  # the next call reads TMPDIR again
+    atexit.register(shutil.rmtree, mine, True)
+    if on_terminate:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    return mine
+
+
+def sweep(root: Path) -> list[Path]:
+    """Remove the folders of processes that no longer run; returns what was removed."""
+    removed = []
+    for folder in sorted(root.glob("[0-9]*")) if root.is_dir() else []:
+        if folder.name.isdigit() and not _alive(int(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive, and not ours to judge
+        return True
+    return True
