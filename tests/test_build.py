@@ -197,3 +197,51 @@ def test_progress_counts_rows_kept_never_more_than_the_build_ends_with(tmp_path)
     final = int(re.search(r"cpu: (\d+) rows in", proc.stdout).group(1))
     assert shown and shown[-1] == final and max(shown) <= final
     assert "\r" not in proc.stderr and "\x1b" not in proc.stderr  # no terminal control codes in a log
+
+
+def test_a_full_disk_is_one_line_keeps_whole_files_only_and_the_same_command_resumes(tmp_path, monkeypatch, capsys):
+    # The disk fills while the third file is written (fsync refuses): one line naming the file
+    # and what to do; no partial file is left; after space is freed the same command finishes
+    # with exactly the files of a build that never failed.
+    import errno
+
+    from warp_ir_dataset import build as build_module
+    from warp_ir_dataset import scratch, write
+    from warp_ir_dataset.cli import run_cli
+
+    monkeypatch.setattr(scratch, "use_private_temp", lambda *a, **k: None)  # keep this process's TMPDIR
+    args = ["--config", "cpu", "--target-mb", "0.3", "--out", str(tmp_path / "out"), *RPS, "--workers", "1", "--validate", "none", "--quiet"]
+    real_fsync, calls = write.os.fsync, {"n": 0}
+
+    def fsync(fd):
+        calls["n"] += 1
+        if calls["n"] == 5:  # (file, folder) per write: the third file's own fsync
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(write.os, "fsync", fsync)
+    with pytest.raises(SystemExit) as stop:
+        run_cli(build_module.main, "build", args)
+    assert stop.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0] and "run the same command" in err[0] and ".parquet" in err[0]
+    assert not [p for p in (tmp_path / "out" / "cpu").iterdir() if ".tmp-" in p.name]  # no partial file left
+    kept = sorted((tmp_path / "out" / "cpu").glob("*.parquet"))
+    assert kept and all(pq.read_metadata(p).num_rows for p in kept)  # what is there is whole
+    monkeypatch.setattr(write.os, "fsync", real_fsync)
+    run_cli(build_module.main, "build", args)  # returns: finished
+    build(tmp_path / "ref", "cpu", 0.3, *RPS, "--workers", "1")
+    assert snapshot(tmp_path / "out" / "cpu") == snapshot(tmp_path / "ref" / "cpu")
+
+
+def test_a_damaged_shard_says_how_to_rebuild_it_and_that_works(tmp_path):
+    out = tmp_path / "d"
+    build(out, "cpu", 0.1, *RPS, "--workers", "1")
+    reference = snapshot(out)
+    shard = out / "cpu" / "train-00000.parquet"
+    shard.write_bytes(shard.read_bytes()[:100])
+    line = one_line_error(build(out, "cpu", 0.1, *RPS, "--workers", "1", check=False))
+    assert "train-00000.parquet" in line and "delete it and run the same command" in line
+    shard.unlink()
+    build(out, "cpu", 0.1, *RPS, "--workers", "1")
+    assert snapshot(out) == reference

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .write import ShardError
+from .write import ShardError, WriteError
 
 
 def run_cli(command: click.Command, prog: str, args: list[str] | None = None) -> None:
@@ -22,6 +22,13 @@ def run_cli(command: click.Command, prog: str, args: list[str] | None = None) ->
     except click.Abort:
         click.echo(f"{prog}: interrupted", err=True)
         sys.exit(130)
+    except WriteError as e:
+        click.echo(
+            f"{prog}: error: {e}; every file finished before it is kept and whole: free space (or make the folder "
+            "writable) and run the same command to go on from there",
+            err=True,
+        )
+        sys.exit(1)
     except KeyboardInterrupt:
         click.echo(f"{prog}: interrupted; finished shards are kept, run the same command to resume", err=True)
         sys.exit(130)

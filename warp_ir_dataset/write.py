@@ -23,6 +23,10 @@ class ShardError(Exception):
     """A file in the output folder is not a shard this tool wrote, or is damaged."""
 
 
+class WriteError(Exception):
+    """The system refused a write (disk full, read-only folder ...): one line naming the file."""
+
+
 def encode_shard(table: pa.Table, metadata: dict[str, str]) -> bytes:
     """The exact bytes of the Parquet file for ``table`` with ``metadata`` attached."""
     missing = set(META_KEYS) - set(metadata)
@@ -45,20 +49,25 @@ def encode_shard(table: pa.Table, metadata: dict[str, str]) -> bytes:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a temp file beside it, fsync'd, renamed into place.
+    An OS error leaves no partial file (the temp file is removed) and raises :class:`WriteError`."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as e:
+        raise WriteError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def read_shard_metadata(path: Path) -> dict[str, str]:
@@ -66,7 +75,7 @@ def read_shard_metadata(path: Path) -> dict[str, str]:
     try:
         schema = pq.read_schema(path)
     except (OSError, pa.ArrowException) as e:
-        raise ShardError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0]})") from None
+        raise ShardError(f"{path}: not a readable Parquet file ({str(e).splitlines()[0]}); if it is a damaged shard, delete it and run the same command: that shard is built again") from None
     meta = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items() if k != b"ARROW:schema"}
     if "schema_version" not in meta:
         raise ShardError(f"{path}: a Parquet file this tool did not write (no warp-ir-dataset metadata)")
