@@ -245,3 +245,34 @@ def test_a_damaged_shard_says_how_to_rebuild_it_and_that_works(tmp_path):
     shard.unlink()
     build(out, "cpu", 0.1, *RPS, "--workers", "1")
     assert snapshot(out) == reference
+
+
+@pytest.mark.parametrize(
+    "extra, key",
+    [
+        (("--seed", "3"), "seed"),
+        (("--rows-per-shard", "41"), "rows_per_shard"),
+        (("--validate", "sample"), "validate"),
+    ],
+)
+def test_a_folder_built_with_other_settings_is_refused_naming_the_setting(tmp_path, extra, key):
+    out = tmp_path / "d"
+    build(out, "cpu", 0.05, *RPS, "--workers", "1")
+    before = snapshot(out)
+    args = [a for a in (*RPS, "--workers", "1") if a not in extra[:1]]
+    if extra[0] == "--rows-per-shard":
+        args = ["--workers", "1"]
+    line = one_line_error(build(out, "cpu", 0.1, *args, *extra, check=False))
+    assert f"built with {key}=" in line and "use another --out" in line
+    assert snapshot(out) == before
+
+
+def test_the_summary_json_says_what_was_built(tmp_path):
+    import json
+
+    out = tmp_path / "d"
+    summary = tmp_path / "summary.json"
+    build(out, "cpu", 0.05, *RPS, "--workers", "1", "--summary-json", str(summary))
+    report = json.loads(summary.read_text())
+    assert report["rows"] == sum(pq.read_metadata(p).num_rows for p in (out / "cpu").glob("*.parquet"))
+    assert report["config"] == "cpu" and report["workers"] == 1 and report["rows_per_second"] > 0
