@@ -72,23 +72,24 @@ def test_rerun_changes_nothing(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in (out / "cpu").glob("*.parquet")} == before
 
 
-def test_interrupted_build_resumes_to_the_uninterrupted_result(tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_interrupted_build_resumes_to_the_uninterrupted_result(tmp_path, workers):
     reference = tmp_path / "ref"
-    build(reference, "cpu", 0.25, "--rows-per-shard", "5", "--workers", "1")
+    build(reference, "cpu", 0.25, "--rows-per-shard", "5", "--workers", workers)
     out = tmp_path / "resumed"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    args = [sys.executable, "-m", "warp_ir_dataset.build", "--config", "cpu", "--target-mb", "0.25", "--out", str(out), "--rows-per-shard", "5", "--workers", "1", "--quiet", "--validate", "none"]
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    args = [sys.executable, "-m", "warp_ir_dataset.build", "--config", "cpu", "--target-mb", "0.25", "--out", str(out), "--rows-per-shard", "5", "--workers", workers, "--quiet", "--validate", "none"]
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and len(list((out / "cpu").glob("train-*.parquet"))) < 2:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)  # the harshest interruption: no cleanup at all
+    os.killpg(proc.pid, signal.SIGKILL)  # the harshest interruption, workers included: no cleanup at all
     proc.wait()
     kept = sorted(p.name for p in (out / "cpu").glob("train-*.parquet"))
     assert len(list((reference / "cpu").glob("*.parquet"))) >= 4
     assert 2 <= len(kept) < len(list((reference / "cpu").glob("*.parquet")))
     kept_bytes = {n: (out / "cpu" / n).read_bytes() for n in kept}
-    resumed = build(out, "cpu", 0.25, "--rows-per-shard", "5", "--workers", "1")
+    resumed = build(out, "cpu", 0.25, "--rows-per-shard", "5", "--workers", workers)
     assert snapshot(out / "cpu") == snapshot(reference / "cpu")
     assert all((out / "cpu" / n).read_bytes() == b for n, b in kept_bytes.items())
     rows_total = sum(pq.read_metadata(p).num_rows for p in (out / "cpu").glob("*.parquet"))
@@ -276,3 +277,21 @@ def test_the_summary_json_says_what_was_built(tmp_path):
     report = json.loads(summary.read_text())
     assert report["rows"] == sum(pq.read_metadata(p).num_rows for p in (out / "cpu").glob("*.parquet"))
     assert report["config"] == "cpu" and report["workers"] == 1 and report["rows_per_second"] > 0
+
+
+def test_ctrl_c_is_one_line_keeps_finished_shards_and_the_same_command_resumes(tmp_path):
+    reference = tmp_path / "ref"
+    build(reference, "cpu", 0.25, "--rows-per-shard", "5", "--workers", "2")
+    out = tmp_path / "interrupted"
+    args = [sys.executable, "-m", "warp_ir_dataset.build", "--config", "cpu", "--target-mb", "0.25", "--out", str(out), "--rows-per-shard", "5", "--workers", "2", "--quiet", "--validate", "none"]
+    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "cpu").glob("train-*.parquet"))) < 1:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's foreground group
+    _, err = proc.communicate(timeout=60)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 130 and len(lines) == 1 and "interrupted" in lines[0] and "run the same command" in lines[0], err
+    assert not list((out / "cpu").glob(".*.tmp-*"))
+    build(out, "cpu", 0.25, "--rows-per-shard", "5", "--workers", "2")
+    assert snapshot(out / "cpu") == snapshot(reference / "cpu")
