@@ -19,9 +19,6 @@ def run_cli(command: click.Command, prog: str, args: list[str] | None = None) ->
         message = e.format_message() if isinstance(e, click.ClickException) else str(e)
         click.echo(f"{prog}: error: {message}", err=True)
         sys.exit(1)
-    except click.Abort:
-        click.echo(f"{prog}: interrupted", err=True)
-        sys.exit(130)
     except WriteError as e:
         click.echo(
             f"{prog}: error: {e}; every file finished before it is kept and whole: free space (or make the folder "
@@ -29,7 +26,7 @@ def run_cli(command: click.Command, prog: str, args: list[str] | None = None) ->
             err=True,
         )
         sys.exit(1)
-    except KeyboardInterrupt:
+    except (click.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
         click.echo(f"{prog}: interrupted; finished shards are kept, run the same command to resume", err=True)
         sys.exit(130)
     except BrokenPipeError:
