@@ -7,6 +7,7 @@ its task, so all engines give the same rows.
 from __future__ import annotations
 
 import gc
+import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Callable
@@ -42,6 +43,9 @@ def prepare_process(worker: bool = False) -> None:
 
 def _worker_init(queue) -> None:
     global _row_queue
+    # Ctrl-C reaches the whole process group: the driver answers it and stops the workers,
+    # which must not print a traceback each on the way.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _row_queue = queue
     prepare_process(worker=True)
 
