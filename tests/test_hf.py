@@ -58,3 +58,7 @@ def test_committed_samples_load_and_are_compiled(monkeypatch, tmp_path):
         assert set(ds["generator_version"]) == {GENERATOR_VERSION}  # samples are rebuilt when kernels change
         if config == "cuda":
             assert all(".entry" in ptx for ptx in ds["ptx"])
+        real = datasets.load_dataset(str(samples), config, split="real", cache_dir=str(tmp_path / f"{config}-real"))
+        assert real.num_rows > 0 and set(real["family"]) == {"real"} and set(real["license"]) == {"Apache-2.0"}
+        assert all(o.startswith("mujoco-warp==4.0.0:mujoco_warp/_src/smooth.py:") for o in real["origin"])
+        assert set(real["seed"]) == {None} and set(real["id"]).isdisjoint(ds["id"])

@@ -29,15 +29,11 @@ from .pipeline import EncodedShard, ShardCounts, ShardResult, ShardTask, build_s
 from .schema import CONFIGS
 from .sources import GeneratedSource
 from .validate import DEFAULT_ARCH, MODES, ValidationPlan
-from .write import ShardError, atomic_write, read_shard_metadata
+from .write import ShardError, atomic_write, read_shard_metadata, shard_name
 
 MB = 1_000_000
 DEFAULT_ROWS_PER_SHARD = 500
 SPLITS = ("train", "test")
-
-
-def shard_name(index: int, split: str = "train") -> str:
-    return f"{split}-{index:05d}.parquet"
 
 
 def rejects_name(index: int) -> str:

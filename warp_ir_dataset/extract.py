@@ -1,8 +1,23 @@
-"""Stage 2: kernel source → Warp's own generated code for one device, as a dataset row."""
+"""Stage 2: kernel source → Warp's own generated code for one device, as a dataset row.
+
+Also the ``extract`` command: ``python -m warp_ir_dataset.extract SOURCE... --config cuda --out
+DIR`` turns every kernel that the SOURCE modules register into rows, through the same shard
+pipeline as ``build`` (a ``ModuleSource`` at its head instead of the generator), into
+``DIR/CONFIG/SPLIT-NNNNN.parquet``.
+"""
 from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import click
 
 from . import _warp
 from .generate import GENERATOR_VERSION, KernelSpec, source_id
+from .write import atomic_write, read_shard_metadata, shard_name
 
 
 def extract(
@@ -44,17 +59,6 @@ def extract(
 
 
 # -- the CLI: rows from anyone's Warp code -----------------------------------------------------
-# ``python -m warp_ir_dataset.extract SOURCE... --config cuda --out DIR``: every kernel the
-# SOURCE modules register, through the same shard pipeline as ``build`` (a ``ModuleSource`` at
-# its head instead of the generator), into DIR/CONFIG/SPLIT-NNNNN.parquet.
-import json  # noqa: E402 - the CLI's own imports, kept apart from the stage function above
-import re  # noqa: E402
-from collections import Counter  # noqa: E402
-from dataclasses import asdict, dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import click  # noqa: E402
-
 MB = 1_000_000
 
 
@@ -113,13 +117,12 @@ def report_file(split: str) -> str:
 def run_extract(opts: ExtractOptions, show_progress: bool = True) -> ExtractSummary:
     import time
 
-    from .build import BuildError, _prepare_folder, shard_name
+    from .build import BuildError, _prepare_folder
     from .card import update_card_metadata
     from .engines import make_engine
     from .pipeline import ShardTask
     from .sources import ModuleSource, SourceError, find_modules
     from .validate import ValidationPlan
-    from .write import atomic_write, read_shard_metadata
 
     plan = opts.validation or ValidationPlan()
     try:
@@ -139,7 +142,7 @@ def run_extract(opts: ExtractOptions, show_progress: bool = True) -> ExtractSumm
     progress = _Progress(f"extract {opts.config}", len(found.targets), show_progress)
     engine = None
     try:
-        done = _finished_shards(folder, opts.split, tasks, read_shard_metadata, shard_name)
+        done = _finished_shards(folder, opts.split, tasks)
         for i in done:
             progress.advance(len(source.targets_of(i)), 0)
         rows_in_flight: dict[int, int] = {}
@@ -160,7 +163,7 @@ def run_extract(opts: ExtractOptions, show_progress: bool = True) -> ExtractSumm
                 for future in finished:
                     i = pending.pop(future)
                     result = future.result()
-                    _write_extracted(folder, opts.split, i, result, atomic_write, shard_name)
+                    _write_extracted(folder, opts.split, i, result)
                     rows_in_flight[i] = result.counts.rows
                     progress.advance(len(source.targets_of(i)), sum(rows_in_flight.values()))
         progress.close()
@@ -201,11 +204,11 @@ def empty_marker(split: str, index: int) -> str:
     return f".{split}-{index:05d}.empty.json"
 
 
-def _finished_shards(folder: Path, split: str, tasks: dict, read_meta, shard_name) -> set[int]:
+def _finished_shards(folder: Path, split: str, tasks: dict) -> set[int]:
     """Shards already on disk from the same sources and settings; refuses any other."""
     from .build import BuildError
 
-    found: list[tuple[Path, dict]] = [(p, read_meta(p)) for p in sorted(folder.glob(f"{split}-*.parquet"))]
+    found: list[tuple[Path, dict]] = [(p, read_shard_metadata(p)) for p in sorted(folder.glob(f"{split}-*.parquet"))]
     found += [(p, json.loads(p.read_text())) for p in sorted(folder.glob(f".{split}-*.empty.json"))]
     done = set()
     for path, meta in found:
@@ -221,7 +224,7 @@ def _finished_shards(folder: Path, split: str, tasks: dict, read_meta, shard_nam
     return done
 
 
-def _write_extracted(folder: Path, split: str, index: int, result, atomic_write, shard_name) -> None:
+def _write_extracted(folder: Path, split: str, index: int, result) -> None:
     text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in result.rejects)
     rejects = folder / rejects_file(split, index)
     if text:

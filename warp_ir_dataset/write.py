@@ -19,6 +19,10 @@ ZSTD_LEVEL = 3
 MAX_ROW_GROUP_BYTES = 100_000_000  # uncompressed; keeps row groups friendly to readers
 
 
+def shard_name(index: int, split: str = "train") -> str:
+    return f"{split}-{index:05d}.parquet"
+
+
 class ShardError(Exception):
     """A file in the output folder is not a shard this tool wrote, or is damaged."""
 
