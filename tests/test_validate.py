@@ -208,3 +208,35 @@ def test_compiling_leaves_nothing_in_the_temp_folder_and_a_killed_builds_files_a
     unrelated.mkdir()
     build(tmp_path / "killed", "cuda", 0.05, "--rows-per-shard", "10", "--workers", "2", "--validate", "all", env_extra=env)
     assert _leftovers(scratch) == ["not-a-pid"] and _leftovers(temp) == []
+
+
+def test_a_build_writes_the_rows_the_compiler_rejected_beside_its_shards(tmp_path, monkeypatch, capsys):
+    # The whole CLI, in this process (one worker), with the third kernel's code broken: the
+    # row is replaced, and rejects-00000.jsonl on disk says which kernel failed and why.
+    import json
+
+    from warp_ir_dataset import build as build_module
+    from warp_ir_dataset import scratch
+    from warp_ir_dataset.cli import run_cli
+
+    monkeypatch.setattr(scratch, "use_private_temp", lambda *a, **k: None)  # keep this process's TMPDIR
+    real_extract = pipeline.extract
+    calls = {"n": 0, "broken": None}
+
+    def extract_breaking_the_third(spec, dev, **kw):
+        row, code = real_extract(spec, dev, **kw)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            calls["broken"] = row["id"]
+            code = type(code)(**{**code.__dict__, "module_source": code.module_source + "\n#error injected by the test\n"})
+        return row, code
+
+    monkeypatch.setattr(pipeline, "extract", extract_breaking_the_third)
+    out = tmp_path / "out"
+    run_cli(build_module.main, "build", ["--config", "cpu", "--target-mb", "0.02", "--out", str(out), "--rows-per-shard", "8", "--workers", "1", "--validate", "all", "--quiet"])
+    assert "1 rejected (see" in capsys.readouterr().out
+    rejects = [json.loads(line) for line in (out / "cpu" / "rejects-00000.jsonl").read_text().splitlines()]
+    assert [(r["id"], r["reason"], r["slot"]) for r in rejects] == [(calls["broken"], "clang-error", 2)]
+    assert "injected by the test" in rejects[0]["message"]
+    ids = [i for p in sorted((out / "cpu").glob("*.parquet")) for i in pq.read_table(p, columns=["id"]).column("id").to_pylist()]
+    assert calls["broken"] not in ids and len(ids) == len(set(ids))
