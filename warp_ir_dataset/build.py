@@ -179,13 +179,15 @@ class Progress:
             self.bar = tqdm(total=round(self.target_mb, 2), unit="MB", desc=self.label, dynamic_ncols=True, file=sys.stderr,
                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.2f}/{total:.2f} MB [{elapsed}<{remaining}{postfix}]")
 
-    def update(self, mb_done: float, rows: int, building: int = 0, final: bool = False) -> None:
+    def update(self, mb_done: float, rows: int, building: int = 0, built: int = 0, final: bool = False) -> None:
+        """``rows`` kept so far, ``building`` in shards not yet accepted, ``built`` by this run
+        (what the rate counts: shards found on disk cost nothing)."""
         now = time.perf_counter()
         if not self.enabled or (not final and now - self.last < self.interval):
             return
         self.last = now
         elapsed = now - self.start
-        rate = rows / elapsed if elapsed > 0 else 0.0
+        rate = built / elapsed if elapsed > 0 else 0.0
         kept = f"{rows} rows kept" + (f" (+{building} being built)" if building and not final else "")
         if self.bar is not None:
             self.bar.n = round(min(mb_done, self.target_mb), 2)
@@ -260,7 +262,8 @@ def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], sh
 
     def show() -> None:
         # Rows kept are those of accepted shards; rows being built may still be cut away.
-        progress.update(estimated_bytes() / MB, summary.rows, sum(rows_in_flight.values()))
+        building = sum(rows_in_flight.values())
+        progress.update(estimated_bytes() / MB, summary.rows, building, summary.rows_built + building)
 
     def full_on_disk(index: int) -> bool:
         return index in on_disk and on_disk[index].final_for_target is None
@@ -268,7 +271,7 @@ def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], sh
     def finished() -> BuildSummary:
         summary.seconds = time.perf_counter() - started
         summary.bytes += accepted_bytes
-        progress.update(summary.bytes / MB, summary.rows, final=True)
+        progress.update(summary.bytes / MB, summary.rows, built=summary.rows_built, final=True)
         return summary
 
     try:
