@@ -22,7 +22,7 @@ EXPECTED_KERNELS = {  # kernel name → rows (a factory's two variants, a generi
 def extract(out: Path, *sources: str, config: str = "cpu", check: bool = True, extra=()) -> subprocess.CompletedProcess:
     return run_module(
         "warp_ir_dataset.extract", *sources, "--config", config, "--out", str(out), "--quiet", "--validate", "all",
-        "--module-timeout", "15", "--modules-per-shard", "3", "--workers", "2", *extra, check=check,
+        "--module-timeout", "25", "--modules-per-shard", "3", "--workers", "2", *extra, check=check,
     )
 
 
