@@ -295,3 +295,27 @@ def test_ctrl_c_is_one_line_keeps_finished_shards_and_the_same_command_resumes(t
     assert not list((out / "cpu").glob(".*.tmp-*"))
     build(out, "cpu", 0.25, "--rows-per-shard", "5", "--workers", "2")
     assert snapshot(out / "cpu") == snapshot(reference / "cpu")
+
+
+@pytest.mark.parametrize("key", ["generator_version", "warp_version"])
+def test_shards_of_another_generator_or_warp_version_are_refused(tmp_path, key):
+    # As if an older release had written the folder: only the recorded version differs.
+    from warp_ir_dataset.write import encode_shard
+
+    out = tmp_path / "d"
+    build(out, "cpu", 0.05, *RPS, "--workers", "1")
+    shard = out / "cpu" / "train-00000.parquet"
+    table = pq.read_table(shard)
+    meta = {k.decode(): v.decode() for k, v in table.schema.metadata.items() if k != b"ARROW:schema"}
+    shard.write_bytes(encode_shard(table.replace_schema_metadata(None), {**meta, key: "0.0"}))
+    before = snapshot(out)
+    line = one_line_error(build(out, "cpu", 0.1, *RPS, "--workers", "1", check=False))
+    assert f"built with {key}=0.0" in line and "use another --out" in line
+    assert snapshot(out) == before
+
+
+def test_a_cuda_folder_built_for_another_arch_is_refused(tmp_path):
+    out = tmp_path / "d"
+    build(out, "cuda", 0.05, *RPS, "--workers", "1", "--arch", "sm_80")
+    line = one_line_error(build(out, "cuda", 0.1, *RPS, "--workers", "1", check=False))
+    assert "built with arch=sm_80, this build uses arch=sm_90" in line
