@@ -2,8 +2,10 @@
 
 Each sampled row's ``python_source`` is written to a file of its own and imported from it in a
 fresh Python process, as a user would; the kernel it registers goes through Warp's code
-generator for the row's device, and the forward code is compared with the row's
-``forward_code``, byte for byte. ``--alone N`` rows get a process each; the others share a few
+generator for the row's device, and its code is compared with the row's, byte for byte: with
+the row's ``forward_code``, or, for a kernel that turns its backward pass on itself
+(``@wp.kernel(enable_backward=True)``, which Warp then generates whatever the module says), with
+``forward_code + backward_code``. ``--alone N`` rows get a process each; the others share a few
 processes, each row imported under its own module name with Warp's function counters as a
 fresh process has them (what the builder does).
 
@@ -70,7 +72,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     files = sorted((args.folder / args.config).glob(f"{args.split}-*.parquet"))
-    rows = [r for f in files for r in pq.read_table(f, columns=["id", "kernel_name", "device", "python_source", "forward_code"]).to_pylist()]
+    rows = [r for f in files for r in pq.read_table(f, columns=["id", "kernel_name", "device", "python_source", "forward_code", "backward_code"]).to_pylist()]
     if args.sample and args.sample < len(rows):
         rows = random.Random(args.seed).sample(rows, args.sample)
     alone, shared = rows[: args.alone], rows[args.alone :]
@@ -82,7 +84,7 @@ def main() -> None:
         for start in range(0, len(shared), args.batch):
             with tempfile.TemporaryDirectory(dir=tmp) as many:
                 got += run(shared[start : start + args.batch], many)
-    same = [g == r["forward_code"] for g, r in zip(got, rows)]
+    same = [g in (r["forward_code"], r["forward_code"] + (r["backward_code"] or "")) for g, r in zip(got, rows)]
     alone_same = sum(same[: len(alone)])
     misses = [f"{r['kernel_name']}({r['id']}): {g[:120]!r}" for g, r, s in zip(got, rows, same) if not s][:5]
     print(
