@@ -23,8 +23,8 @@ def test_sample_plan_checks_one_row_in_twenty_in_every_shard():
     assert all(ValidationPlan("all").selects(0, 0, s) for s in range(100))
 
 
-@pytest.mark.parametrize("device", ["cpu", "cuda"])
-def test_broken_code_is_rejected_with_its_reason_and_replaced(monkeypatch, device):
+def break_the_third_kernel(monkeypatch) -> dict:
+    """Makes the third kernel the pipeline extracts fail to compile; returns its id once known."""
     real_extract = pipeline.extract
     calls = {"n": 0, "broken": None}
 
@@ -33,11 +33,16 @@ def test_broken_code_is_rejected_with_its_reason_and_replaced(monkeypatch, devic
         calls["n"] += 1
         if calls["n"] == 3:
             calls["broken"] = row["id"]
-            body = code.module_source + "\n#error injected by the test\n"
-            code = type(code)(**{**code.__dict__, "module_source": body})
+            code = type(code)(**{**code.__dict__, "module_source": code.module_source + "\n#error injected by the test\n"})
         return row, code
 
     monkeypatch.setattr(pipeline, "extract", extract_breaking_the_third)
+    return calls
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_broken_code_is_rejected_with_its_reason_and_replaced(monkeypatch, device):
+    calls = break_the_third_kernel(monkeypatch)
     task = ShardTask(device, GeneratedSource(5), 0, 6, "test", ValidationPlan("all"))
     result = build_shard(task)
     table = result.table
@@ -220,18 +225,7 @@ def test_a_build_writes_the_rows_the_compiler_rejected_beside_its_shards(tmp_pat
     from warp_ir_dataset.cli import run_cli
 
     monkeypatch.setattr(scratch, "use_private_temp", lambda *a, **k: None)  # keep this process's TMPDIR
-    real_extract = pipeline.extract
-    calls = {"n": 0, "broken": None}
-
-    def extract_breaking_the_third(spec, dev, **kw):
-        row, code = real_extract(spec, dev, **kw)
-        calls["n"] += 1
-        if calls["n"] == 3:
-            calls["broken"] = row["id"]
-            code = type(code)(**{**code.__dict__, "module_source": code.module_source + "\n#error injected by the test\n"})
-        return row, code
-
-    monkeypatch.setattr(pipeline, "extract", extract_breaking_the_third)
+    calls = break_the_third_kernel(monkeypatch)
     out = tmp_path / "out"
     run_cli(build_module.main, "build", ["--config", "cpu", "--target-mb", "0.02", "--out", str(out), "--rows-per-shard", "8", "--workers", "1", "--validate", "all", "--quiet"])
     assert "1 rejected (see" in capsys.readouterr().out
