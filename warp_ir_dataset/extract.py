@@ -17,6 +17,7 @@ import click
 
 from . import _warp
 from .generate import GENERATOR_VERSION, KernelSpec, source_id
+from .sources import DEFAULT_MODULE_TIMEOUT, DEFAULT_MODULES_PER_SHARD
 from .write import atomic_write, read_shard_metadata, shard_name
 
 
@@ -70,8 +71,8 @@ class ExtractOptions:
     split: str = "train"
     license: str | None = None
     workers: int = 1
-    modules_per_shard: int = 8
-    module_timeout: float = 120.0
+    modules_per_shard: int = DEFAULT_MODULES_PER_SHARD
+    module_timeout: float = DEFAULT_MODULE_TIMEOUT
     validation: object = None  # ValidationPlan; None: the default plan
     engine: str = "local"
     ray_address: str | None = None
@@ -348,8 +349,8 @@ class _Progress:
 @click.option("--validate", "validate", default="sample", show_default=True, help="Compile rows with Warp's toolchain: none, sample (1 row in 20) or all.")
 @click.option("--arch", default="sm_90", show_default=True, help="CUDA architecture cuda rows are compiled for.")
 @click.option("--ptx", is_flag=True, help="cuda only: store each row's own PTX.")
-@click.option("--modules-per-shard", type=int, default=8, show_default=True, help="Modules imported per shard (the unit of work and of resume).")
-@click.option("--module-timeout", type=float, default=120.0, show_default=True, help="Seconds one module may take to import before it is stopped and rejected.")
+@click.option("--modules-per-shard", type=int, default=DEFAULT_MODULES_PER_SHARD, show_default=True, help="Modules imported per shard (the unit of work and of resume).")
+@click.option("--module-timeout", type=float, default=DEFAULT_MODULE_TIMEOUT, show_default=True, help="Seconds one module may take to import before it is stopped and rejected.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--summary-json", type=click.Path(path_type=Path), default=None, help="Also write the summary as JSON here.")
 def main(sources, config, out, split, license_, workers, validate, arch, ptx, modules_per_shard, module_timeout, quiet, summary_json) -> None:

@@ -80,8 +80,6 @@ class ShardCounts:
     generator_errors: int = 0  # a family raised: a bug, counted so a long build survives it
     validated: int = 0
     rejected: int = 0
-    modules: int = 0  # modules imported (a shard of modules)
-    kernels_found: int = 0  # concrete kernels they registered and that were reconstructed
     validation_seconds: float = 0.0
     peak_rss_mb: float = 0.0  # per worker process
     failures_by_family: dict[str, int] = field(default_factory=dict)
@@ -226,8 +224,6 @@ class _ShardBuilder:
         replaced (there is no next seed to try)."""
         task, plan = self.task, self.task.validation
         specs, self.rejects = task.source.candidates(task.shard_index)
-        self.counts.modules = len(task.source.targets_of(task.shard_index))
-        self.counts.kernels_found = len(specs)
         kept: list[_Slot] = []
         for spec in specs:
             slot = len(kept)

@@ -24,7 +24,7 @@ from .probe import ModuleTarget, ProbeResult, probe
 
 REAL_FAMILY = "real"
 DEFAULT_MODULES_PER_SHARD = 8
-DEFAULT_MODULE_TIMEOUT = 120.0  # seconds to import one module (mujoco-warp's largest: ~10 s here)
+DEFAULT_MODULE_TIMEOUT = 120.0  # seconds: a module that takes longer to import is taken to hang
 
 
 def real_sources() -> tuple[str, ...]:
