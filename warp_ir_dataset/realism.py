@@ -194,8 +194,8 @@ class RealismAcc:
             self.kernel_statements.append(kernel.statements)
             self.calls_user_func += FEATURES["calls a user @wp.func"](kernel)
             self.takes_struct += FEATURES["takes a struct"](kernel)
-        if not features:
-            self.func_lines += [f.lines for f in src.functions if f.kind == "func"] if not per_function else []
+        if not features:  # synthetic rows outside the feature sample: lengths only
+            self.func_lines += [f.lines for f in src.functions if f.kind == "func"]
             return
         if per_function:  # each distinct function once, wherever it appears
             for f in src.functions:
@@ -218,12 +218,9 @@ class RealismAcc:
 
 
 def _dist(values: list[int]) -> dict:
-    if not values:
-        return {"count": 0}
-    v = np.sort(np.asarray(values))
-    pick = lambda p: int(v[max(int(np.ceil(p / 100 * len(v))) - 1, 0)])  # noqa: E731 - nearest rank
-    bins = np.where(v > 0, np.floor(np.log2(np.maximum(v, 1))).astype(np.int64) + 1, 0)
-    return {"count": len(v), "p50": pick(50), "p90": pick(90), "p99": pick(99), "max": int(v[-1]), "log2_histogram": np.bincount(bins).tolist()}
+    from .stats import distribution  # the dataset's own nearest-rank percentiles and log2 bins
+
+    return distribution(np.asarray(values, dtype=np.int64))
 
 
 def summary(acc: RealismAcc) -> dict:
