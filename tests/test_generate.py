@@ -26,7 +26,7 @@ def test_same_seed_same_kernel_and_valid_python(seed):
     assert a == b
     tree = ast.parse(a.python_source)
     kernels = [
-        n for n in tree.body if isinstance(n, ast.FunctionDef) and any(ast.unparse(d) == "wp.kernel" for d in n.decorator_list)
+        n for n in tree.body if isinstance(n, ast.FunctionDef) and any(ast.unparse(d.func if isinstance(d, ast.Call) else d) == "wp.kernel" for d in n.decorator_list)
     ]
     assert [k.name for k in kernels] == [a.kernel_name]
     assert a.family == family_for_seed(seed)
@@ -48,7 +48,11 @@ def test_a_kernel_builds_on_both_devices_or_on_neither(seed):
     if isinstance(cpu, str) or isinstance(cuda, str):
         assert cpu == cuda, f"seed {seed} ({spec.family}): cpu {cpu if isinstance(cpu, str) else 'built'}, cuda {cuda if isinstance(cuda, str) else 'built'}"
     else:
-        assert cpu.forward_code and cpu.backward_code and cuda.forward_code and cuda.backward_code
+        assert cpu.forward_code and cuda.forward_code
+        # The backward pass is there unless the source turns it off (as long solver kernels do).
+        assert bool(cpu.backward_code) == bool(cuda.backward_code)
+        if "enable_backward" not in spec.python_source:
+            assert cpu.backward_code
 
 
 def test_almost_every_seed_builds():
@@ -67,7 +71,7 @@ def test_almost_every_seed_builds():
 def test_every_family_builds_for_most_seeds():
     fams = registry()
     declared = [m for p in sorted(Path(families.__file__).parent.glob("*.py")) for m in re.findall(r'^@family\("(\w+)"', p.read_text(), re.M)]
-    assert sorted(fams) == sorted(declared) and len(fams) >= 28  # every @family in the package registers, once
+    assert sorted(fams) == sorted(declared) and len(fams) >= 30  # every @family in the package registers, once
     for name, fam in fams.items():
         ok = 0
         sources = set()

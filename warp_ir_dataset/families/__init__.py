@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 
@@ -19,6 +19,9 @@ from typing import Callable
 class GeneratedKernel:
     kernel_name: str
     python_source: str
+    # How to launch it, where the family knows (see _compose): extents of the launch and of
+    # every array argument, which int arrays hold indices into which arrays.
+    contract: dict | None = field(default=None, compare=False)
 
 
 FamilyFn = Callable[[random.Random], GeneratedKernel]
@@ -35,8 +38,8 @@ _REGISTRY: dict[str, Family] = {}
 
 
 def family(name: str, weight: float = 1.0, budget: int | None = None) -> Callable[[FamilyFn], FamilyFn]:
-    """Register a family. ``budget`` lowers the size budget (estimated bytes of generated code)
-    for families whose kernels are heavy by nature."""
+    """Register a family. ``budget`` sets its size budget (estimated bytes of generated code):
+    lower for families whose kernels are heavy by nature, higher for long forward-only ones."""
     def register(fn: FamilyFn) -> FamilyFn:
         if name in _REGISTRY:
             raise ValueError(f"generator family {name!r} registered twice")

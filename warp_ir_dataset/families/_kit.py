@@ -136,6 +136,8 @@ class ExprGen:
         self.extra: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
         self.extra_p = 0.3
         self._in_extra = False
+        # Long kernels keep their expressions shallow, as people write them line by line.
+        self.max_depth: int | None = None
 
     def _spread(self, parts: list[str], args: tuple) -> None:
         """Operands of a wide rule that came out as the very same variable (``f(x, x, x)``)
@@ -206,6 +208,8 @@ class ExprGen:
         return f"{t}({e})" if t in ("float", "int") else e
 
     def expr(self, t: str, depth: int = 2) -> str:
+        if self.max_depth is not None:
+            depth = min(depth, self.max_depth)
         if depth <= 0 or self.rng.random() < 0.2:
             return self._leaf(t)
         if self.extra.get(t) and not self._in_extra and self.rng.random() < self.extra_p:
