@@ -235,12 +235,21 @@ def test_a_full_disk_is_one_line_keeps_whole_files_only_and_the_same_command_res
     assert snapshot(tmp_path / "out" / "cpu") == snapshot(tmp_path / "ref" / "cpu")
 
 
-def test_a_damaged_shard_says_how_to_rebuild_it_and_that_works(tmp_path):
+@pytest.mark.parametrize("damage", ["truncated", "inside"])
+def test_a_damaged_shard_says_how_to_rebuild_it_and_that_works(tmp_path, damage):
     out = tmp_path / "d"
     build(out, "cpu", 0.1, *RPS, "--workers", "1")
     reference = snapshot(out)
     shard = out / "cpu" / "train-00000.parquet"
-    shard.write_bytes(shard.read_bytes()[:100])
+    data = bytearray(shard.read_bytes())
+    if damage == "truncated":
+        data = data[:100]
+    else:  # bytes of a data page changed, the footer intact: only the page checksums tell
+        middle = len(data) // 3
+        data[middle : middle + 8] = bytes(b ^ 0x5A for b in data[middle : middle + 8])
+    shard.write_bytes(bytes(data))
+    if damage == "inside":
+        assert pq.read_metadata(shard).num_rows  # the footer alone does not show it
     line = one_line_error(build(out, "cpu", 0.1, *RPS, "--workers", "1", check=False))
     assert "train-00000.parquet" in line and "delete it and run the same command" in line
     shard.unlink()

@@ -29,7 +29,7 @@ from .pipeline import EncodedShard, ShardCounts, ShardResult, ShardTask, build_s
 from .schema import CONFIGS
 from .sources import GeneratedSource
 from .validate import DEFAULT_ARCH, MODES, ValidationPlan
-from .write import ShardError, atomic_write, read_shard_metadata, shard_name
+from .write import ShardError, atomic_write, read_shard_metadata, shard_name, verify_shard
 
 MB = 1_000_000
 DEFAULT_ROWS_PER_SHARD = 500
@@ -145,6 +145,7 @@ def _scan(folder: Path, opts: BuildOptions) -> dict[int, OnDisk]:
         for key, want in expected.items():
             if meta[key] != want:
                 raise ShardError(f"{path}: built with {key}={meta[key]}, this build uses {key}={want}; use another --out")
+        verify_shard(path)
         metas[(index, split)] = (path, meta)
     found: dict[int, OnDisk] = {}
     for (index, split), (path, meta) in sorted(metas.items()):

@@ -18,7 +18,7 @@ import click
 from . import _warp
 from .generate import GENERATOR_VERSION, KernelSpec, source_id
 from .sources import DEFAULT_MODULE_TIMEOUT, DEFAULT_MODULES_PER_SHARD
-from .write import atomic_write, read_shard_metadata, shard_name
+from .write import ShardError, atomic_write, read_shard_metadata, shard_name, verify_shard
 
 
 def extract(
@@ -221,6 +221,11 @@ def _finished_shards(folder: Path, split: str, tasks: dict) -> set[int]:
         for key in ("config", "source", "source_digest", "validate", "arch", "ptx", "warp_version", "rows_per_shard"):
             if meta[key] != want[key]:
                 raise BuildError(f"{path}: extracted with {key}={meta[key] or '-'}, this run has {key}={want[key] or '-'}; use another --out")
+        if path.suffix == ".parquet":
+            try:
+                verify_shard(path)
+            except ShardError as e:
+                raise BuildError(str(e)) from None
         done.add(index)
     return done
 

@@ -46,6 +46,7 @@ def encode_shard(table: pa.Table, metadata: dict[str, str]) -> bytes:
         compression_level=ZSTD_LEVEL,
         use_content_defined_chunking=True,
         write_page_index=True,
+        write_page_checksum=True,  # a page damaged inside the file is found when a resume trusts it
         write_statistics=["id", "kernel_name", "family", "seed", "device", "validation"],
     ) as writer:
         writer.write_table(table, row_group_size=rows_per_group)
@@ -93,3 +94,12 @@ def read_shard_metadata(path: Path) -> dict[str, str]:
     if schema.remove_metadata() != ROW_SCHEMA.remove_metadata():
         raise ShardError(f"{path}: columns differ from schema version {SCHEMA_VERSION}")
     return meta
+
+
+def verify_shard(path: Path) -> None:
+    """Read every page of a shard and check its checksum; :class:`ShardError` with the remedy
+    when a page is damaged (the footer alone, read by :func:`read_shard_metadata`, can be intact)."""
+    try:
+        pq.ParquetFile(path, page_checksum_verification=True).read()
+    except (OSError, pa.ArrowException) as e:
+        raise ShardError(f"{path}: damaged inside ({str(e).splitlines()[0]}); delete it and run the same command: that shard is built again") from None

@@ -17,7 +17,7 @@ TEXTURES = {1: ("wp.Texture1D", "float"), 2: ("wp.Texture2D", "vec2"), 3: ("wp.T
 def _tiled_query(w: KernelWriter, rng, i: str) -> None:
     kind = rng.choice(list(TILED))
     start, step, start_alias, step_alias, id_type = TILED[kind]
-    if rng.random() < 0.3:  # the older spellings, still accepted
+    if rng.random() < 0.5:  # the older spellings, still accepted
         start, step = start_alias, step_alias
     ident = w.names.fresh(rng.choice(("bvh", "mesh", "accel", "scene")) + "_id")
     w.raw_arg(f"{ident}: {id_type}")
@@ -82,7 +82,7 @@ def _texture(w: KernelWriter, rng, i: str) -> None:
     w.store(out, "float32", i, f"{w.fold_unused(w.exprs.live('float', 1), 'float')} + {s.name}{scale}")
 
 
-@family("tiled_queries", 0.6)
+@family("tiled_queries", 1.0)
 def tiled_queries(rng) -> GeneratedKernel:
     w = KernelWriter(rng)
     (i,) = w.tid()
