@@ -263,16 +263,18 @@ def test_a_damaged_shard_says_how_to_rebuild_it_and_that_works(tmp_path, damage)
         (("--seed", "3"), "seed"),
         (("--rows-per-shard", "41"), "rows_per_shard"),
         (("--validate", "sample"), "validate"),
+        (("--validate", "none", "--ptx"), "ptx"),
     ],
 )
 def test_a_folder_built_with_other_settings_is_refused_naming_the_setting(tmp_path, extra, key):
     out = tmp_path / "d"
-    build(out, "cpu", 0.05, *RPS, "--workers", "1")
+    config = "cuda" if "--ptx" in extra else "cpu"
+    build(out, config, 0.03, *RPS, "--workers", "1")
     before = snapshot(out)
     args = [a for a in (*RPS, "--workers", "1") if a not in extra[:1]]
     if extra[0] == "--rows-per-shard":
         args = ["--workers", "1"]
-    line = one_line_error(build(out, "cpu", 0.1, *args, *extra, check=False))
+    line = one_line_error(build(out, config, 0.1, *args, *extra, check=False))
     assert f"built with {key}=" in line and "use another --out" in line
     assert snapshot(out) == before
 
@@ -328,3 +330,37 @@ def test_a_cuda_folder_built_for_another_arch_is_refused(tmp_path):
     build(out, "cuda", 0.05, *RPS, "--workers", "1", "--arch", "sm_80")
     line = one_line_error(build(out, "cuda", 0.1, *RPS, "--workers", "1", check=False))
     assert "built with arch=sm_80, this build uses arch=sm_90" in line
+
+
+def test_a_limited_last_shard_with_a_rejected_row_is_built_again_in_full(tmp_path, monkeypatch):
+    # Compiling is slow: a stand-in for the compiler rejects about one row in five, by its code.
+    import hashlib
+
+    from warp_ir_dataset import build as build_module
+    from warp_ir_dataset import engines, pipeline
+    from warp_ir_dataset.cli import run_cli
+    from warp_ir_dataset.validate import Outcome
+
+    def fake_check(codes, device, plan):
+        return [Outcome(ok=hashlib.sha256(c.forward_code.encode()).digest()[0] >= 52, reason="injected", message="injected") for c in codes]
+
+    tasks = []
+    real_build_shard = engines.build_shard
+
+    def spy(task, on_row=None):
+        tasks.append((task.shard_index, task.slot_limit))
+        return real_build_shard(task, on_row)
+
+    monkeypatch.setattr(pipeline, "check", fake_check)
+    monkeypatch.setattr(engines, "build_shard", spy)
+    common = ["--config", "cpu", "--rows-per-shard", "20", "--validate", "all", "--workers", "1", "--quiet"]
+    run_cli(build_module.main, "build", ["--target-mb", "0.15", "--out", str(tmp_path / "small"), *common])
+    last = max(i for i, _ in tasks)
+    assert (last, None) in tasks and any(i == last and n is not None for i, n in tasks), tasks  # limited, then whole
+    rejects = [p for p in (tmp_path / "small" / "cpu").glob("rejects-*.jsonl")]
+    assert rejects  # rows were replaced after "validation"
+    # The written last shard is the smallest prefix of the whole shard that reaches the target.
+    run_cli(build_module.main, "build", ["--target-mb", "0.3", "--out", str(tmp_path / "large"), *common])
+    ids = lambda folder: pq.read_table(folder / "cpu" / f"train-{last:05d}.parquet", columns=["id"]).column("id").to_pylist()  # noqa: E731
+    small, large = ids(tmp_path / "small"), ids(tmp_path / "large")
+    assert small and small == large[: len(small)] and len(small) < len(large)
