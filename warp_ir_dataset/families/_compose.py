@@ -38,11 +38,11 @@ FIELD_WORDS = ("pos", "vel", "mass", "invweight", "quat", "xform", "force", "tor
 @dataclass(frozen=True)
 class IndexInto:
     """An int array's values are indices into dimension ``dim`` of ``array``; with ``count``
-    (another int array), entries ``[value, value + count)`` are."""
+    (another int array's entry, or a fixed length), entries ``[value, value + count)`` are."""
 
     array: str
     dim: int
-    count: str | None = None
+    count: str | int | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class Arg:
     shape: tuple = ()  # arrays: extent per dimension (WORLDS, an element kind, or an int)
     indexes: IndexInto | None = None
     bound: str | None = None  # int scalars: the extent it does not exceed
+    fields: dict | None = None  # struct arguments: field -> value type, "array:<dtype>" for array fields
 
 
 GROUP_ORDER = ("Model", "Data in", "In", "Data out", "Out")
@@ -78,6 +79,7 @@ class Composition:
     imports: set[str] = field(default_factory=set)
     module_options: dict = field(default_factory=dict)
     module_lines: list[str] = field(default_factory=list)
+    constants: dict[str, int] = field(default_factory=dict)
     kernel_options: dict = field(default_factory=dict)
     generic: bool = False  # array/scalar arguments typed ``Any``; the source declares one overload
     helpers: list[Helper] = field(default_factory=list)
@@ -117,8 +119,8 @@ class Composition:
         self.w.values.append(v)
         return v
 
-    def raw_arg(self, name: str, annotation: str, group: str = "In") -> None:
-        self.args.append(Arg(name, annotation, group))
+    def struct_arg(self, name: str, struct: str, fields: dict, group: str = "In") -> None:
+        self.args.append(Arg(name, struct, group, fields=dict(fields)))
 
     def at(self, arg: Arg, *rest: str) -> str:
         """The subscript that reads ``arg`` at this thread's element (and ``rest`` beyond)."""
@@ -190,6 +192,7 @@ class Composition:
     def constant(self, hint: str, value: int) -> str:
         name = self.w.names.fresh(hint)
         self.module_lines.append(f"{name} = {value}")
+        self.constants[name] = value
         return name
 
     def flow(self, weights: dict, types: tuple[str, ...], bounds: list[str] | None = None,
@@ -259,10 +262,12 @@ class Composition:
         """The launch contract as a plain record (see the module docstring)."""
         return {
             "launch": [WORLDS, self.element] if self.worlds else [self.element],
+            "constants": dict(self.constants),
             "args": [
-                {"name": a.name, "group": a.group, "dtype": a.dtype, "shape": list(a.shape),
+                {"name": a.name, "group": a.group, "type": a.annotation if a.dtype is None and not a.fields else None,
+                 "dtype": a.dtype, "shape": list(a.shape),
                  "indexes": None if a.indexes is None else {"array": a.indexes.array, "dim": a.indexes.dim, "count": a.indexes.count},
-                 "bound": a.bound}
+                 "bound": a.bound, "fields": a.fields, "struct": a.annotation if a.fields is not None else None}
                 for a in sorted(self.args, key=lambda a: GROUP_ORDER.index(a.group))
             ],
         }

@@ -204,7 +204,7 @@ def array_slice(c: Composition) -> None:
     k = r.randint(2, 4)
     data = c.array(r.choice(("float32", "vec3")), (r.choice(("efc", "coef", "sample", "knot")),), "Model")
     start = c.array("int32", (c.element,), "Model", hint=f"{c.element}_{r.choice(('adr', 'start', 'offset'))}",
-                    indexes=IndexInto(data.name, 0))
+                    indexes=IndexInto(data.name, 0, k))
     adr = c.w.assign(f"{start.name}[{c.elem_var}]", "int", hint="adr")
     adr.reads = 1
     view = c.w.names.fresh(r.choice(("seg", "view", "window", "coefs")))
@@ -237,7 +237,7 @@ def struct_parameters(c: Composition) -> None:
         lines.append(f"    {table}: wp.array(dtype=float)")
     c.w.preamble.append("\n".join(lines) + "\n")
     prm = c.w.names.fresh(r.choice(("params", "opt", "cfg", "settings")))
-    c.raw_arg(prm, name, "In")
+    c.struct_arg(prm, name, {**fields, **({table: "array:float32"} if table else {})})
     for f in r.sample(list(fields), min(len(fields), r.randint(1, 3))):
         c.w.assign(f"{prm}.{f}", fields[f], hint=f)
     if table:
