@@ -14,6 +14,7 @@ use ``module="unique"`` and launch options. Each kernel knows its launch contrac
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 from . import GeneratedKernel, family
 from ._compose import BATCH, Composition, Helper, IndexInto
@@ -93,6 +94,19 @@ def _release(flow: Flow) -> None:
         v.reads = 0
 
 
+@contextmanager
+def _loop(c: Composition, flow: Flow, header: str, var: str):
+    """A ``for`` loop over ``var`` whose body (the ``with`` block) ends by updating the flow's
+    target with what it computed."""
+    flow.loops.append("for")
+    with c.w.block(header) as mark:
+        c.w.values.append(Value(var, "int", reads=1))
+        yield
+        flow.update()
+        flow.close(mark)
+    flow.loops.pop()
+
+
 def branches(c: Composition) -> None:
     flow = _flow(c, {"compute": 2, "update": 2, "if": 1, "ifelse": 1, "elif": 1.5, "ternary": 0.6, "where": 0.4, "flag": 0.4})
     flow.stmts(2, 1, 3)
@@ -126,16 +140,11 @@ def neighbours(c: Composition) -> None:
     k = c.w.names.fresh(r.choice(("j", "k", f"{other}id", "n", "m", "e")))
     header = r.choice((f"for {k} in range({adr.name}, {adr.name} + {num.name}):", f"for {k} in range({num.name}):"))
     index = k if "+" in header else f"{adr.name} + {k}"
-    flow.loops.append("for")
-    with c.w.block(header) as mark:
-        c.w.values.append(Value(k, "int", reads=1))
+    with _loop(c, flow, header, k):
         t, cast = ARRAY_DTYPES[dtype]
         world = [c.world_var] if c.worlds else []
         c.w.assign(cast.format(x=f"{data.name}[{', '.join(world + [index])}]"), t, hint=r.choice(("x", "val", "v", "w", other)))
         flow.stmts(1, 1, 3)
-        flow.update()
-        flow.close(mark)
-    flow.loops.pop()
     _release(flow)
 
 
@@ -147,16 +156,11 @@ def static_loop(c: Composition) -> None:
     flow = _flow(c, {"compute": 1, "update": 3})
     k = c.w.names.fresh(r.choice(("k", "c", "d", "s", "q")))
     flow.unrolled = True
-    flow.loops.append("for")
-    with c.w.block(f"for {k} in range(wp.static({n})):") as mark:
-        c.w.values.append(Value(k, "int", reads=1))
+    with _loop(c, flow, f"for {k} in range(wp.static({n})):", k):
         t, cast = ARRAY_DTYPES[arr.dtype]
         c.w.assign(cast.format(x=f"{arr.name}[{c.elem_var}, {k}]"), t)
         if r.random() < 0.4:
             c.w.compute_live("float", 1)
-        flow.update()
-        flow.close(mark)
-    flow.loops.pop()
     flow.unrolled = False
     if r.random() < 0.5:
         c.w.compute_live("float", 1)
@@ -216,13 +220,8 @@ def array_slice(c: Composition) -> None:
     else:
         flow = _flow(c, {"compute": 1, "update": 2}, types=(t,))
         j = c.w.names.fresh("j")
-        flow.loops.append("for")
-        with c.w.block(f"for {j} in range({k}):") as mark:
-            c.w.values.append(Value(j, "int", reads=1))
+        with _loop(c, flow, f"for {j} in range({k}):", j):
             c.w.assign(f"{view}[{j}]", t)
-            flow.update()
-            flow.close(mark)
-        flow.loops.pop()
         _release(flow)
 
 
