@@ -157,15 +157,33 @@ class LoadedKernel:
     def codegen(self, device: str, enable_backward: bool | None = None, with_module: bool = True) -> KernelCode:
         """Warp's code for ``device``; the backward pass as the kernel declares it (its own
         ``enable_backward``, else its module's), unless ``enable_backward`` overrides it."""
-        from warp._src import codegen, context
+        return self.codegen_devices((device,), enable_backward, with_module)[device]
+
+    def codegen_devices(self, devices: tuple[str, ...], enable_backward: bool | None = None,
+                        with_module: bool = True) -> dict[str, KernelCode]:
+        """Warp's code for each device from one build of the kernel (parse, types, adjoint).
+
+        Warp's build does not depend on the device it is for: ``ModuleBuilder``'s ``target``
+        only chooses a warning of ``tile_matmul``; what differs per device (the ``output_arch``
+        and ``block_dim`` options that library-backed tile builtins read) comes from the module
+        options, the same for both here. ``tests/test_extract.py`` checks the code equals each
+        device's own build over every family.
+        """
+        from warp._src import context
 
         kernel = self.kernel
-        module = kernel.module
-        options = dict(module.options)
+        options = dict(kernel.module.options)
         if enable_backward is None:
             enable_backward = bool(kernel.options.get("enable_backward", options["enable_backward"]))
         options["enable_backward"] = enable_backward
-        builder = context.ModuleBuilder(module, options, target=device)
+        builder = context.ModuleBuilder(kernel.module, options, target=devices[0])
+        return {device: self._codegen(builder, options, device, with_module) for device in devices}
+
+    def _codegen(self, builder, options: dict, device: str, with_module: bool) -> KernelCode:
+        from warp._src import codegen
+
+        kernel = self.kernel
+        enable_backward = options["enable_backward"]
         forward_only = options | {"enable_backward": False}
         mangled = kernel.get_mangled_name()
         backward = None

@@ -249,8 +249,9 @@ def limitations(stats: dict) -> str:
         items.append(f"- `{config}`: the kernels call {b['distinct_used']} of Warp's {b['kernel_callable']} kernel-callable builtins; {len(b['unused'])} are never used.")
     real = _extracted(stats)
     items += [
-        "- The kernels of `train` and `test` are synthetic, made by generator families; they exercise Warp's code "
-        "generator but are not real simulation code and their results are not meaningful."
+        "- The kernels of `train` and `test` are synthetic, made by generator families (the `simulation` family "
+        "composes them in the shape of solver code: see the realism section); they exercise Warp's code generator, "
+        "but what they compute has no meaning."
         + (" The `real` split is real code, but only the kernels that importing its modules registers: kernels "
            "that factories make from run-time arguments are not in it." if real else ""),
         "- Generated code is specific to the Warp version above: other versions emit different code.",
