@@ -197,6 +197,8 @@ class Progress:
         mb_rate = mb_done / elapsed if elapsed > 0 else 0.0
         if final:
             eta = "done"
+        elif mb_done >= 0.99 * self.target_mb:  # the estimate is capped there: the rest is the last cut
+            eta = "finishing"
         elif mb_rate > 0:
             eta = f"ETA {(self.target_mb - mb_done) / mb_rate:.0f}s"
         else:
@@ -254,7 +256,7 @@ def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], sh
     next_submit = 0
     pending: dict[int, Future] = {}
     ready: dict[int, ShardResult] = {}
-    bytes_per_row = 1600.0
+    bytes_per_row = 6000.0  # a guess (about generator 4's cpu rows) until the first shard is measured
 
     def estimated_bytes() -> float:
         # Sizes are only exact once a shard is encoded; in-flight rows are an estimate.

@@ -201,8 +201,7 @@ class _ShardBuilder:
             slots.append(self.fill(slot))
             if plan.selects(task.seed, task.shard_index, slot):
                 to_check.append(slot)
-            else:
-                self.progress()
+            self.progress()  # rows awaiting the compiler count too: being built
         # One validation batch at a time: amortizes the headers and keeps the progress line moving.
         for start in range(0, len(to_check), BATCH):
             batch = to_check[start : start + BATCH]
@@ -214,7 +213,7 @@ class _ShardBuilder:
                     outcome = self._check([slots[slot]])[0]
                 slots[slot].row["validation"] = "compiled"
                 slots[slot].row["ptx"] = outcome.ptx
-            self.progress(len(batch))
+            self.on_row(self.done)  # no new rows, but a sign of life while the compiler works
         self.counts.rows = len(slots)
         self.splits = [s.split for s in slots]
         return [s.row for s in slots]
