@@ -211,7 +211,8 @@ def test_a_full_disk_is_one_line_keeps_whole_files_only_and_the_same_command_res
     from warp_ir_dataset.cli import run_cli
 
     monkeypatch.setattr(scratch, "use_private_temp", lambda *a, **k: None)  # keep this process's TMPDIR
-    args = ["--config", "cpu", "--target-mb", "0.3", "--out", str(tmp_path / "out"), *RPS, "--workers", "1", "--validate", "none", "--quiet"]
+    small_shards = ("--rows-per-shard", "10")  # several shard files before the target
+    args = ["--config", "cpu", "--target-mb", "0.3", "--out", str(tmp_path / "out"), *small_shards, "--workers", "1", "--validate", "none", "--quiet"]
     real_fsync, calls = write.os.fsync, {"n": 0}
 
     def fsync(fd):
@@ -231,7 +232,7 @@ def test_a_full_disk_is_one_line_keeps_whole_files_only_and_the_same_command_res
     assert kept and all(pq.read_metadata(p).num_rows for p in kept)  # what is there is whole
     monkeypatch.setattr(write.os, "fsync", real_fsync)
     run_cli(build_module.main, "build", args)  # returns: finished
-    build(tmp_path / "ref", "cpu", 0.3, *RPS, "--workers", "1")
+    build(tmp_path / "ref", "cpu", 0.3, *small_shards, "--workers", "1")
     assert snapshot(tmp_path / "out" / "cpu") == snapshot(tmp_path / "ref" / "cpu")
 
 

@@ -39,7 +39,8 @@ def test_the_contract_states_every_argument_and_its_shape(seed):
         if a["indexes"]:  # an index array points at a dimension of an array of the same kernel
             target = arrays[a["indexes"]["array"]]
             assert a["dtype"] == "int32" and 0 <= a["indexes"]["dim"] < len(target["shape"])
-            assert a["indexes"]["count"] in (None, *arrays)
+            count = a["indexes"]["count"]
+            assert count is None or (isinstance(count, int) and count > 0) or count in arrays
             # the dimension it indexes is not the launch's own (else no offsets would be needed)
             assert target["shape"][a["indexes"]["dim"]] not in ("worlds",)
 

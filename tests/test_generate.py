@@ -112,3 +112,17 @@ def test_fixed_seeds_give_fixed_sources_until_the_generator_version_changes():
     changed = sorted(k for k, v in now["sha256"].items() if golden["sha256"].get(k) != v)
     assert not changed, f"same GENERATOR_VERSION, different kernels for {changed[:5]}: bump GENERATOR_VERSION"
     assert set(golden["sha256"]) == set(now["sha256"])
+
+
+def test_the_registry_is_complete_whatever_was_imported_first():
+    import subprocess
+    import sys
+
+    code = (
+        "import warp_ir_dataset.families.simulation; from warp_ir_dataset.families import registry; "
+        "import pathlib, re, warp_ir_dataset.families as f; "
+        "declared = [m for p in pathlib.Path(f.__file__).parent.glob('*.py') for m in re.findall(r'^@family\\(\"(\\w+)\"', p.read_text(), re.M)]; "
+        "assert sorted(registry()) == sorted(declared), sorted(registry())"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-800:]

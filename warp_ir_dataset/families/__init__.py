@@ -62,8 +62,13 @@ def _import_all() -> None:
             importlib.import_module(f"{__name__}.{info.name}")
 
 
+_ALL_IMPORTED = False
+
+
 def registry() -> dict[str, Family]:
     """All families, in name order (the order seeds are mapped onto). Shared: do not modify."""
-    if not _REGISTRY:
+    global _ALL_IMPORTED
+    if not _ALL_IMPORTED:  # not "if empty": importing one family module first registers only it
         _import_all()
+        _ALL_IMPORTED = True
     return _REGISTRY
