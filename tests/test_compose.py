@@ -45,7 +45,7 @@ def test_the_contract_states_every_argument_and_its_shape(seed):
             assert target["shape"][a["indexes"]["dim"]] not in ("worlds",)
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(seeds)
 def test_simulation_kernels_build_for_both_devices_with_and_without_backward(seed):
     g = registry()["simulation"].generate(random.Random(seed))

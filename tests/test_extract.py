@@ -162,7 +162,7 @@ def test_one_build_gives_each_devices_own_code_for_every_family():
 
     compared, failed = 0, []
     for name, fam in registry().items():
-        for k in range(6 if name in ("simulation", "tile_layout", "tile_reduce", "tile_shared", "tiled_queries") else 3):
+        for k in range(4 if name in ("simulation", "tile_layout", "tile_reduce", "tile_shared", "tiled_queries") else 2):
             g = fam.generate(_random.Random(_derive_seed("devices", name, k)))
             module = f"dev_{name}_{k}"
             try:
@@ -175,4 +175,4 @@ def test_one_build_gives_each_devices_own_code_for_every_family():
                 with _warp.LoadedKernel(g.python_source, module) as lk:
                     assert lk.codegen(device) == shared[device], f"{name} seed {k}: {device} code differs when built once"
             compared += 1
-    assert compared >= 100, failed[:3]
+    assert compared >= 60, failed[:3]
