@@ -83,7 +83,7 @@ class Composition:
     kernel_options: dict = field(default_factory=dict)
     generic: bool = False  # array/scalar arguments typed ``Any``; the source declares one overload
     helpers: list[Helper] = field(default_factory=list)
-    outputs: list[tuple[Arg, Value | None]] = field(default_factory=list)
+    outputs: list[Arg] = field(default_factory=list)
     world_var: str | None = None
     elem_var: str = ""
 
@@ -100,7 +100,11 @@ class Composition:
         return f"wp.array{'' if ndim == 1 else f'{ndim}d'}(dtype={spelled})"
 
     def _custom_or_wp(self, dtype: str) -> str:
-        return dtype if any(line.startswith(f"{dtype} = ") for line in self.module_lines) else f"wp.{dtype}"
+        return dtype if self.declares(dtype) else f"wp.{dtype}"
+
+    def declares(self, name: str) -> bool:
+        """Whether a module-level line already assigns ``name`` (a constant or a custom type)."""
+        return any(line.startswith(f"{name} = ") for line in self.module_lines)
 
     def array(self, dtype: str, shape: tuple, group: str, hint: str | None = None,
               indexes: IndexInto | None = None, generic: bool = False) -> Arg:
@@ -162,7 +166,7 @@ class Composition:
     def output(self, t: str, hint: str | None = None) -> Arg:
         dtype = {"float": "float32", "int": "int32"}.get(t, t)
         arg = self.array(dtype, self.element_shape(), "Data out" if self.worlds else "Out", hint)
-        self.outputs.append((arg, None))
+        self.outputs.append(arg)
         return arg
 
     def store(self, arg: Arg, expr: str, op: str = "=") -> None:
@@ -172,15 +176,12 @@ class Composition:
     def on_early_return(self) -> None:
         """What a thread that leaves early writes: zeros into the outputs, as simulation code
         clears what it owns before returning."""
-        for arg, _ in self.outputs:
+        for arg in self.outputs:
             t = ARRAY_DTYPES.get(arg.dtype, (arg.dtype,))[0]
             if self.rng.random() < 0.6:
                 self.store(arg, self.w.exprs.constant(t) if t not in ("float", "int") else ("0.0" if t == "float" else "0"))
 
     # -- helpers --------------------------------------------------------------------------
-    def call_rules(self) -> dict:
-        return self.w.exprs.extra
-
     def add_helper(self, source: str, helper: Helper) -> None:
         self.w.preamble.append(source)
         self.helpers.append(helper)
@@ -203,7 +204,7 @@ class Composition:
     # -- rendering ------------------------------------------------------------------------
     def finish(self) -> None:
         """Every output written with everything computed and not yet read folded into it."""
-        for n, (arg, _) in enumerate(self.outputs):
+        for n, arg in enumerate(self.outputs):
             t = ARRAY_DTYPES.get(arg.dtype, (arg.dtype,))[0]
             expr = self.w.exprs.live(t, self.rng.randint(1, 2))
             if n == len(self.outputs) - 1:

@@ -174,7 +174,7 @@ def custom_type(c: Composition) -> None:
     if r.random() < 0.6:
         n = r.choice((5, 6, 6, 7, 8, 9))
         name = f"vec{n}{r.choice(('f', ''))}"
-        if not any(line.startswith(f"{name} = ") for line in c.module_lines):
+        if not c.declares(name):
             c.module_lines.append(f"{name} = wp.types.vector(length={n}, dtype={r.choice(('wp.float32', 'float'))})")
         group = r.choice(("Model", "Data in"))
         arr = c.array(name, _input_shape(c, group), group)
@@ -191,7 +191,7 @@ def custom_type(c: Composition) -> None:
     else:
         rows = r.choice((4, 5, 6, 6))
         name = f"mat{rows}3"
-        if not any(line.startswith(f"{name} = ") for line in c.module_lines):
+        if not c.declares(name):
             c.module_lines.append(f"{name} = wp.types.matrix(shape=({rows}, 3), dtype=wp.float32)")
         arr = c.array(name, (c.element,), "Model")
         jac = c.load(arr, hint=r.choice(("jac", "J", "basis", "frame")))
@@ -315,7 +315,7 @@ def _helper(c: Composition) -> Helper:
     r = c.rng
     fw = KernelWriter(r)
     fw.names = c.w.names
-    fw.exprs.extra = {t: list(rules) for t, rules in c.call_rules().items()}
+    fw.exprs.extra = {t: list(rules) for t, rules in c.w.exprs.extra.items()}
     fw.exprs.extra_p = 0.3
     name = ("_" if r.random() < 0.4 else "") + c.w.names.kernel_name()
     generic = r.random() < 0.12
