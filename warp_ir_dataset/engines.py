@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import signal
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from typing import Callable
 
@@ -19,7 +19,12 @@ ENGINES = ("local", "ray")
 OnRow = Callable[[int, int], None]  # (shard index, rows done in it)
 
 _row_queue = None
+_stop = None
 _prepared = False
+
+
+class ShardCancelled(Exception):
+    """A worker stopped its shard because the build no longer needs it."""
 
 # A kernel build allocates many short-lived objects; with Python's default threshold (700)
 # the collector runs every few statements of Warp's codegen.
@@ -41,12 +46,14 @@ def prepare_process(worker: bool = False) -> None:
         _prepared = True
 
 
-def _worker_init(queue) -> None:
-    global _row_queue
+def _worker_init(queue, stop) -> None:
+    global _row_queue, _stop
     # Ctrl-C reaches the whole process group: the driver answers it and stops the workers,
     # which must not print a traceback each on the way.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _row_queue = queue
+    # Progress messages are expendable: a worker must not wait at exit for the driver to read them.
+    queue.cancel_join_thread()
+    _row_queue, _stop = queue, stop
     prepare_process(worker=True)
 
 
@@ -54,17 +61,26 @@ def _worker_init(queue) -> None:
 # each message costs the worker a wake-up of the queue's feeder thread.
 ROWS_PER_REPORT = 10
 
+# How long a stopping build waits for its workers to end their shards at a row boundary; a
+# worker inside a long compile (a validation batch takes up to a minute) is terminated after it.
+STOP_GRACE_SECONDS = 10
+
 
 def _worker_build(task: ShardTask) -> ShardResult:
     reported = 0
 
     def report(rows_done: int) -> None:
         nonlocal reported
+        if _stop.is_set():
+            raise ShardCancelled(task.shard_index)
         if rows_done - reported >= ROWS_PER_REPORT:
             reported = rows_done
             _row_queue.put((task.shard_index, rows_done))
 
-    return build_shard(task, report if _row_queue else None)
+    result = build_shard(task, report)
+    if _stop.is_set():  # a short message in the pipe instead of megabytes no one will read
+        raise ShardCancelled(task.shard_index)
+    return result
 
 
 class InlineEngine:
@@ -96,27 +112,37 @@ class ProcessEngine:
     def __init__(self, workers: int, on_row: OnRow):
         ctx = get_context("spawn")  # Warp's native state does not survive fork safely
         self.queue = ctx.Queue()
+        self.stop = ctx.Event()
         self.on_row = on_row
+        self.futures: list[Future] = []
         self.pool = ProcessPoolExecutor(
             workers,
             mp_context=ctx,
             initializer=_worker_init,
-            initargs=(self.queue,),
+            initargs=(self.queue, self.stop),
         )
 
     def submit(self, task: ShardTask) -> Future:
-        return self.pool.submit(_worker_build, task)
+        future = self.pool.submit(_worker_build, task)
+        self.futures.append(future)
+        return future
 
     def poll(self) -> None:
         while not self.queue.empty():
             self.on_row(*self.queue.get_nowait())
 
     def shutdown(self) -> None:
-        # Shards still running past the target are not needed: stop them rather than wait.
+        """Stop shards still running past the target, without killing a worker that may be
+        writing its result: one killed halfway through a message leaves the pool's reader
+        thread waiting for the rest, and this process would never exit. Workers stop at their
+        next row; only one still inside the compiler after the grace period is terminated."""
+        self.stop.set()
         procs = list((self.pool._processes or {}).values())
         self.pool.shutdown(wait=False, cancel_futures=True)
-        for proc in procs:
-            proc.terminate()
+        _, still_running = wait(self.futures, timeout=STOP_GRACE_SECONDS)
+        if still_running:
+            for proc in procs:
+                proc.terminate()
 
 
 def _ray_build(task: ShardTask) -> ShardResult:

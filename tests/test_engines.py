@@ -1,0 +1,47 @@
+import json
+import subprocess
+import sys
+import time
+
+from helpers import ROOT
+
+# Runs in its own interpreter: what is under test includes that the interpreter exits.
+STOP_WHILE_BUILDING = r"""
+import json, sys, time
+from pathlib import Path
+from warp_ir_dataset.build import BuildOptions
+from warp_ir_dataset.engines import ProcessEngine, ShardCancelled
+
+rows = {}
+engine = ProcessEngine(2, lambda i, n: rows.__setitem__(i, n))
+opts = BuildOptions("cpu", 10**9, Path("unused"), rows_per_shard=5000)
+futures = [engine.submit(opts.task(i)) for i in range(3)]
+deadline = time.time() + 120
+while len(rows) < 2 and time.time() < deadline:  # both workers inside a shard
+    engine.poll()
+    time.sleep(0.05)
+procs = list(engine.pool._processes.values())
+started = time.perf_counter()
+engine.shutdown()
+stopped = time.perf_counter() - started
+for p in procs:
+    p.join(30)
+outcome = lambda f: "cancelled" if f.cancelled() else type(f.exception(timeout=0)).__name__
+print(json.dumps({"rows": rows, "stopped_s": stopped, "exitcodes": [p.exitcode for p in procs],
+                  "futures": [outcome(f) for f in futures]}))
+"""
+
+
+def test_stopping_a_build_ends_the_workers_shards_at_a_row_and_the_process_exits():
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", STOP_WHILE_BUILDING], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(report["rows"]) == 2 and all(n > 0 for n in report["rows"].values()), report
+    # The running shards stop at their next row, cooperatively: no worker is killed (a worker
+    # killed while sending its result would leave this process unable to exit).
+    assert report["futures"][:2] == ["ShardCancelled", "ShardCancelled"], report
+    assert report["futures"][2] in ("cancelled", "ShardCancelled"), report  # queued, or already handed over
+    assert report["exitcodes"] == [0, 0], report
+    assert report["stopped_s"] < 5, report
+    assert time.perf_counter() - started < 200
