@@ -346,14 +346,14 @@ def test_a_limited_last_shard_with_a_rejected_row_is_built_again_in_full(tmp_pat
         return [Outcome(ok=hashlib.sha256(c.forward_code.encode()).digest()[0] >= 52, reason="injected", message="injected") for c in codes]
 
     tasks = []
-    real_build_shard = engines.build_shard
+    real_build_shards = engines.build_shards
 
-    def spy(task, on_row=None):
-        tasks.append((task.shard_index, task.slot_limit))
-        return real_build_shard(task, on_row)
+    def spy(job, on_row=None):
+        tasks.extend((task.shard_index, task.slot_limit) for task in job)
+        return real_build_shards(job, on_row)
 
     monkeypatch.setattr(pipeline, "check", fake_check)
-    monkeypatch.setattr(engines, "build_shard", spy)
+    monkeypatch.setattr(engines, "build_shards", spy)
     common = ["--config", "cpu", "--rows-per-shard", "20", "--validate", "all", "--workers", "1", "--quiet"]
     run_cli(build_module.main, "build", ["--target-mb", "0.15", "--out", str(tmp_path / "small"), *common])
     last = max(i for i, _ in tasks)

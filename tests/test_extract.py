@@ -167,7 +167,7 @@ def test_one_build_gives_each_devices_own_code_for_every_family():
             module = f"dev_{name}_{k}"
             try:
                 with _warp.LoadedKernel(g.python_source, module) as lk:
-                    shared = lk.codegen_devices(("cpu", "cuda"))
+                    shared = lk.codegen_devices({"cpu": True, "cuda": True})
             except Exception as e:  # noqa: BLE001 - a kernel that does not build has no code to compare
                 failed.append(f"{name}: {type(e).__name__}: {e}"[:200])
                 continue

@@ -157,11 +157,11 @@ class LoadedKernel:
     def codegen(self, device: str, enable_backward: bool | None = None, with_module: bool = True) -> KernelCode:
         """Warp's code for ``device``; the backward pass as the kernel declares it (its own
         ``enable_backward``, else its module's), unless ``enable_backward`` overrides it."""
-        return self.codegen_devices((device,), enable_backward, with_module)[device]
+        return self.codegen_devices({device: with_module}, enable_backward)[device]
 
-    def codegen_devices(self, devices: tuple[str, ...], enable_backward: bool | None = None,
-                        with_module: bool = True) -> dict[str, KernelCode]:
-        """Warp's code for each device from one build of the kernel (parse, types, adjoint).
+    def codegen_devices(self, with_module: dict[str, bool], enable_backward: bool | None = None) -> dict[str, KernelCode]:
+        """Warp's code for each device of ``with_module`` from one build of the kernel (parse,
+        types, adjoint); ``with_module[device]``: also render that device's whole module.
 
         Warp's build does not depend on the device it is for: ``ModuleBuilder``'s ``target``
         only chooses a warning of ``tile_matmul``; what differs per device (the ``output_arch``
@@ -176,8 +176,8 @@ class LoadedKernel:
         if enable_backward is None:
             enable_backward = bool(kernel.options.get("enable_backward", options["enable_backward"]))
         options["enable_backward"] = enable_backward
-        builder = context.ModuleBuilder(kernel.module, options, target=devices[0])
-        return {device: self._codegen(builder, options, device, with_module) for device in devices}
+        builder = context.ModuleBuilder(kernel.module, options, target=next(iter(with_module)))
+        return {device: self._codegen(builder, options, device, module) for device, module in with_module.items()}
 
     def _codegen(self, builder, options: dict, device: str, with_module: bool) -> KernelCode:
         from warp._src import codegen

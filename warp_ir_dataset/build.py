@@ -162,13 +162,26 @@ def _scan(folder: Path, opts: BuildOptions) -> dict[int, OnDisk]:
 
 
 # -- progress ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ConfigProgress:
+    """Where one config stands: MB of its target, rows kept, rows ``building`` in shards not yet
+    accepted, rows ``built`` by this run (what the rate counts: shards on disk cost nothing)."""
+
+    mb_done: float
+    rows: int
+    building: int = 0
+    built: int = 0
+
+
 class Progress:
     """Rows kept, MB, rows/s and ETA on stderr: a live bar on a terminal (tqdm), a plain line
-    every few seconds when stderr is a log file."""
+    every few seconds when stderr is a log file. One line for all the configs a build makes."""
 
-    def __init__(self, opts: BuildOptions, enabled: bool = True):
-        self.label = f"build {opts.config}"
-        self.target_mb = opts.target_bytes / MB
+    def __init__(self, configs: list[BuildOptions], enabled: bool = True):
+        self.configs = [o.config for o in configs]
+        self.label = f"build {'+'.join(self.configs)}"
+        self.targets_mb = [o.target_bytes / MB for o in configs]
+        self.target_mb = sum(self.targets_mb)
         self.enabled = enabled
         self.tty = sys.stderr.isatty()
         self.interval = 0.5 if self.tty else 5.0
@@ -180,33 +193,39 @@ class Progress:
             self.bar = tqdm(total=round(self.target_mb, 2), unit="MB", desc=self.label, dynamic_ncols=True, file=sys.stderr,
                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.2f}/{total:.2f} MB [{elapsed}<{remaining}{postfix}]")
 
-    def update(self, mb_done: float, rows: int, building: int = 0, built: int = 0, final: bool = False) -> None:
-        """``rows`` kept so far, ``building`` in shards not yet accepted, ``built`` by this run
-        (what the rate counts: shards found on disk cost nothing)."""
+    def update(self, states: list[ConfigProgress], final: bool = False) -> None:
+        """``states`` in the order of the configs given at the start."""
         now = time.perf_counter()
         if not self.enabled or (not final and now - self.last < self.interval):
             return
         self.last = now
         elapsed = now - self.start
+        built = sum(s.built for s in states)
         rate = built / elapsed if elapsed > 0 else 0.0
-        kept = f"{rows} rows kept" + (f" (+{building} being built)" if building and not final else "")
+        mb_done = sum(min(s.mb_done, t) for s, t in zip(states, self.targets_mb))
+
+        def kept(s: ConfigProgress) -> str:
+            return f"{s.rows} rows kept" + (f" (+{s.building} being built)" if s.building and not final else "")
+
         if self.bar is not None:
             self.bar.n = round(min(mb_done, self.target_mb), 2)
-            self.bar.set_postfix_str(f"{kept}, {rate:.0f} rows/s", refresh=True)
+            rows = kept(states[0]) if len(states) == 1 else ", ".join(f"{c} {s.rows} rows" for c, s in zip(self.configs, states))
+            self.bar.set_postfix_str(f"{rows}, {rate:.0f} rows/s", refresh=True)
             return
         mb_rate = mb_done / elapsed if elapsed > 0 else 0.0
         if final:
             eta = "done"
-        elif mb_done >= 0.99 * self.target_mb:  # the estimate is capped there: the rest is the last cut
+        elif all(s.mb_done >= 0.99 * t for s, t in zip(states, self.targets_mb)):  # estimates are capped there: the rest is the last cut
             eta = "finishing"
         elif mb_rate > 0:
             eta = f"ETA {(self.target_mb - mb_done) / mb_rate:.0f}s"
         else:
             eta = "ETA ?"
-        sys.stderr.write(
-            f"{self.label}: {kept}, {mb_done:.2f}/{self.target_mb:.2f} MB, "
-            f"{rate:.0f} rows/s, elapsed {elapsed:.0f}s, {eta}\n"
-        )
+        if len(states) == 1:
+            where = f"{kept(states[0])}, {mb_done:.2f}/{self.target_mb:.2f} MB"
+        else:
+            where = "; ".join(f"{c} {kept(s)}, {s.mb_done:.2f}/{t:.2f} MB" for c, s, t in zip(self.configs, states, self.targets_mb))
+        sys.stderr.write(f"{self.label}: {where}, {rate:.0f} rows/s, elapsed {elapsed:.0f}s, {eta}\n")
         sys.stderr.flush()
 
     def close(self) -> None:
@@ -216,127 +235,192 @@ class Progress:
 
 # -- the build ---------------------------------------------------------------------------------
 def run_build(opts: BuildOptions, show_progress: bool = True) -> BuildSummary:
-    if opts.config not in CONFIGS:
-        raise BuildError(f"unknown config {opts.config!r}; choose from {', '.join(CONFIGS)}")
-    if opts.target_bytes <= 0:
-        raise BuildError("--target-mb must be positive")
-    folder = opts.out / opts.config
-    lock = _prepare_folder(folder)
+    return run_builds([opts], show_progress)[0]
+
+
+def run_builds(configs: list[BuildOptions], show_progress: bool = True) -> list[BuildSummary]:
+    """Build one or more configs in one pass, each to its own target with its own validation:
+    every kernel is generated, executed and built by Warp once, and its code generated for each
+    config that needs that slot. Each config's shards are those of its own build, byte for byte.
+    The configs share the seed, rows per shard, workers and engine."""
+    for opts in configs:
+        if opts.config not in CONFIGS:
+            raise BuildError(f"unknown config {opts.config!r}; choose from {', '.join(CONFIGS)}")
+        if opts.target_bytes <= 0:
+            raise BuildError("--target-mb must be positive")
+    if len({o.config for o in configs}) != len(configs):
+        raise BuildError("each config once, please")
+    shared = {(o.seed, o.rows_per_shard, o.workers, o.engine, o.ray_address) for o in configs}
+    if len(shared) != 1:
+        raise BuildError("configs built in one pass share --seed, --rows-per-shard, --workers and --engine")
     from .card import import_card_libraries, update_card_metadata
 
     # With worker processes this process mostly waits: it imports the card's libraries then.
     # (Building in this process, a second thread would only compete with it for the GIL.)
     importer = threading.Thread(target=import_card_libraries, daemon=True)
-    if opts.workers > 1 or opts.engine != "local":
-        importer.start()
+    locks = []
     try:
-        on_disk = _scan(folder, opts)
-        summary = _build_into(folder, opts, on_disk, show_progress)
+        folders = [opts.out / opts.config for opts in configs]
+        locks = [_prepare_folder(folder) for folder in folders]
+        if configs[0].workers > 1 or configs[0].engine != "local":
+            importer.start()
+        targets = [_Target(folder, opts, _scan(folder, opts)) for folder, opts in zip(folders, configs)]
+        summaries = _build_targets(targets, configs[0], show_progress)
     finally:
-        lock.close()
+        for lock in locks:
+            lock.close()
         if importer.is_alive():
             importer.join()
-    update_card_metadata(opts.out)
-    return summary
+    for out in dict.fromkeys(opts.out for opts in configs):
+        update_card_metadata(out)
+    return summaries
 
 
-def _build_into(folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk], show_progress: bool) -> BuildSummary:
-    summary = BuildSummary(opts.config)
+class _Target:
+    """One config's way to its size target: accepts its shards in index order and writes them,
+    cuts the last one, and says which shard it needs built next (and how many of its slots)."""
+
+    def __init__(self, folder: Path, opts: BuildOptions, on_disk: dict[int, OnDisk]):
+        self.folder, self.opts, self.on_disk = folder, opts, on_disk
+        self.summary = BuildSummary(opts.config)
+        self.accepted_bytes = 0  # bytes of shards 0..next_accept-1, all full and on disk
+        self.next_accept = 0
+        self.next_submit = 0
+        self.pending: set[int] = set()  # shards being built for this config
+        self.ready: dict[int, ShardResult] = {}
+        self.rows_in_flight: dict[int, int] = {}
+        self.to_rebuild: list[int] = []  # limited last shards that must be built whole
+        self.bytes_per_row = 6000.0  # a guess (about generator 4's cpu rows) until the first shard is measured
+        self.done = False
+
+    def full_on_disk(self, index: int) -> bool:
+        return index in self.on_disk and self.on_disk[index].final_for_target is None
+
+    def progress(self) -> ConfigProgress:
+        # Sizes are only exact once a shard is encoded; in-flight rows are an estimate.
+        building = 0 if self.done else sum(self.rows_in_flight.values())
+        mb = (self.summary.bytes if self.done else min(self.accepted_bytes + building * self.bytes_per_row, 0.99 * self.opts.target_bytes)) / MB
+        return ConfigProgress(mb, self.summary.rows, building, self.summary.rows_built + building)
+
+    def accept(self) -> None:
+        """Accept shards in index order while the total stays below the target."""
+        opts, folder, on_disk, summary = self.opts, self.folder, self.on_disk, self.summary
+        while not self.done:
+            i = self.next_accept
+            if i in on_disk and on_disk[i].final_for_target == opts.target_bytes:
+                _keep_last_shard(folder, i, on_disk, summary)  # this very build, already finished
+                return self._finish()
+            if self.full_on_disk(i) and i not in self.ready:
+                size, rows, result = on_disk[i].size, on_disk[i].rows, None
+            elif i in self.ready:
+                result = self.ready.pop(i)
+                size, rows = result.full.size, result.counts.rows
+                if not result.complete and (self.accepted_bytes + size < opts.target_bytes or not result.exact_prefix):
+                    # A limited last shard that fell short of the target (or whose rows
+                    # may differ from the full shard's): build the whole shard.
+                    self.to_rebuild.append(i)
+                    return
+            else:
+                return
+            if self.accepted_bytes + size >= opts.target_bytes:
+                if result is None:
+                    raise BuildError(
+                        f"{folder} already holds more than --target-mb {opts.target_bytes / MB:g}; "
+                        "use a larger target or another --out"
+                    )
+                _finish_last_shard(folder, opts, result, opts.target_bytes - self.accepted_bytes, on_disk, summary)
+                return self._finish()
+            if result is not None:
+                _write_shard(folder, i, result.full, result.rejects)
+                summary.shards_built += 1
+                summary.rows_built += rows
+                summary.counts.add(result.counts)
+                self.rows_in_flight.pop(i, None)
+            self.accepted_bytes += size
+            summary.shards += 1
+            summary.rows += rows
+            self.bytes_per_row = self.accepted_bytes / max(summary.rows, 1)
+            self.next_accept += 1
+
+    def _finish(self) -> None:
+        self.summary.bytes += self.accepted_bytes
+        self.done = True
+
+    def next_wanted(self) -> tuple[int, int | None] | None:
+        """The shard this config needs built next and its slot limit (``None``: all slots), or
+        ``None`` while the shards already being built are expected to reach the target."""
+        if self.done:
+            return None
+        opts = self.opts
+        self.next_submit = max(self.next_submit, self.next_accept)
+        while self.next_submit in self.ready or self.next_submit in self.pending or self.full_on_disk(self.next_submit):
+            self.next_submit += 1
+        planned = self.accepted_bytes + self.bytes_per_row * opts.rows_per_shard * (
+            len(self.pending) + len(self.ready) + sum(1 for j in self.on_disk if j >= self.next_accept)
+        )
+        if planned >= opts.target_bytes and self.pending:
+            return None
+        known = self.summary.rows > 0
+        return self.next_submit, _slots_to_reach(opts, opts.target_bytes - planned, self.bytes_per_row, known)
+
+
+def _build_targets(targets: list[_Target], common: BuildOptions, show_progress: bool) -> list[BuildSummary]:
+    """Keep the workers busy with the shards the configs most likely need next; a shard index
+    that several configs need is one job, built for all of them at once."""
     started = time.perf_counter()
-    progress = Progress(opts, enabled=show_progress)
-    rows_in_flight: dict[int, int] = {}
+    progress = Progress([t.opts for t in targets], enabled=show_progress)
+    by_config = {t.opts.config: t for t in targets}
+
+    def show(final: bool = False) -> None:
+        progress.update([t.progress() for t in targets], final)
 
     def note_rows(index: int, n: int) -> None:
-        rows_in_flight[index] = n
+        for t in targets:
+            if index in t.pending:
+                t.rows_in_flight[index] = n
+        show()
 
-    engine = make_engine(opts.engine, opts.workers, lambda i, n: (note_rows(i, n), show()), opts.ray_address)
+    engine = make_engine(common.engine, common.workers, note_rows, common.ray_address)
+    jobs: dict[Future, int] = {}
 
-    accepted_bytes = 0  # bytes of shards 0..next_accept-1, all full and on disk
-    next_accept = 0
-    next_submit = 0
-    pending: dict[int, Future] = {}
-    ready: dict[int, ShardResult] = {}
-    bytes_per_row = 6000.0  # a guess (about generator 4's cpu rows) until the first shard is measured
-
-    def estimated_bytes() -> float:
-        # Sizes are only exact once a shard is encoded; in-flight rows are an estimate.
-        guess = accepted_bytes + sum(rows_in_flight.values()) * bytes_per_row
-        return min(guess, 0.99 * opts.target_bytes)
-
-    def show() -> None:
-        # Rows kept are those of accepted shards; rows being built may still be cut away.
-        building = sum(rows_in_flight.values())
-        progress.update(estimated_bytes() / MB, summary.rows, building, summary.rows_built + building)
-
-    def full_on_disk(index: int) -> bool:
-        return index in on_disk and on_disk[index].final_for_target is None
-
-    def finished() -> BuildSummary:
-        summary.seconds = time.perf_counter() - started
-        summary.bytes += accepted_bytes
-        progress.update(summary.bytes / MB, summary.rows, built=summary.rows_built, final=True)
-        return summary
+    def submit(index: int, members: list[tuple[_Target, int | None]]) -> None:
+        jobs[engine.submit(tuple(t.opts.task(index, limit) for t, limit in members))] = index
+        for t, _ in members:
+            t.pending.add(index)
 
     try:
         while True:
-            # Accept shards in index order while the total stays below the target.
-            while True:
-                i = next_accept
-                if i in on_disk and on_disk[i].final_for_target == opts.target_bytes:
-                    _keep_last_shard(folder, i, on_disk, summary)  # this very build, already finished
-                    return finished()
-                if full_on_disk(i) and i not in ready:
-                    size, rows, result = on_disk[i].size, on_disk[i].rows, None
-                elif i in ready:
-                    result = ready.pop(i)
-                    size, rows = result.full.size, result.counts.rows
-                    if not result.complete and (accepted_bytes + size < opts.target_bytes or not result.exact_prefix):
-                        # A limited last shard that fell short of the target (or whose rows
-                        # may differ from the full shard's): build the whole shard.
-                        pending[i] = engine.submit(opts.task(i))
-                        break
-                else:
+            for t in targets:
+                t.accept()
+                for index in t.to_rebuild:
+                    submit(index, [(t, None)])
+                t.to_rebuild.clear()
+            if all(t.done for t in targets):
+                break
+            while len(jobs) < common.workers:
+                wanted = {t: w for t in targets if (w := t.next_wanted()) is not None}
+                if not wanted:
                     break
-                if accepted_bytes + size >= opts.target_bytes:
-                    if result is None:
-                        raise BuildError(
-                            f"{folder} already holds more than --target-mb {opts.target_bytes / MB:g}; "
-                            "use a larger target or another --out"
-                        )
-                    _finish_last_shard(folder, opts, result, opts.target_bytes - accepted_bytes, on_disk, summary)
-                    return finished()
-                if result is not None:
-                    _write_shard(folder, i, result.full, result.rejects)
-                    summary.shards_built += 1
-                    summary.rows_built += rows
-                    summary.counts.add(result.counts)
-                    rows_in_flight.pop(i, None)
-                accepted_bytes += size
-                summary.shards += 1
-                summary.rows += rows
-                bytes_per_row = accepted_bytes / max(summary.rows, 1)
-                next_accept += 1
-                show()
-            # Keep the workers busy with the shards most likely to be needed next.
-            next_submit = max(next_submit, next_accept)
-            while len(pending) < opts.workers:
-                while next_submit in ready or next_submit in pending or full_on_disk(next_submit):
-                    next_submit += 1
-                planned = accepted_bytes + bytes_per_row * opts.rows_per_shard * (
-                    len(pending) + len(ready) + sum(1 for j in on_disk if j >= next_accept)
-                )
-                if planned >= opts.target_bytes and pending:
-                    break
-                pending[next_submit] = engine.submit(opts.task(next_submit, _slots_to_reach(opts, opts.target_bytes - planned, bytes_per_row, known=summary.rows > 0)))
-                next_submit += 1
-            done, _ = wait(list(pending.values()), timeout=0.5, return_when=FIRST_COMPLETED)
-            for index in [j for j, f in pending.items() if f in done]:
-                ready[index] = pending.pop(index).result()
+                index = min(i for i, _ in wanted.values())
+                submit(index, [(t, limit) for t, (i, limit) in wanted.items() if i == index])
+            done, _ = wait(list(jobs), timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = jobs.pop(future)
+                for result in future.result():
+                    target = by_config[result.task.config]
+                    target.pending.discard(index)
+                    if not target.done:
+                        target.ready[index] = result
             engine.poll()
             show()
+        seconds = time.perf_counter() - started
+        for t in targets:
+            t.summary.seconds = seconds
+        show(final=True)
     finally:
         progress.close()
         engine.shutdown()
+    return [t.summary for t in targets]
 
 
 # The last shard is built only up to the rows its cut is expected to need, with this margin:
@@ -428,16 +512,27 @@ def check_device_options(config: str, validate: str, arch: str, ptx: bool) -> Va
     return ValidationPlan(validate, int(arch[3:]), ptx)
 
 
+def parse_configs(config: str) -> list[str]:
+    """``cpu``, ``cuda``, a comma-separated list, or ``all``: the configs in their fixed order."""
+    names = list(CONFIGS) if config.strip() == "all" else [c.strip() for c in config.split(",")]
+    unknown = [c for c in names if c not in CONFIGS]
+    if unknown or not names:
+        raise BuildError(f"unknown config {(unknown or [config])[0]!r}; choose from {', '.join(CONFIGS)}, a list such as cpu,cuda, or all")
+    if len(set(names)) != len(names):
+        raise BuildError(f"--config {config}: a config is named twice")
+    return [c for c in CONFIGS if c in names]
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config", required=True, help="Device to generate code for: cpu or cuda.")
-@click.option("--target-mb", type=float, required=True, help="Stop when the shards reach this many MB (10^6 bytes) of Parquet on disk.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("data/production"), show_default=True, help="Dataset folder; the config's shards go in OUT/CONFIG/.")
+@click.option("--config", "config", required=True, help="Device to generate code for: cpu, cuda, or both in one pass (cpu,cuda or all).")
+@click.option("--target-mb", type=float, required=True, help="Stop when a config's shards reach this many MB (10^6 bytes) of Parquet on disk.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("data/production"), show_default=True, help="Dataset folder; a config's shards go in OUT/CONFIG/.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Build seed: same seed, same rows, byte for byte.")
 @click.option("--workers", type=int, default=None, help="Worker processes [default: all cores].")
 @click.option("--rows-per-shard", type=int, default=DEFAULT_ROWS_PER_SHARD, show_default=True, help="Rows in each full shard.")
 @click.option("--validate", "validate", default="sample", show_default=True, help="Compile rows with Warp's toolchain (clang / NVRTC): none, sample (1 row in 20 per shard) or all.")
 @click.option("--arch", default=f"sm_{DEFAULT_ARCH}", show_default=True, help="CUDA architecture that cuda rows are compiled (and PTX generated) for.")
-@click.option("--ptx", is_flag=True, help="cuda only: compile every row alone with NVRTC and store its PTX in the ptx column.")
+@click.option("--ptx", is_flag=True, help="cuda only: compile every cuda row alone with NVRTC and store its PTX in the ptx column.")
 @click.option("--engine", default="local", show_default=True, help="Where shards are built: local worker processes, or ray (a Ray cluster, see --ray-address).")
 @click.option("--ray-address", default=None, help="Ray cluster to join with --engine ray (default: start a local Ray).")
 @click.option("--real", is_flag=True, help="Also extract the `real` split (published Warp code: warp-lang's own, mujoco-warp) into OUT/CONFIG/real-*.parquet; on top of the target.")
@@ -445,7 +540,10 @@ def check_device_options(config: str, validate: str, arch: str, ptx: bool) -> Va
 @click.option("--summary-json", type=click.Path(path_type=Path), default=None, help="Also write the build's summary (rows, MB, rows/s, counts, peak memory) as JSON here.")
 def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, ptx, engine, ray_address, real, quiet, summary_json) -> None:
     """Generate Warp kernels, run Warp's codegen on them, and write Parquet shards."""
-    plan = check_device_options(config, validate, arch, ptx)
+    configs = parse_configs(config)
+    if ptx and "cuda" not in configs:
+        raise BuildError("--ptx needs --config cuda (PTX is NVRTC's output for CUDA code)")
+    plans = {c: check_device_options(c, validate, arch, ptx and c == "cuda") for c in configs}
     if not target_mb > 0:
         raise BuildError(f"--target-mb must be a positive number of MB, got {target_mb:g}")
     if rows_per_shard < 1 or (workers is not None and workers < 1):
@@ -457,10 +555,30 @@ def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, 
 
         if importlib.util.find_spec("mujoco_warp") is None:
             raise BuildError("--real needs the published Warp code of the [real] extra: pip install 'warp-ir-dataset[real]' (./dev installs it)")
-    opts = BuildOptions(
-        config, int(target_mb * MB), out, seed, workers or os.cpu_count() or 1, rows_per_shard, plan, engine, ray_address
-    )
-    summary = run_build(opts, show_progress=not quiet)
+    workers = workers or os.cpu_count() or 1
+    builds = [
+        BuildOptions(c, int(target_mb * MB), out, seed, workers, rows_per_shard, plans[c], engine, ray_address) for c in configs
+    ]
+    summaries = run_builds(builds, show_progress=not quiet)
+    reports = {}
+    for opts, summary in zip(builds, summaries):
+        reports[opts.config] = _echo_summary(opts, summary)
+    if real:
+        from .extract import ExtractOptions, echo_summary, run_extract
+        from .sources import REAL_SPLIT, real_sources
+
+        for opts in builds:
+            extract = ExtractOptions(real_sources(), opts.config, out, REAL_SPLIT, None, workers, validation=opts.validation)
+            echo_summary(run_extract(extract, show_progress=not quiet), out, real_sources())
+    if summary_json is not None:
+        # One config: its summary, as always; several: one summary per config, the pass's time in each.
+        report = reports[configs[0]] if len(configs) == 1 else {"configs": reports, "seconds": summaries[0].seconds, "workers": workers}
+        summary_json.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+
+def _echo_summary(opts: BuildOptions, summary: BuildSummary) -> dict:
+    """Print a config's summary lines; return it as the JSON summary reports it."""
+    config, out = opts.config, opts.out
     rate = summary.rows_built / summary.seconds if summary.seconds and summary.rows_built else 0.0
     click.echo(
         f"{config}: {summary.rows} rows in {summary.shards} shards, {summary.bytes / MB:.2f} MB "
@@ -468,15 +586,6 @@ def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, 
         f"{summary.counts.codegen_failures} kernels Warp could not build were replaced)"
     )
     counts = summary.counts
-    if real:
-        from .extract import ExtractOptions, echo_summary, run_extract
-        from .sources import REAL_SPLIT, real_sources
-
-        extracted = run_extract(ExtractOptions(real_sources(), config, out, REAL_SPLIT, None, opts.workers, validation=plan), show_progress=not quiet)
-        echo_summary(extracted, out, real_sources())
-    if summary_json is not None:
-        report = {**asdict(summary), "rows_per_second": rate, "workers": opts.workers, "target_bytes": opts.target_bytes}
-        summary_json.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     if counts.generator_errors:
         click.echo(f"{config}: warning: the generator raised {counts.generator_errors} times (a family bug; seeds skipped)", err=True)
     if counts.validated:
@@ -485,6 +594,7 @@ def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, 
             f"in {counts.validation_seconds:.1f}s of worker time ({counts.validated / counts.validation_seconds:.1f} rows/s per worker); "
             + (f"{counts.rejected} rejected (see {out / config}/rejects-*.jsonl)" if counts.rejected else "none rejected")
         )
+    return {**asdict(summary), "rows_per_second": rate, "workers": opts.workers, "target_bytes": opts.target_bytes}
 
 
 if __name__ == "__main__":

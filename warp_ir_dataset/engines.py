@@ -1,8 +1,9 @@
 """Where shard tasks run: in this process, in local worker processes, or as Ray tasks.
 
-Every engine takes ``ShardTask`` objects and hands back ``concurrent.futures.Future`` objects
-of ``ShardResult``; the build's planning does not know which one runs. A shard depends only on
-its task, so all engines give the same rows.
+Every engine takes jobs (the ``ShardTask`` of one shard index for one or more configs, built
+together by :func:`~warp_ir_dataset.pipeline.build_shards`) and hands back
+``concurrent.futures.Future`` objects of their ``ShardResult`` tuples; the build's planning does
+not know which engine runs. A shard depends only on its task, so all engines give the same rows.
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from multiprocessing import get_context
 from typing import Callable
 
 from . import _warp, scratch
-from .pipeline import ShardResult, ShardTask, build_shard
+from .pipeline import ShardResult, ShardTask, build_shards
+
+Job = tuple[ShardTask, ...]  # one shard index, one task per config
 
 ENGINES = ("local", "ray")
 OnRow = Callable[[int, int], None]  # (shard index, rows done in it)
@@ -66,21 +69,22 @@ ROWS_PER_REPORT = 10
 STOP_GRACE_SECONDS = 10
 
 
-def _worker_build(task: ShardTask) -> ShardResult:
+def _worker_build(job: Job) -> tuple[ShardResult, ...]:
+    index = job[0].shard_index
     reported = 0
 
     def report(rows_done: int) -> None:
         nonlocal reported
         if _stop.is_set():
-            raise ShardCancelled(task.shard_index)
+            raise ShardCancelled(index)
         if rows_done - reported >= ROWS_PER_REPORT:
             reported = rows_done
-            _row_queue.put((task.shard_index, rows_done))
+            _row_queue.put((index, rows_done))
 
-    result = build_shard(task, report)
+    results = build_shards(job, report)
     if _stop.is_set():  # a short message in the pipe instead of megabytes no one will read
-        raise ShardCancelled(task.shard_index)
-    return result
+        raise ShardCancelled(index)
+    return results
 
 
 class InlineEngine:
@@ -90,9 +94,9 @@ class InlineEngine:
         self.on_row = on_row
         prepare_process()
 
-    def submit(self, task: ShardTask) -> Future:
+    def submit(self, job: Job) -> Future:
         future: Future = Future()
-        future.set_result(build_shard(task, lambda n: self.on_row(task.shard_index, n)))
+        future.set_result(build_shards(job, lambda n: self.on_row(job[0].shard_index, n)))
         return future
 
     def poll(self) -> None:
@@ -122,8 +126,8 @@ class ProcessEngine:
             initargs=(self.queue, self.stop),
         )
 
-    def submit(self, task: ShardTask) -> Future:
-        future = self.pool.submit(_worker_build, task)
+    def submit(self, job: Job) -> Future:
+        future = self.pool.submit(_worker_build, job)
         self.futures.append(future)
         return future
 
@@ -145,9 +149,9 @@ class ProcessEngine:
                 proc.terminate()
 
 
-def _ray_build(task: ShardTask) -> ShardResult:
+def _ray_build(job: Job) -> tuple[ShardResult, ...]:
     prepare_process()  # once per Ray worker process; later calls return at once (Ray owns its signals)
-    return build_shard(task)
+    return build_shards(job)
 
 
 class RayEngine:
@@ -170,8 +174,8 @@ class RayEngine:
         self.remote = ray.remote(num_cpus=1, max_retries=2)(_ray_build)
         self.refs = []
 
-    def submit(self, task: ShardTask) -> Future:
-        ref = self.remote.remote(task)
+    def submit(self, job: Job) -> Future:
+        ref = self.remote.remote(job)
         self.refs.append(ref)
         return ref.future()
 

@@ -31,12 +31,24 @@ def extract(
     Raises whatever Warp raises when the source does not build: the caller decides whether to
     retry with another seed.
     """
+    return extract_devices(spec, {device: with_module}, enable_backward=enable_backward)[device]
+
+
+def extract_devices(
+    spec: KernelSpec, with_module: dict[str, bool], *, enable_backward: bool | None = None
+) -> dict[str, tuple[dict, _warp.KernelCode]]:
+    """:func:`extract` for each device of ``with_module`` from one Warp build of the kernel."""
     kid = source_id(spec.python_source)
     # The module name depends on the source only, so generated text never depends on where a
     # kernel sits in a batch or which process built it.
     with _warp.LoadedKernel(spec.python_source, f"wirds_{kid}", spec.kernel_name) as loaded:
-        code = loaded.codegen(device, enable_backward=enable_backward, with_module=with_module)
-    row = {
+        codes = loaded.codegen_devices(with_module, enable_backward=enable_backward)
+    builtins = _warp.builtins_called(spec.python_source)
+    return {device: (_row(spec, kid, device, code, builtins), code) for device, code in codes.items()}
+
+
+def _row(spec: KernelSpec, kid: str, device: str, code: _warp.KernelCode, builtins: list[str]) -> dict:
+    return {
         "id": kid,
         "kernel_name": code.kernel_name,
         "family": spec.family,
@@ -49,14 +61,13 @@ def extract(
         "ptx": None,
         "arg_names": code.arg_names,
         "arg_types": code.arg_types,
-        "builtins": _warp.builtins_called(spec.python_source),
+        "builtins": list(builtins),
         "validation": "unchecked",
         "warp_version": _warp.WARP_VERSION,
         "generator_version": GENERATOR_VERSION if spec.seed is not None else "",
         "origin": spec.origin,
         "license": spec.license,
     }
-    return row, code
 
 
 # -- the CLI: rows from anyone's Warp code -----------------------------------------------------
@@ -157,13 +168,13 @@ def run_extract(opts: ExtractOptions, show_progress: bool = True) -> ExtractSumm
             engine = make_engine(opts.engine, opts.workers, on_row, opts.ray_address)
             from concurrent.futures import FIRST_COMPLETED, wait
 
-            pending = {engine.submit(tasks[i]): i for i in todo}
+            pending = {engine.submit((tasks[i],)): i for i in todo}
             while pending:
                 finished, _ = wait(list(pending), timeout=0.5, return_when=FIRST_COMPLETED)
                 engine.poll()
                 for future in finished:
                     i = pending.pop(future)
-                    result = future.result()
+                    (result,) = future.result()
                     _write_extracted(folder, opts.split, i, result)
                     rows_in_flight[i] = result.counts.rows
                     progress.advance(len(source.targets_of(i)), sum(rows_in_flight.values()))

@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import _warp
-from .extract import extract
+from .extract import extract, extract_devices
 from .fingerprint import fingerprint, split_of
-from .generate import source_id
+from .generate import KernelSpec, source_id
 from .schema import SCHEMA_VERSION, rows_to_table
 from .sources import GeneratedSource, ModuleSource
 from .validate import BATCH, ValidationPlan, check
@@ -143,13 +143,76 @@ class _Slot:
     split: str
 
 
+class _SharedBuilds:
+    """Warp's build of a kernel (exec, parse, types, adjoint), shared by the devices filling one
+    slot of the same shard: the first device to try a candidate builds it once and generates the
+    code of every device still to fill the slot; the others take theirs from here. A device
+    whose candidates differ from the first's (it rejected one the first kept) builds its own.
+    Outside a slot (a replacement after validation) a device builds alone, as in a one-config
+    build. So each device's rows are exactly those of its own build, whatever shares the work."""
+
+    def __init__(self):
+        self.waiting: dict[str, bool] = {}  # devices still to fill this slot: whether they compile it
+        self.candidates: dict[int, KernelSpec | Exception] = {}  # by attempt
+        self.built: dict[str, dict[str, tuple | Exception]] = {}  # source id -> device -> result
+
+    def begin_slot(self, with_module: dict[str, bool]) -> None:
+        self.waiting, self.candidates, self.built = dict(with_module), {}, {}
+
+    def slot_filled(self, device: str) -> None:
+        self.waiting.pop(device, None)
+        if not self.waiting:
+            self.candidates, self.built = {}, {}
+
+    def candidate(self, task: ShardTask, slot: int, attempt: int) -> KernelSpec:
+        if task.config not in self.waiting:
+            return task.source.candidate(task.shard_index, slot, attempt)
+        if attempt not in self.candidates:
+            try:
+                self.candidates[attempt] = task.source.candidate(task.shard_index, slot, attempt)
+            except Exception as e:  # noqa: BLE001 - raised to each device that draws this seed
+                self.candidates[attempt] = e
+        spec = self.candidates[attempt]
+        if isinstance(spec, Exception):
+            raise spec
+        return spec
+
+    def extract(self, spec: KernelSpec, device: str, with_module: bool) -> tuple[dict, _warp.KernelCode]:
+        if device not in self.waiting:
+            return extract(spec, device, with_module=with_module)
+        results = self.built.setdefault(source_id(spec.python_source), {})
+        if device not in results:
+            results.update(self._build_for(spec, {**self.waiting, device: with_module}))
+        result = results.pop(device)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    @staticmethod
+    def _build_for(spec: KernelSpec, with_module: dict[str, bool]) -> dict[str, tuple | Exception]:
+        try:
+            return extract_devices(spec, with_module)
+        except Exception:  # noqa: BLE001 - retried device by device: whatever fails, fails as in a one-device build
+            pass
+        results: dict[str, tuple | Exception] = {}
+        for device, module in with_module.items():
+            try:
+                results[device] = extract(spec, device, with_module=module)
+            except Exception as e:  # noqa: BLE001 - the device's own build error, raised when it asks
+                results[device] = e
+        return results
+
+
 class _ShardBuilder:
     """Fills a shard's slots in order; a kernel Warp cannot build, or one the toolchain
     rejects, is replaced by the slot's next seed, so a shard's rows depend on its task only."""
 
-    def __init__(self, task: ShardTask, on_row: Callable[[int], None] | None):
+    def __init__(self, task: ShardTask, on_row: Callable[[int], None] | None, builds: _SharedBuilds | None = None):
         self.task = task
         self.on_row = on_row or (lambda n: None)
+        self.builds = builds or _SharedBuilds()
+        self.slots: list[_Slot] = []
+        self.to_check: list[int] = []
         self.counts = ShardCounts()
         self.rejects: list[dict] = []
         self.seen: set[str] = set()
@@ -161,7 +224,7 @@ class _ShardBuilder:
         compiled = task.validation.selects(task.seed, task.shard_index, slot)
         for attempt in range(first_attempt, first_attempt + MAX_ATTEMPTS):
             try:
-                spec = task.source.candidate(task.shard_index, slot, attempt)
+                spec = self.builds.candidate(task, slot, attempt)
             except Exception:  # noqa: BLE001 - a family bug must not kill a long build; counted, tested
                 self.counts.generator_errors += 1
                 continue
@@ -175,7 +238,7 @@ class _ShardBuilder:
                 self.counts.structural_duplicates += 1
                 continue
             try:
-                row, code = extract(spec, task.config, with_module=compiled)
+                row, code = self.builds.extract(spec, task.config, compiled)
             except Exception:  # noqa: BLE001 - any Warp build error means "try another seed"
                 self.counts.codegen_failures += 1
                 self.counts.failures_by_family[spec.family] = self.counts.failures_by_family.get(spec.family, 0) + 1
@@ -191,17 +254,29 @@ class _ShardBuilder:
         self.done += n
         self.on_row(self.done)
 
+    @property
+    def slot_count(self) -> int:
+        return min(self.task.slot_limit or self.task.rows_per_shard, self.task.rows_per_shard)
+
+    def compiles(self, slot: int) -> bool:
+        return self.task.validation.selects(self.task.seed, self.task.shard_index, slot)
+
     def build(self) -> list[dict]:
         if isinstance(self.task.source, ModuleSource):
             return self.build_listed()
-        task, plan = self.task, self.task.validation
-        slots = []
-        to_check = []
-        for slot in range(min(task.slot_limit or task.rows_per_shard, task.rows_per_shard)):
-            slots.append(self.fill(slot))
-            if plan.selects(task.seed, task.shard_index, slot):
-                to_check.append(slot)
-            self.progress()  # rows awaiting the compiler count too: being built
+        for slot in range(self.slot_count):
+            self.add_slot(slot)
+        return self.checked_rows()
+
+    def add_slot(self, slot: int) -> None:
+        self.slots.append(self.fill(slot))
+        if self.compiles(slot):
+            self.to_check.append(slot)
+        self.progress()  # rows awaiting the compiler count too: being built
+
+    def checked_rows(self) -> list[dict]:
+        """The filled slots' rows after validation (a rejected row replaced by the slot's next seed)."""
+        slots, to_check = self.slots, self.to_check
         # One validation batch at a time: amortizes the headers and keeps the progress line moving.
         for start in range(0, len(to_check), BATCH):
             batch = to_check[start : start + BATCH]
@@ -233,7 +308,7 @@ class _ShardBuilder:
             else:
                 self.seen.add(source_id(spec.python_source))
                 try:
-                    row, code = extract(spec, task.config, with_module=plan.selects(task.seed, task.shard_index, slot))
+                    row, code = self.builds.extract(spec, task.config, plan.selects(task.seed, task.shard_index, slot))
                 except Exception as e:  # noqa: BLE001 - whatever Warp raises on this kernel is its reject reason
                     self.counts.codegen_failures += 1
                     reason, message = "codegen-error", f"{type(e).__name__}: {e}"[:2000]
@@ -291,7 +366,36 @@ class _ShardBuilder:
 
 def build_shard(task: ShardTask, on_row: Callable[[int], None] | None = None) -> ShardResult:
     builder = _ShardBuilder(task, on_row)
-    table = rows_to_table(builder.build())
+    return _result(builder, builder.build())
+
+
+def build_shards(tasks: tuple[ShardTask, ...], on_row: Callable[[int], None] | None = None) -> tuple[ShardResult, ...]:
+    """One shard index for several configs (one task each, same generated source), each kernel
+    built once by Warp for all of them: every result equals its own :func:`build_shard`.
+
+    Slots are filled in turn, every config's slot ``s`` before any config's slot ``s + 1``,
+    then each config validates its own rows with its own toolchain."""
+    if len(tasks) == 1:
+        return (build_shard(tasks[0], on_row),)
+    first = tasks[0]
+    if len({t.config for t in tasks}) != len(tasks) or any(
+        t.shard_index != first.shard_index or t.source != first.source or isinstance(t.source, ModuleSource) for t in tasks
+    ):
+        raise ValueError("build_shards: one generated shard index, one task per config")
+    builds = _SharedBuilds()
+    builders = [_ShardBuilder(t, on_row, builds) for t in tasks]
+    for slot in range(max(b.slot_count for b in builders)):
+        filling = [b for b in builders if slot < b.slot_count]
+        builds.begin_slot({b.task.config: b.compiles(slot) for b in filling})
+        for b in filling:
+            b.add_slot(slot)
+            builds.slot_filled(b.task.config)
+    return tuple(_result(b, b.checked_rows()) for b in builders)
+
+
+def _result(builder: _ShardBuilder, rows: list[dict]) -> ShardResult:
+    task = builder.task
+    table = rows_to_table(rows)
     builder.counts.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     full = encode(task, table, builder.splits, len(table), None)
     return ShardResult(task, table, builder.splits, full, builder.counts, builder.rejects)
