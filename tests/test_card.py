@@ -50,12 +50,15 @@ def test_card_front_matter_and_prose_come_from_the_stats(carded):
     assert set(data["task_categories"]) == {"text-generation", "translation"}
     assert data["size_categories"] == [size_category(max(s["total"]["rows"] for s in stats["configs"].values()))]
     text = card.text
+    from warp_ir_dataset.card import one_pass_command
+
+    commands = [cmd for s in stats["configs"].values() for cmd in s["metadata"]["build_command"]]
+    one_pass = one_pass_command(commands)
+    assert one_pass is not None and one_pass in text  # the configs were built alike: one command rebuilds both
     for config, s in stats["configs"].items():
         t = s["total"]
         train, test = s["splits"]["train"]["rows"], s["splits"].get("test", {}).get("rows", 0)
         assert f"| `{config}` | {t['rows']} | {train} | {test} |" in text
-        for cmd in s["metadata"]["build_command"]:
-            assert cmd in text
     assert 'load_dataset("' in text and "## Limitations" in text and "$" not in text
 
 
@@ -171,3 +174,15 @@ def test_a_real_split_is_reported_apart_from_the_synthetic_rows(tmp_path, monkey
     for text in (card, report):
         assert "## The `real` split: kernels people wrote" in text and "mujoco-warp==4.0.0:mujoco_warp/_src" in text
     assert (reports / "figures" / "lengths_real_vs_synthetic.png").stat().st_size > 1000
+
+
+def test_configs_built_alike_are_reproduced_by_one_pass_command():
+    from warp_ir_dataset.card import one_pass_command
+
+    cpu = "python -m warp_ir_dataset.build --config cpu --target-mb 200 --seed 0 --rows-per-shard 500 --validate sample"
+    cuda = "python -m warp_ir_dataset.build --config cuda --target-mb 200 --seed 0 --rows-per-shard 500 --validate sample --arch sm_80 --ptx"
+    assert one_pass_command([cpu, cuda]) == (
+        "python -m warp_ir_dataset.build --config all --target-mb 200 --seed 0 --rows-per-shard 500 --validate sample --arch sm_80 --ptx"
+    )
+    assert one_pass_command([cpu, cuda.replace("--seed 0", "--seed 1")]) is None  # built differently: one command each
+    assert one_pass_command([cpu]) is None and one_pass_command([cpu, cpu]) is None

@@ -4,12 +4,15 @@ from helpers import build, snapshot
 
 
 def test_ray_engine_gives_the_local_engines_rows(tmp_path):
-    # With validation: Ray workers compile their sample as local workers do.
+    # With validation: Ray workers compile their sample as local workers do; both configs in
+    # one pass on Ray against one config at a time locally.
     args = ("--rows-per-shard", "15", "--seed", "3", "--workers", "2", "--validate", "sample")
     build(tmp_path / "local", "cpu", 0.25, *args)
-    build(tmp_path / "ray", "cpu", 0.25, *args, "--engine", "ray")  # raises on a non-zero exit
-    local, ray = snapshot(tmp_path / "local" / "cpu"), snapshot(tmp_path / "ray" / "cpu")
-    assert len(local) >= 3 and local == ray
+    build(tmp_path / "local", "cuda", 0.25, *args)
+    build(tmp_path / "ray", "all", 0.25, *args, "--engine", "ray")  # raises on a non-zero exit
+    for config in ("cpu", "cuda"):
+        local, ray = snapshot(tmp_path / "local" / config), snapshot(tmp_path / "ray" / config)
+        assert len(local) >= 3 and local == ray, config
     compiled = pq.read_table(tmp_path / "ray" / "cpu", columns=["validation"]).column("validation").to_pylist()
     assert "compiled" in compiled
     assert pq.read_table(tmp_path / "ray" / "cpu" / "train-00000.parquet").num_rows > 0

@@ -12,6 +12,7 @@ prose lives in ``dataset_card/*.md`` as ``string.Template`` files.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from string import Template
 
@@ -230,7 +231,23 @@ def versions_sentence(stats: dict) -> str:
 
 
 def build_commands(stats: dict) -> list[str]:
-    return [cmd for s in _configs(stats).values() for cmd in s["metadata"]["build_command"]]
+    """The commands that rebuild the data: one ``--config all`` pass when every config was built
+    with the same arguments (a one-pass build writes each config's own command in its shards,
+    since its shards equal that command's), else one command per config."""
+    commands = [cmd for s in _configs(stats).values() for cmd in s["metadata"]["build_command"]]
+    return [one_pass_command(commands)] if one_pass_command(commands) else commands
+
+
+def one_pass_command(commands: list[str]) -> str | None:
+    """The ``--config all`` command equal to one build command per config, or None."""
+    by_config = {m.group(1): cmd for cmd in commands if (m := re.search(r" --config (\w+)", cmd))}
+    if len(by_config) != len(commands) or sorted(by_config) != sorted(CONFIGS):
+        return None
+    cuda_only = r" --arch sm_\d+| --ptx"
+    shared = {re.sub(cuda_only, "", re.sub(r" --config \w+", " --config all", cmd)) for cmd in commands}
+    if len(shared) != 1:
+        return None
+    return shared.pop() + "".join(re.findall(cuda_only, by_config["cuda"]))
 
 
 def limitations(stats: dict) -> str:
