@@ -103,11 +103,12 @@ def stages(kernels: int, seed: int) -> dict:
     from warp_ir_dataset.engines import prepare_process
     from warp_ir_dataset.extract import extract_devices
     from warp_ir_dataset.generate import derive_seed, generate_kernel, source_id
-    from warp_ir_dataset.schema import rows_to_table
+    from warp_ir_dataset.schema import META_KEYS, rows_to_table
     from warp_ir_dataset.write import encode_shard
 
     prepare_process()
-    totals = dict.fromkeys(("generate", "exec", "cpu_alone", "cuda_alone", "both", "parquet_per_config"), 0.0)
+    totals = dict.fromkeys(("generate", "exec", "cpu_alone", "cuda_alone", "both"), 0.0)
+    rows_by_config: dict[str, list[dict]] = {"cpu": [], "cuda": []}
     done = 0
     for k in range(kernels):
         t0 = time.perf_counter()
@@ -123,19 +124,22 @@ def stages(kernels: int, seed: int) -> dict:
                     loaded.codegen_devices(devices)
                 times[key] = time.perf_counter() - loaded_at
                 times.setdefault("exec", loaded_at - started)
-            started = time.perf_counter()
             rows = extract_devices(spec, {"cpu": False, "cuda": False})
-            encode_started = time.perf_counter()
-            for row, _ in rows.values():
-                encode_shard(rows_to_table([row]), {})
-            times["parquet_per_config"] = (time.perf_counter() - encode_started) / len(rows)
         except Exception:  # noqa: BLE001 - a kernel Warp cannot build is replaced in a build, skipped here
             continue
+        for config, (row, _) in rows.items():
+            rows_by_config[config].append(row)
         totals["generate"] += t1 - t0
         for key, value in times.items():
             totals[key] += value
         done += 1
-    ms = {key: 1000 * value / max(done, 1) for key, value in totals.items()}
+    if not done:
+        raise SystemExit("one_pass: no kernel built")
+    encode_started = time.perf_counter()
+    for rows in rows_by_config.values():
+        encode_shard(rows_to_table(rows), dict.fromkeys(META_KEYS, ""))
+    totals["parquet_per_config"] = (time.perf_counter() - encode_started) / len(rows_by_config)
+    ms = {key: 1000 * value / done for key, value in totals.items()}
     build_ms = ms["cpu_alone"] + ms["cuda_alone"] - ms["both"]
     split = {
         "kernels": done,
@@ -166,11 +170,14 @@ def main() -> None:
     ap.add_argument("--kernels", type=int, default=300, help="kernels timed stage by stage (0: skip)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    results = [compare(args.target_mb, mode, args.seed, args.workers, args.repeats) for mode in args.validate.split(",") if mode]
-    if args.kernels:
-        results.append({"stages_ms_per_kernel": stages(args.kernels, args.seed)})
-    for result in results:
+    def show(result: dict) -> None:
         print(json.dumps(result) if args.json else " ".join(f"{k}={_text(v)}" for k, v in result.items()), flush=True)
+
+    if args.kernels:
+        show({"stages_ms_per_kernel": stages(args.kernels, args.seed)})
+    for mode in args.validate.split(","):
+        if mode:
+            show(compare(args.target_mb, mode, args.seed, args.workers, args.repeats))
 
 
 if __name__ == "__main__":
