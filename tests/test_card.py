@@ -186,3 +186,8 @@ def test_configs_built_alike_are_reproduced_by_one_pass_command():
     )
     assert one_pass_command([cpu, cuda.replace("--seed 0", "--seed 1")]) is None  # built differently: one command each
     assert one_pass_command([cpu]) is None and one_pass_command([cpu, cpu]) is None
+    from warp_ir_dataset.card import build_commands
+
+    extract = "python -m warp_ir_dataset.extract mujoco_warp --config cpu --split real"
+    stats = {"configs": {"cpu": {"metadata": {"build_command": [cpu, extract]}}, "cuda": {"metadata": {"build_command": [cuda]}}}}
+    assert build_commands(stats) == [one_pass_command([cpu, cuda]), extract]  # extractions stay as they were run

@@ -235,7 +235,9 @@ def build_commands(stats: dict) -> list[str]:
     with the same arguments (a one-pass build writes each config's own command in its shards,
     since its shards equal that command's), else one command per config."""
     commands = [cmd for s in _configs(stats).values() for cmd in s["metadata"]["build_command"]]
-    return [one_pass_command(commands)] if one_pass_command(commands) else commands
+    builds = [cmd for cmd in commands if cmd.startswith("python -m warp_ir_dataset.build ")]
+    one_pass = one_pass_command(builds)
+    return commands if one_pass is None else [one_pass] + [cmd for cmd in commands if cmd not in builds]
 
 
 def one_pass_command(commands: list[str]) -> str | None:
