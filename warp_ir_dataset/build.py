@@ -249,7 +249,7 @@ def run_builds(configs: list[BuildOptions], show_progress: bool = True) -> list[
         if opts.target_bytes <= 0:
             raise BuildError("--target-mb must be positive")
     if len({o.config for o in configs}) != len(configs):
-        raise BuildError("each config once, please")
+        raise BuildError("a config is named twice")
     shared = {(o.seed, o.rows_per_shard, o.workers, o.engine, o.ray_address) for o in configs}
     if len(shared) != 1:
         raise BuildError("configs built in one pass share --seed, --rows-per-shard, --workers and --engine")

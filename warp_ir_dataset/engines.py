@@ -118,7 +118,7 @@ class ProcessEngine:
         self.queue = ctx.Queue()
         self.stop = ctx.Event()
         self.on_row = on_row
-        self.futures: list[Future] = []
+        self.running: set[Future] = set()  # not the finished ones: their results are the driver's to drop
         self.pool = ProcessPoolExecutor(
             workers,
             mp_context=ctx,
@@ -128,7 +128,8 @@ class ProcessEngine:
 
     def submit(self, job: Job) -> Future:
         future = self.pool.submit(_worker_build, job)
-        self.futures.append(future)
+        self.running.add(future)
+        future.add_done_callback(self.running.discard)
         return future
 
     def poll(self) -> None:
@@ -143,7 +144,7 @@ class ProcessEngine:
         self.stop.set()
         procs = list((self.pool._processes or {}).values())
         self.pool.shutdown(wait=False, cancel_futures=True)
-        _, still_running = wait(self.futures, timeout=STOP_GRACE_SECONDS)
+        _, still_running = wait(list(self.running), timeout=STOP_GRACE_SECONDS)
         if still_running:
             for proc in procs:
                 proc.terminate()
