@@ -236,3 +236,31 @@ def test_a_build_writes_the_rows_the_compiler_rejected_beside_its_shards(tmp_pat
     assert "injected by the test" in rejects[0]["message"]
     ids = [i for p in sorted((out / "cpu").glob("*.parquet")) for i in pq.read_table(p, columns=["id"]).column("id").to_pylist()]
     assert calls["broken"] not in ids and len(ids) == len(set(ids))
+
+
+def test_sweep_removes_the_folders_of_ended_and_zombie_processes_only(tmp_path):
+    # A worker killed with its parent can stay a zombie (in a container nothing may reap it):
+    # it still answers signals, yet will never remove its own folder.
+    import os
+    import time
+
+    from warp_ir_dataset import scratch
+
+    root = scratch.root(str(tmp_path))
+    zombie = subprocess.Popen(["true"])  # ends at once; not waited for, so a zombie
+    running = subprocess.Popen(["sleep", "30"])
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and not scratch._zombie(zombie.pid):
+            time.sleep(0.05)
+        ended = max(int(p) for p in os.listdir("/proc") if p.isdigit()) + 100_000  # no such process
+        for pid in (zombie.pid, running.pid, os.getpid(), ended):
+            (root / str(pid) / "pch").mkdir(parents=True)
+        (root / "not-a-pid").mkdir()
+        removed = scratch.sweep(root)
+        assert sorted(p.name for p in removed) == sorted([str(zombie.pid), str(ended)])
+        assert _leftovers(root) == sorted([str(running.pid), str(os.getpid()), "not-a-pid"])
+    finally:
+        running.kill()
+        running.wait()
+        zombie.wait()

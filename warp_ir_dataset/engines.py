@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import gc
 import signal
+import time
 from concurrent.futures import Future, ProcessPoolExecutor, wait
-from multiprocessing import get_context
+from multiprocessing import connection, get_context
 from typing import Callable
 
 from . import _warp, scratch
@@ -148,6 +149,30 @@ class ProcessEngine:
         if still_running:
             for proc in procs:
                 proc.terminate()
+        # A terminated worker leaves when its compile returns, removing its scratch folder on
+        # the way; one that does not is killed, and its folder removed from here.
+        stuck = _still_running(procs, STOP_GRACE_SECONDS)
+        for proc in stuck:
+            proc.kill()
+        if stuck:
+            _still_running(stuck, STOP_GRACE_SECONDS)
+            scratch.sweep(scratch.root(_warp.kernel_cache_dir()))
+
+
+def _still_running(procs: list, timeout: float) -> list:
+    """The processes that have not ended within ``timeout``. Waits on their sentinels rather
+    than joining them: the pool's own thread reaps them, and two reapers race."""
+    deadline = time.monotonic() + timeout
+    pending = {}
+    for proc in procs:
+        try:
+            pending[proc.sentinel] = proc
+        except ValueError:  # already closed by the pool: gone
+            pass
+    while pending and (left := deadline - time.monotonic()) > 0:
+        for sentinel in connection.wait(list(pending), timeout=left):
+            del pending[sentinel]
+    return list(pending.values())
 
 
 def _ray_build(job: Job) -> tuple[ShardResult, ...]:

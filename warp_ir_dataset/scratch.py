@@ -21,19 +21,30 @@ from pathlib import Path
 FOLDER = "wirds-scratch"
 
 
+def root(cache_dir: str) -> Path:
+    """The folder that holds every process's scratch folder."""
+    return Path(cache_dir) / FOLDER
+
+
 def use_private_temp(cache_dir: str, on_terminate: bool = False) -> Path:
     """Send this process's temporary files to its own folder; ``on_terminate`` also removes it
     when the process is stopped by SIGTERM (a worker the build no longer needs)."""
-    root = Path(cache_dir) / FOLDER
-    sweep(root)
-    mine = root / str(os.getpid())
+    sweep(root(cache_dir))
+    mine = root(cache_dir) / str(os.getpid())
     mine.mkdir(parents=True, exist_ok=True)
     os.environ["TMPDIR"] = str(mine)
     tempfile.tempdir = None  # the next call reads TMPDIR again
-    atexit.register(shutil.rmtree, mine, True)
+    atexit.register(_remove, mine)
     if on_terminate:
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     return mine
+
+
+def _remove(folder: Path) -> None:
+    # The build terminates a worker it no longer needs; a SIGTERM arriving while the worker
+    # is already exiting would cut this removal short and leave half the folder behind.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def sweep(root: Path) -> list[Path]:
@@ -53,4 +64,14 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:  # someone else's process: alive, and not ours to judge
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed worker whose parent died too stays a zombie until something reaps it (in a
+    container, possibly never); it answers signals but will never remove its folder."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (macOS) or the process just went
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
