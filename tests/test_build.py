@@ -365,3 +365,25 @@ def test_a_limited_last_shard_with_a_rejected_row_is_built_again_in_full(tmp_pat
     ids = lambda folder: pq.read_table(folder / "cpu" / f"train-{last:05d}.parquet", columns=["id"]).column("id").to_pylist()  # noqa: E731
     small, large = ids(tmp_path / "small"), ids(tmp_path / "large")
     assert small and small == large[: len(small)] and len(small) < len(large)
+
+
+def test_a_build_smaller_than_one_shard_builds_only_the_slots_its_cut_needs(tmp_path, monkeypatch):
+    # Before any shard is measured the row size is a guess; a tiny target must still not build
+    # a whole 500-slot shard to keep a few rows.
+    from warp_ir_dataset import build as build_module
+    from warp_ir_dataset import engines
+    from warp_ir_dataset.cli import run_cli
+
+    limits = []
+    real_build_shards = engines.build_shards
+
+    def spy(job, on_row=None):
+        limits.extend(task.slot_limit for task in job)
+        return real_build_shards(job, on_row)
+
+    monkeypatch.setattr(engines, "build_shards", spy)
+    out = tmp_path / "tiny"
+    run_cli(build_module.main, "build", ["--config", "cpu", "--target-mb", "0.01", "--out", str(out), "--validate", "none", "--workers", "1", "--quiet"])
+    assert len(limits) == 1 and limits[0] is not None and limits[0] <= 20, limits
+    rows = pq.read_table(out / "cpu" / "train-00000.parquet").num_rows
+    assert 0 < rows <= limits[0] and pq.read_metadata(out / "cpu" / "train-00000.parquet").metadata[b"rows_per_shard"] == b"500"

@@ -426,14 +426,19 @@ def _build_targets(targets: list[_Target], common: BuildOptions, show_progress: 
 # The last shard is built only up to the rows its cut is expected to need, with this margin:
 # a full shard of which most rows would be cut away costs as much as any other.
 LAST_SHARD_MARGIN = 1.2
+# Before any shard is measured the bytes per row are a guess: the margin is this much wider, as
+# a limited shard that falls short is built again whole (a 0.01 MB build would otherwise build
+# all 500 slots of its only shard, ~40 s, to keep a few rows).
+GUESSED_SIZE_MARGIN = 2.0
 
 
 def _slots_to_reach(opts: BuildOptions, remaining: float, bytes_per_row: float, known: bool) -> int | None:
     """How many slots the shard being submitted needs to build, ``None`` for all: fewer only
-    when it is expected to be the last one and the bytes per row are measured, not guessed."""
-    if not known or remaining >= bytes_per_row * opts.rows_per_shard:
+    when it is expected to be the last one."""
+    if remaining >= bytes_per_row * opts.rows_per_shard:
         return None
-    slots = int(max(remaining, 0) / bytes_per_row * LAST_SHARD_MARGIN) + 8
+    margin = LAST_SHARD_MARGIN * (1.0 if known else GUESSED_SIZE_MARGIN)
+    slots = int(max(remaining, 0) / bytes_per_row * margin) + 8
     return slots if slots < opts.rows_per_shard else None
 
 
