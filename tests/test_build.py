@@ -296,7 +296,10 @@ def test_ctrl_c_is_one_line_keeps_finished_shards_and_the_same_command_resumes(t
     build(reference, "cpu", 0.25, "--rows-per-shard", "5", "--workers", "2")
     out = tmp_path / "interrupted"
     args = [sys.executable, "-m", "warp_ir_dataset.build", "--config", "cpu", "--target-mb", "0.25", "--out", str(out), "--rows-per-shard", "5", "--workers", "2", "--quiet", "--validate", "none"]
-    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # A suite started in the background (`cmd &` in a script) runs with SIGINT ignored, which
+    # the build would inherit: give it a terminal's default, as a user's build has.
+    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and len(list((out / "cpu").glob("train-*.parquet"))) < 1:
         time.sleep(0.05)
