@@ -6,7 +6,7 @@ system temp folder and never removes it; Warp's clang makes one too. A worker th
 points ``TMPDIR`` at ``<Warp's kernel cache>/wirds-scratch/<pid>`` first, so everything lands
 there and goes when the worker ends (normally, or stopped by the build). A process killed
 outright leaves its folder behind: the next worker that starts removes every folder there whose
-process is gone, and nothing else.
+process is gone (ended, or a zombie that nothing reaps), and nothing else.
 """
 from __future__ import annotations
 
