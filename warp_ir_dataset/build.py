@@ -428,7 +428,7 @@ def _build_targets(targets: list[_Target], common: BuildOptions, show_progress: 
 LAST_SHARD_MARGIN = 1.2
 # Before any shard is measured the bytes per row are a guess: the margin is this much wider, as
 # a limited shard that falls short is built again whole (a 0.01 MB build would otherwise build
-# all 500 slots of its only shard, ~40 s, to keep a few rows).
+# all 500 slots of its only shard, 34 s here, to keep a few rows).
 GUESSED_SIZE_MARGIN = 2.0
 
 

@@ -29,8 +29,9 @@ def root(cache_dir: str) -> Path:
 def use_private_temp(cache_dir: str, on_terminate: bool = False) -> Path:
     """Send this process's temporary files to its own folder; ``on_terminate`` also removes it
     when the process is stopped by SIGTERM (a worker the build no longer needs)."""
-    sweep(root(cache_dir))
-    mine = root(cache_dir) / str(os.getpid())
+    folders = root(cache_dir)
+    sweep(folders)
+    mine = folders / str(os.getpid())
     mine.mkdir(parents=True, exist_ok=True)
     os.environ["TMPDIR"] = str(mine)
     tempfile.tempdir = None  # the next call reads TMPDIR again
