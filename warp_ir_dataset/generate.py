@@ -15,7 +15,7 @@ from functools import lru_cache
 from .families import registry
 
 # Bump when the same seed would produce a different kernel (families or kit changed).
-GENERATOR_VERSION = "4"
+GENERATOR_VERSION = "5"
 
 
 @dataclass(frozen=True)

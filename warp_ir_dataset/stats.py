@@ -44,7 +44,6 @@ NEAR_DUP_THRESHOLD = 0.8
 NUM_PERM = 64
 SHINGLE = 5
 TOKEN = re.compile(r"\w+|[^\w\s]")
-UNPARSABLE = "unparsable:"
 
 REALISM_FEATURE_ROWS = 10_000  # synthetic rows whose language features are tested (evenly spread)
 BATCH_ROWS = 256  # ptx rows can be ~100 KB each: a batch stays a few MB
@@ -110,16 +109,10 @@ def analyze_sources(sources: list[str]) -> list[SourceInfo]:
 
     from .fingerprint import fingerprint
 
-    def structure(source: str, digest: bytes) -> str:
-        try:
-            return fingerprint(source)
-        except SyntaxError:  # not Python: a structure of its own, counted apart
-            return UNPARSABLE + digest.hex()
-
     shingles = [shingle_hashes(s) for s in sources]
     minhashes = MinHash.bulk(shingles, num_perm=NUM_PERM, hashfunc=_identity)
     digests = [hashlib.blake2b(s.encode(), digest_size=16).digest() for s in sources]
-    return [SourceInfo(d, structure(s, d), sh, m.hashvalues) for s, d, sh, m in zip(sources, digests, shingles, minhashes)]
+    return [SourceInfo(d, fingerprint(s), sh, m.hashvalues) for s, d, sh, m in zip(sources, digests, shingles, minhashes)]
 
 
 def _ordered_map(fn: Callable, arg: Callable, items: Iterable, executor: Executor | None, window: int) -> Iterator:
@@ -373,7 +366,6 @@ def config_stats(folder: Path, config: str, executor: Executor | None, workers: 
             "largest_fingerprint_rows": largest,
             "largest_fingerprint_share": _share(largest, row),
             "fingerprints_shared_train_test": len(shared),
-            "unparsable_rows": sum(n for fp, n in fingerprints.items() if fp.startswith(UNPARSABLE)),
         },
         "duplicates": near.result(row),
         "builtins": {

@@ -4,17 +4,16 @@ keep generated kernels small.
 Warp emits a few hundred bytes of forward + adjoint code per operation, copies the body of a
 constant-range loop of up to 16 trips once per trip (it unrolls them), and emits the bodies of
 Python-implemented builtins (``quat_to_euler`` ...) as helper functions once per kernel. The
-estimate counts operations (calls, operators, subscripts, comparisons) with unrolled loops
-multiplied out, times :data:`BYTES_PER_OP`, plus a fixed size per heavy builtin. It tracks
-the real size (``forward + backward + helper`` code, cpu) to within about +-40%.
+estimate counts operations in the text (each statement, each bracket opened by a call or a
+subscript, each operator) with unrolled loops multiplied out, times :data:`BYTES_PER_OP`, plus a
+fixed size per heavy builtin. It reads the text with regular expressions and never parses it:
+parsing cost more than all the rest of drawing a kernel (generator 4 parsed, generator 5 does not).
 """
 from __future__ import annotations
 
-import ast
+import re
 
-from ..syntax import parse
-
-BYTES_PER_OP = 336
+BYTES_PER_OP = 280  # median of (real code size / estimate) ~1.0 over 400 kernels of generator 5
 MAX_UNROLL = 16  # Warp's default ``max_unroll``
 
 # Helper code (forward + adjoint) of builtins Warp implements as Python functions, in bytes.
@@ -25,119 +24,82 @@ HEAVY = {
     "norm_huber": 4100, "transform_from_matrix": 4000, "transform_decompose": 23000, "smooth_normalize": 3700,
     "velocity_at_point": 2400, "norm_l2": 1400,
 }
-_OPS = (ast.Call, ast.BinOp, ast.Compare, ast.Subscript, ast.UnaryOp, ast.BoolOp, ast.IfExp, ast.AugAssign)
+FORWARD_SHARE = 0.35  # forward code / (forward + backward), measured on simulation kernels
+
+_COMMENTS_AND_STRINGS = re.compile(
+    r'"""[\s\S]*?"""' r"|'''[\s\S]*?'''" r'|"(?:[^"\\\n]|\\.)*"' r"|'(?:[^'\\\n]|\\.)*'" r"|#[^\n]*"
+)
+_OPERATOR = re.compile(r"\*\*|//|<<|>>|[-+*/%@&|^<>]=?|[=!]=|\b(?:and|or|not|if|is|in)\b")
+_LINE_START = re.compile(r"\n[ \t]*(?=[^\s)\]}])")
+_CONTINUED_LINE = re.compile(r"[(\[{,\\][ \t]*\n")
+_COMPOUND = re.compile(r"\n[ \t]*(?:for|while|if|elif|else)\b")
+# A top-level function or class with its decorators; ``body`` is what follows the signature.
+_DEFINITION = re.compile(
+    r"^(?:@[^\n]*\n)*(?:def|class)\b(?:[^:(]*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\))?[^\n:]*(?:->[^\n:]*)?:"
+    r"(?P<body>(?:\n(?:[ \t]*(?=\n)|[ \t]+[^\n]*))*)",
+    re.M,
+)
+_CONSTANT_RANGE_LOOP = re.compile(
+    r"^([ \t]*)for\b[^\n]*?\bin\s+range\(\s*(-?\d+)\s*(?:,\s*(-?\d+)\s*)?(?:,\s*(-?\d+)\s*)?\)\s*:", re.M
+)
+_HEAVY_BUILTIN = re.compile(r"\bwp\.(%s)\b" % "|".join(sorted(HEAVY, key=len, reverse=True)))
+_MODULE_BACKWARD_OFF = re.compile(r"set_module_options\([^)]*[\"']enable_backward[\"']\s*:\s*False")
+_KERNEL_BACKWARD_OFF = re.compile(r"enable_backward\s*=\s*False")
 
 
-def _trips(it: ast.expr) -> int:
-    """How many times Warp copies the body of ``for _ in <it>`` (1 unless it unrolls)."""
-    if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"):
-        return 1
-    vals = []
-    for a in it.args:
-        if isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.USub):
-            a, sign = a.operand, -1
-        else:
-            sign = 1
-        if not (isinstance(a, ast.Constant) and isinstance(a.value, int)):
-            return 1
-        vals.append(sign * a.value)
-    n = len(range(*vals))
-    return n if 0 < n <= MAX_UNROLL else 1
+def _ops(code: str) -> int:
+    """Operations in ``code``: one per statement (two more per compound header), per bracket
+    opened (a call or a subscript) and per operator."""
+    statements = len(_LINE_START.findall(code)) - len(_CONTINUED_LINE.findall(code))
+    return (code.count("(") + code.count("[") + len(_OPERATOR.findall(code)) + statements
+            + 2 * len(_COMPOUND.findall(code)))
 
 
-_OP_TYPES = frozenset(_OPS)
-# Nodes with no operation below them; most of a kernel's nodes are names and constants.
-_LEAVES = frozenset({ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del})
-
-
-def _inner_nodes(node: ast.AST) -> list[ast.AST]:
-    """The subtree's nodes except names and constants: what ``ast.walk`` yields that can hold
-    an operation, for under half its cost (this runs for every kernel drawn)."""
-    nodes = []
-    stack = [node]
-    pop, push = stack.pop, stack.append
-    while stack:
-        sub = pop()
-        cls = type(sub)
-        if cls in _LEAVES:
+def _unrolled_ops(code: str) -> int:
+    """Operations Warp adds by unrolling constant-range loops: each such loop's body ``trips - 1``
+    more times, times the trips of the unrolled loops around it."""
+    loops = []
+    for m in _CONSTANT_RANGE_LOOP.finditer(code):
+        trips = len(range(*(int(v) for v in m.groups()[1:] if v is not None)))
+        if not 1 < trips <= MAX_UNROLL:
             continue
-        nodes.append(sub)
-        for field in cls._fields:
-            value = getattr(sub, field, None)
-            if type(value) is list:
-                for item in value:
-                    if isinstance(item, ast.AST):
-                        push(item)
-            elif isinstance(value, ast.AST):
-                push(value)
-    return nodes
+        body = re.compile(r"(?:\n(?:[ \t]*(?=\n)|%s[ \t]+[^\n]*))*" % re.escape(m.group(1))).match(code, m.end())
+        loops.append((m.start(), body.end(), trips, _ops(body.group())))
+    extra = 0
+    for start, end, trips, ops in loops:
+        around = 1
+        for outer_start, outer_end, outer_trips, _ in loops:
+            if outer_start < start and end <= outer_end:
+                around *= outer_trips
+        extra += (trips - 1) * ops * around
+    return extra
 
 
-def _ops(node: ast.AST) -> int:
-    """Operations in the subtree."""
-    return len([sub for sub in _inner_nodes(node) if type(sub) in _OP_TYPES])
-
-
-def _cost(stmts: list, mult: int = 1) -> int:
-    c = 0
-    for st in stmts:
-        if isinstance(st, ast.For):
-            c += _ops(st.iter) * mult + 2
-            c += _cost(st.body, mult * _trips(st.iter))
-        elif isinstance(st, (ast.If, ast.While)):
-            c += (_ops(st.test) + 2) * mult + _cost(st.body, mult) + _cost(st.orelse, mult)
-        elif isinstance(st, (ast.FunctionDef, ast.ClassDef)):
-            c += _cost(st.body, mult)
-        else:
-            c += (_ops(st) + 1) * mult
-    return c
+def _cost(code: str) -> int:
+    return _ops(code) + (_unrolled_ops(code) if "range(" in code else 0)
 
 
 def estimate(source: str) -> tuple[int, int]:
     """``(body, helpers)``: estimated bytes of code from the kernel's own operations and
     from the heavy builtins it calls."""
-    tree = parse(source)
-    # Heavy builtins are always called as ``wp.<name>``: a text search finds the candidates,
-    # the AST confirms them (a name in a comment or string does not count).
-    candidates = {name for name in HEAVY if name in source}
-    heavy = _wp_attributes(tree, candidates) if candidates else set()
+    code = _COMMENTS_AND_STRINGS.sub("", source)
+    helpers = sum(HEAVY[name] for name in set(_HEAVY_BUILTIN.findall(code)))
     if "enable_backward" not in source:
-        return BYTES_PER_OP * _cost(tree.body), sum(HEAVY[h] for h in heavy)
+        return BYTES_PER_OP * _cost(code), helpers
     # Without the backward pass Warp emits about a third of the code: for every function when
     # the module turns it off (not for a kernel in a module="unique" of its own), for the kernel
-    # alone when its decorator does.
-    module_off = any(_turns_backward_off(stmt) for stmt in tree.body if isinstance(stmt, ast.Expr))
-    body = 0.0
-    for stmt in tree.body:
-        decorators = stmt.decorator_list if isinstance(stmt, ast.FunctionDef) else []
-        own_module = any("module" in {k.arg for k in getattr(d, "keywords", [])} for d in decorators)
-        off = (module_off and not own_module) or any(_turns_backward_off(d) for d in decorators)
-        body += _cost([stmt]) * (FORWARD_SHARE if off else 1.0)
-    return int(BYTES_PER_OP * body), sum(HEAVY[h] for h in heavy)
-
-
-FORWARD_SHARE = 0.35  # forward code / (forward + backward), measured on simulation kernels
-
-
-def _turns_backward_off(node: ast.AST) -> bool:
-    """``@wp.kernel(enable_backward=False)`` or ``wp.set_module_options({"enable_backward": False})``."""
-    call = node.value if isinstance(node, ast.Expr) else node
-    if not isinstance(call, ast.Call):
-        return False
-    pairs = [(k.arg, k.value) for k in call.keywords]
-    for a in call.args:
-        if isinstance(a, ast.Dict):
-            pairs += [(k.value if isinstance(k, ast.Constant) else None, v) for k, v in zip(a.keys, a.values)]
-    return any(k == "enable_backward" and isinstance(v, ast.Constant) and v.value is False for k, v in pairs)
-
-
-def _wp_attributes(tree: ast.AST, names: set[str]) -> set[str]:
-    """Which of ``names`` occur as ``wp.<name>`` in the tree (in code, not comments or strings)."""
-    return {
-        sub.attr
-        for sub in _inner_nodes(tree)
-        if type(sub) is ast.Attribute and sub.attr in names and type(sub.value) is ast.Name and sub.value.id == "wp"
-    }
+    # alone when its decorator does. (Read on the source: the option's key is a string.)
+    module_off = bool(_MODULE_BACKWARD_OFF.search(source))
+    body, outside, last = 0.0, [], 0
+    for m in _DEFINITION.finditer(code):
+        head = code[m.start():m.start("body")]
+        off = (module_off and "module=" not in head) or bool(_KERNEL_BACKWARD_OFF.search(head))
+        body += _cost(m.group("body")) * (FORWARD_SHARE if off else 1.0)
+        outside.append(code[last:m.start()])
+        last = m.end()
+    outside.append(code[last:])
+    body += _cost("\n".join(outside))
+    return int(BYTES_PER_OP * body), helpers
 
 
 # A kernel is redrawn (from the same rng, so still deterministic) while its estimate is over
