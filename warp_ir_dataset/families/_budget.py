@@ -6,14 +6,16 @@ constant-range loop of up to 16 trips once per trip (it unrolls them), and emits
 Python-implemented builtins (``quat_to_euler`` ...) as helper functions once per kernel. The
 estimate counts operations in the text (each statement, each bracket opened by a call or a
 subscript, each operator) with unrolled loops multiplied out, times :data:`BYTES_PER_OP`, plus a
-fixed size per heavy builtin. It reads the text with regular expressions and never parses it:
-parsing cost more than all the rest of drawing a kernel (generator 4 parsed, generator 5 does not).
+fixed size per heavy builtin. Over 400 generated kernels the real size (``forward + backward +
+helper`` code, cpu) was 0.84-1.16 times the estimate from the 10th to the 90th percentile, 1.0 at
+the median. It reads the text with regular expressions and never parses it: parsing cost more
+than all the rest of drawing a kernel (generator 4 parsed, generator 5 does not).
 """
 from __future__ import annotations
 
 import re
 
-BYTES_PER_OP = 280  # median of (real code size / estimate) ~1.0 over 400 kernels of generator 5
+BYTES_PER_OP = 280
 MAX_UNROLL = 16  # Warp's default ``max_unroll``
 
 # Helper code (forward + adjoint) of builtins Warp implements as Python functions, in bytes.
