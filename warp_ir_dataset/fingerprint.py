@@ -8,7 +8,7 @@ Comments, blank lines, spacing, trailing commas and line breaks inside brackets 
 indentation does.
 
 The fingerprint reads the text with regular expressions and never parses it (generators up to 4
-hashed the parsed AST, which cost three times as much per kernel: parsing dominated). On generated
+hashed the parsed AST, which with its parse cost about three times as much per kernel). On generated
 kernels the two agree: equal token fingerprints exactly when the ASTs are equal (tested). On
 hand-written code a redundant pair of parentheses makes two otherwise equal kernels differ.
 """
@@ -18,7 +18,8 @@ import hashlib
 import keyword
 import re
 
-_COMMENTS_AND_STRINGS = re.compile(
+# Strings (group 1), comments and backslash line continuations; the size budget drops them too.
+COMMENTS_AND_STRINGS = re.compile(
     r'("""[\s\S]*?"""' r"|'''[\s\S]*?'''" r'|"(?:[^"\\\n]|\\.)*"' r"|'(?:[^'\\\n]|\\.)*')" r"|#[^\n]*|\\\n"
 )
 _BLANK_LINE = re.compile(r"\n[ \t]*(?=\n)")
@@ -59,7 +60,7 @@ def _keyword_argument_kept(m: re.Match) -> str:
 def normalized(source: str) -> tuple[str, list[str]]:
     """The source's structure as text (identifiers replaced by ``v``, literals by their kind,
     formatting made uniform) and its identifiers in order, for :func:`fingerprint` to number."""
-    text = _COMMENTS_AND_STRINGS.sub(_string_or_nothing, source)
+    text = COMMENTS_AND_STRINGS.sub(_string_or_nothing, source)
     text = _BREAK_IN_BRACKETS.sub(_after_break, _BLANK_LINE.sub("", text))
     text = _NAME_BEFORE_EQUALS.sub(_keyword_argument_kept, _WP_DOT.sub("wp\x01", text))
     pieces = _IDENTIFIER.split(_BOOL.sub("B", text))

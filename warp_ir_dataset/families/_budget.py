@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from ..fingerprint import COMMENTS_AND_STRINGS
+
 BYTES_PER_OP = 280
 MAX_UNROLL = 16  # Warp's default ``max_unroll``
 
@@ -28,12 +30,9 @@ HEAVY = {
 }
 FORWARD_SHARE = 0.35  # forward code / (forward + backward), measured on simulation kernels
 
-_COMMENTS_AND_STRINGS = re.compile(
-    r'"""[\s\S]*?"""' r"|'''[\s\S]*?'''" r'|"(?:[^"\\\n]|\\.)*"' r"|'(?:[^'\\\n]|\\.)*'" r"|#[^\n]*"
-)
 _OPERATOR = re.compile(r"\*\*|//|<<|>>|[-+*/%@&|^<>]=?|[=!]=|\b(?:and|or|not|if|is|in)\b")
 _LINE_START = re.compile(r"\n[ \t]*(?=[^\s)\]}])")
-_CONTINUED_LINE = re.compile(r"[(\[{,\\][ \t]*\n")
+_CONTINUED_LINE = re.compile(r"[(\[{,][ \t]*\n")
 _COMPOUND = re.compile(r"\n[ \t]*(?:for|while|if|elif|else)\b")
 # A top-level function or class with its decorators; ``body`` is what follows the signature.
 _DEFINITION = re.compile(
@@ -84,7 +83,7 @@ def _cost(code: str) -> int:
 def estimate(source: str) -> tuple[int, int]:
     """``(body, helpers)``: estimated bytes of code from the kernel's own operations and
     from the heavy builtins it calls."""
-    code = _COMMENTS_AND_STRINGS.sub("", source)
+    code = COMMENTS_AND_STRINGS.sub("", source)
     helpers = sum(HEAVY[name] for name in set(_HEAVY_BUILTIN.findall(code)))
     if "enable_backward" not in source:
         return BYTES_PER_OP * _cost(code), helpers
