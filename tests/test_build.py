@@ -158,7 +158,7 @@ def test_bad_shards_in_the_output_are_refused_and_kept(tmp_path, kind):
 def test_a_limited_last_shard_is_the_full_shards_prefix(config):
     # The build computes only the slots its last shard's cut should need; the files must be
     # those a full shard cut at the same place would give.
-    from warp_ir_dataset.pipeline import ShardTask, build_shard, smallest_prefix_reaching
+    from warp_ir_dataset.pipeline import ShardTask, build_shard, smallest_prefix_reaching, text_bytes
     from warp_ir_dataset.sources import GeneratedSource
     from warp_ir_dataset.validate import ValidationPlan
 
@@ -171,6 +171,38 @@ def test_a_limited_last_shard_is_the_full_shards_prefix(config):
     cut_full = smallest_prefix_reaching(full, needed + 1, 10**9)
     cut_limited = smallest_prefix_reaching(limited, needed + 1, 10**9)
     assert cut_full.slots <= 12 and cut_full.files == cut_limited.files
+    # A goal in characters of code stops at the first slot that reaches it.
+    goal = text_bytes(full.table.slice(0, 7)) - 1
+    by_text = build_shard(ShardTask(config, GeneratedSource(11), 2, 30, "test", ValidationPlan("none"), text_goal=goal))
+    assert by_text.table.to_pylist() == full.table.slice(0, 7).to_pylist() and by_text.exact_prefix
+
+
+def test_the_last_shard_stops_a_few_rows_past_its_cut(tmp_path, monkeypatch):
+    # Once a shard of the build is measured, the last one stops where its code text should
+    # reach the target's remaining bytes: few of its rows are built only to be cut away.
+    from warp_ir_dataset import build as build_module
+    from warp_ir_dataset import engines
+    from warp_ir_dataset.cli import run_cli
+
+    built = {}
+    real_build_shards = engines.build_shards
+
+    def spy(job, on_row=None):
+        results = real_build_shards(job, on_row)
+        for task, result in zip(job, results):
+            built[task.shard_index] = (task.text_goal, result.table.num_rows)
+        return results
+
+    monkeypatch.setattr(engines, "build_shards", spy)
+    out = tmp_path / "out"
+    run_cli(build_module.main, "build", ["--config", "cpu", "--target-mb", "1.2", "--out", str(out), "--rows-per-shard", "80", "--validate", "none", "--workers", "1", "--quiet"])
+    last = max(built)
+    goal, rows_built = built[last]
+    kept = pq.read_metadata(out / "cpu" / f"train-{last:05d}.parquet").num_rows + sum(
+        pq.read_metadata(p).num_rows for p in (out / "cpu").glob(f"test-{last:05d}.parquet")
+    )
+    assert goal is not None and all(g is None for i, (g, _) in built.items() if i != last), built
+    assert kept <= rows_built <= kept * 1.15 + 2, (kept, rows_built)
 
 
 def test_the_driver_does_not_import_warp_and_records_the_installed_version():
@@ -352,7 +384,7 @@ def test_a_limited_last_shard_with_a_rejected_row_is_built_again_in_full(tmp_pat
     real_build_shards = engines.build_shards
 
     def spy(job, on_row=None):
-        tasks.extend((task.shard_index, task.slot_limit) for task in job)
+        tasks.extend((task.shard_index, task.slot_limit or task.text_goal) for task in job)  # a limit, or None: whole
         return real_build_shards(job, on_row)
 
     monkeypatch.setattr(pipeline, "check", fake_check)

@@ -24,8 +24,13 @@ procs = list(engine.pool._processes.values())
 started = time.perf_counter()
 engine.shutdown()
 stopped = time.perf_counter() - started
-for p in procs:
-    p.join(30)
+# The pool's own thread reaps its workers: joining them here too races it, and the loser of
+# that race sees no exit code for an instant. Wait for each worker to end, then for its code.
+from multiprocessing import connection
+connection.wait([p.sentinel for p in procs], timeout=30)
+deadline = time.time() + 5
+while any(p.exitcode is None for p in procs) and time.time() < deadline:
+    time.sleep(0.05)
 outcome = lambda f: "cancelled" if f.cancelled() else type(f.exception(timeout=0)).__name__
 print(json.dumps({"rows": rows, "stopped_s": stopped, "exitcodes": [p.exitcode for p in procs],
                   "futures": [outcome(f) for f in futures]}))

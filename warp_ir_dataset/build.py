@@ -18,6 +18,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import click
 
@@ -25,7 +26,7 @@ from . import _warp
 from .cli import run_cli
 from .generate import GENERATOR_VERSION
 from .engines import ENGINES, make_engine
-from .pipeline import EncodedShard, ShardCounts, ShardResult, ShardTask, build_shard, smallest_prefix_reaching
+from .pipeline import EncodedShard, ShardCounts, ShardResult, ShardTask, build_shard, smallest_prefix_reaching, text_bytes
 from .schema import CONFIGS
 from .sources import GeneratedSource
 from .validate import DEFAULT_ARCH, MODES, ValidationPlan
@@ -78,8 +79,10 @@ class BuildOptions:
             + (" --ptx" if self.validation.ptx else "")
         )
 
-    def task(self, index: int, slot_limit: int | None = None) -> ShardTask:
-        return ShardTask(self.config, GeneratedSource(self.seed), index, self.rows_per_shard, self.command, self.validation, slot_limit)
+    def task(self, index: int, slot_limit: int | None = None, text_goal: int | None = None) -> ShardTask:
+        return ShardTask(
+            self.config, GeneratedSource(self.seed), index, self.rows_per_shard, self.command, self.validation, slot_limit, text_goal
+        )
 
 
 @dataclass
@@ -291,6 +294,7 @@ class _Target:
         self.rows_in_flight: dict[int, int] = {}
         self.to_rebuild: list[int] = []  # limited last shards that must be built whole
         self.bytes_per_row = 6000.0  # a guess (about generator 4's cpu rows) until the first shard is measured
+        self.built_bytes = self.built_text = 0  # of the shards built and accepted: file bytes per character of code
         self.done = False
 
     def full_on_disk(self, index: int) -> bool:
@@ -331,6 +335,8 @@ class _Target:
                 _finish_last_shard(folder, opts, result, opts.target_bytes - self.accepted_bytes, on_disk, summary)
                 return self._finish()
             if result is not None:
+                self.built_bytes += size
+                self.built_text += text_bytes(result.table)
                 _write_shard(folder, i, result.full, result.rejects)
                 summary.shards_built += 1
                 summary.rows_built += rows
@@ -346,9 +352,9 @@ class _Target:
         self.summary.bytes += self.accepted_bytes
         self.done = True
 
-    def next_wanted(self) -> tuple[int, int | None] | None:
-        """The shard this config needs built next and its slot limit (``None``: all slots), or
-        ``None`` while the shards already being built are expected to reach the target."""
+    def next_wanted(self) -> tuple[int, LastShardCut] | None:
+        """The shard this config needs built next and where it may stop (all ``None``: all its
+        slots), or ``None`` while the shards already being built are expected to reach the target."""
         if self.done:
             return None
         opts = self.opts
@@ -360,8 +366,8 @@ class _Target:
         )
         if planned >= opts.target_bytes and self.pending:
             return None
-        known = self.summary.rows > 0
-        return self.next_submit, _slots_to_reach(opts, opts.target_bytes - planned, self.bytes_per_row, known)
+        bytes_per_text = self.built_bytes / self.built_text if self.built_text else None
+        return self.next_submit, _last_shard_cut(opts, opts.target_bytes - planned, self.bytes_per_row, self.summary.rows > 0, bytes_per_text)
 
 
 def _build_targets(targets: list[_Target], common: BuildOptions, show_progress: bool) -> list[BuildSummary]:
@@ -383,8 +389,8 @@ def _build_targets(targets: list[_Target], common: BuildOptions, show_progress: 
     engine = make_engine(common.engine, common.workers, note_rows, common.ray_address)
     jobs: dict[Future, int] = {}
 
-    def submit(index: int, members: list[tuple[_Target, int | None]]) -> None:
-        jobs[engine.submit(tuple(t.opts.task(index, limit) for t, limit in members))] = index
+    def submit(index: int, members: list[tuple[_Target, LastShardCut]]) -> None:
+        jobs[engine.submit(tuple(t.opts.task(index, *cut) for t, cut in members))] = index
         for t, _ in members:
             t.pending.add(index)
 
@@ -393,7 +399,7 @@ def _build_targets(targets: list[_Target], common: BuildOptions, show_progress: 
             for t in targets:
                 t.accept()
                 for index in t.to_rebuild:
-                    submit(index, [(t, None)])
+                    submit(index, [(t, WHOLE_SHARD)])
                 t.to_rebuild.clear()
             if all(t.done for t in targets):
                 break
@@ -402,7 +408,7 @@ def _build_targets(targets: list[_Target], common: BuildOptions, show_progress: 
                 if not wanted:
                     break
                 index = min(i for i, _ in wanted.values())
-                submit(index, [(t, limit) for t, (i, limit) in wanted.items() if i == index])
+                submit(index, [(t, cut) for t, (i, cut) in wanted.items() if i == index])
             done, _ = wait(list(jobs), timeout=0.5, return_when=FIRST_COMPLETED)
             for future in done:
                 index = jobs.pop(future)
@@ -423,23 +429,38 @@ def _build_targets(targets: list[_Target], common: BuildOptions, show_progress: 
     return [t.summary for t in targets]
 
 
-# The last shard is built only up to the rows its cut is expected to need, with this margin:
-# a full shard of which most rows would be cut away costs as much as any other.
+# The last shard is built only up to the rows its cut is expected to need: a full shard of
+# which most rows would be cut away costs as much as any other, and one that falls short is
+# built again whole. Its file bytes follow the characters of code built (measured on the
+# build's own shards) within a few percent, so that is where it stops, with this margin;
+TEXT_GOAL_MARGIN = 1.04
+# before a shard of this build is measured it stops at a count of rows, with this margin on the
+# bytes per row of the shards accepted so far,
 LAST_SHARD_MARGIN = 1.2
-# Before any shard is measured the bytes per row are a guess: the margin is this much wider, as
-# a limited shard that falls short is built again whole (a 0.01 MB build would otherwise build
-# all 500 slots of its only shard, 34 s here, to keep a few rows).
+# and before any shard is measured the bytes per row are a guess: the margin is this much wider
+# (a 0.01 MB build would otherwise build all 500 slots of its only shard, 34 s here, to keep a
+# few rows).
 GUESSED_SIZE_MARGIN = 2.0
 
 
-def _slots_to_reach(opts: BuildOptions, remaining: float, bytes_per_row: float, known: bool) -> int | None:
-    """How many slots the shard being submitted needs to build, ``None`` for all: fewer only
-    when it is expected to be the last one."""
+class LastShardCut(NamedTuple):
+    slot_limit: int | None
+    text_goal: int | None
+
+
+WHOLE_SHARD = LastShardCut(None, None)
+
+
+def _last_shard_cut(opts: BuildOptions, remaining: float, bytes_per_row: float, known: bool, bytes_per_text: float | None) -> LastShardCut:
+    """Where the shard being submitted may stop: anywhere before its last slot only when it
+    is expected to be the build's last shard."""
     if remaining >= bytes_per_row * opts.rows_per_shard:
-        return None
+        return WHOLE_SHARD
+    if bytes_per_text:
+        return LastShardCut(None, int(max(remaining, 0) / bytes_per_text * TEXT_GOAL_MARGIN) + 1)
     margin = LAST_SHARD_MARGIN * (1.0 if known else GUESSED_SIZE_MARGIN)
     slots = int(max(remaining, 0) / bytes_per_row * margin) + 8
-    return slots if slots < opts.rows_per_shard else None
+    return LastShardCut(slots, None) if slots < opts.rows_per_shard else WHOLE_SHARD
 
 
 def _refuse_shards_beyond(folder: Path, index: int, on_disk: dict[int, OnDisk]) -> None:

@@ -41,6 +41,10 @@ class ShardTask:
     # Build only the first slots (the last shard of a build, whose cut is near): the rows are
     # those slots' rows of the full shard. Not part of the shard's identity or metadata.
     slot_limit: int | None = None
+    # Also stop once the rows' code text (see ``text_bytes``) reaches this many characters: the
+    # last shard's cut is known in encoded bytes, which follow the text far more closely than
+    # they follow a count of rows. Like ``slot_limit``, it only shortens the prefix built.
+    text_goal: int | None = None
     split: str | None = None  # every row goes to this split; None: train or test by structure
 
     @property
@@ -203,6 +207,14 @@ class _SharedBuilds:
         return results
 
 
+TEXT_COLUMNS = ("python_source", "forward_code", "backward_code", "helper_code")  # known when a slot is filled
+
+
+def text_bytes(table: pa.Table) -> int:
+    """Characters of the code a shard's rows hold (PTX aside: it comes after the slots are filled)."""
+    return sum(pc.sum(pc.utf8_length(table.column(c))).as_py() or 0 for c in TEXT_COLUMNS)
+
+
 class _ShardBuilder:
     """Fills a shard's slots in order; a kernel Warp cannot build, or one the toolchain
     rejects, is replaced by the slot's next seed, so a shard's rows depend on its task only."""
@@ -218,6 +230,7 @@ class _ShardBuilder:
         self.seen: set[str] = set()
         self.structures: dict[str, int] = {}
         self.done = 0
+        self.text = 0  # text_bytes of the filled slots
 
     def fill(self, slot: int, first_attempt: int = 0) -> _Slot:
         task = self.task
@@ -258,6 +271,11 @@ class _ShardBuilder:
     def slot_count(self) -> int:
         return min(self.task.slot_limit or self.task.rows_per_shard, self.task.rows_per_shard)
 
+    def wants(self, slot: int) -> bool:
+        """Whether the shard still fills ``slot`` (slots come in order)."""
+        goal = self.task.text_goal
+        return slot < self.slot_count and (goal is None or self.text < goal)
+
     def compiles(self, slot: int) -> bool:
         return self.task.validation.selects(self.task.seed, self.task.shard_index, slot)
 
@@ -265,11 +283,15 @@ class _ShardBuilder:
         if isinstance(self.task.source, ModuleSource):
             return self.build_listed()
         for slot in range(self.slot_count):
+            if not self.wants(slot):
+                break
             self.add_slot(slot)
         return self.checked_rows()
 
     def add_slot(self, slot: int) -> None:
-        self.slots.append(self.fill(slot))
+        filled = self.fill(slot)
+        self.slots.append(filled)
+        self.text += sum(len(filled.row[c] or "") for c in TEXT_COLUMNS)
         if self.compiles(slot):
             self.to_check.append(slot)
         self.progress()  # rows awaiting the compiler count too: being built
@@ -385,7 +407,9 @@ def build_shards(tasks: tuple[ShardTask, ...], on_row: Callable[[int], None] | N
     builds = _SharedBuilds()
     builders = [_ShardBuilder(t, on_row, builds) for t in tasks]
     for slot in range(max(b.slot_count for b in builders)):
-        filling = [b for b in builders if slot < b.slot_count]
+        filling = [b for b in builders if b.wants(slot)]
+        if not filling:
+            break
         builds.begin_slot({b.task.config: b.compiles(slot) for b in filling})
         for b in filling:
             b.add_slot(slot)
