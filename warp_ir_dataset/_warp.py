@@ -356,7 +356,7 @@ def builtin_groups() -> dict[str, str]:
     return {name: getattr(context.builtin_functions[name], "group", None) or "Other" for name in sorted(kernel_builtins())}
 
 
-_WP_CALL = re.compile(r"(:|->)?[ \t]*\bwp\.(\w+)[ \t]*\(")
+_WP_CALL = re.compile(r"\bwp\.(\w+)[ \t]*\(")
 
 
 def builtins_called(source: str) -> list[str]:
@@ -366,7 +366,17 @@ def builtins_called(source: str) -> list[str]:
     not count. (A regular expression, not an AST walk: this runs for every row.)
     """
     known = kernel_builtins()
-    return sorted({m.group(2) for m in _WP_CALL.finditer(source) if not m.group(1) and m.group(2) in known})
+    names = set()
+    for m in _WP_CALL.finditer(source):
+        name = m.group(1)
+        if name in known and name not in names:
+            before = m.start()
+            while before and source[before - 1] in " \t":
+                before -= 1
+            annotation = source[before - 1:before] == ":" or source[max(before - 2, 0):before] == "->"
+            if not annotation:
+                names.add(name)
+    return sorted(names)
 
 
 # -- kernels registered by someone's module (extraction of real code) -------------------------

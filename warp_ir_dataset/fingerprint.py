@@ -26,15 +26,17 @@ _BLANK_LINE = re.compile(r"\n[ \t]*(?=\n)")
 # A trailing comma, or a line break inside brackets (after an opening bracket or a comma, or
 # before a closing one)
 _BREAK_IN_BRACKETS = re.compile(r"(,[ \t\n]*(?=[)\]}]))|([(\[{,])[ \t]*\n[ \t\n]*|\n[ \t\n]*(?=[)\]}])")
-_WP_DOT = re.compile(r"\bwp[ \t]*\.[ \t]*")
+# Patterns start with what they match (a literal, or a lookahead for its first character) and
+# only then look behind: the engine finds the candidates fast and checks the rest there.
+_WP_DOT = re.compile(r"wp(?<!\wwp)[ \t]*\.[ \t]*")
 _KEPT = "|".join(sorted(set(keyword.kwlist) - {"True", "False", "None"} | {"wp", "None"}, key=len, reverse=True))
 # ``wp.`` becomes ``wp\x01``, so the name after it does not read as an identifier (a name after
 # that, as in ``wp.types.vector``, does: as in the AST, only ``wp``'s own attributes are kept).
-_IDENTIFIER = re.compile(r"(?<![\w\x01])(?!(?:%s|True|False)\b)([A-Za-z_]\w*)" % _KEPT)
+_IDENTIFIER = re.compile(r"(?=[A-Za-z_])(?<![\w\x01])(?!(?:%s|True|False)\b)([A-Za-z_]\w*)" % _KEPT)
 _NAME_BEFORE_EQUALS = re.compile(r"([(,][ \t]*)([A-Za-z_]\w*)(?=[ \t]*=(?!=))")
-_BOOL = re.compile(r"\b(?:True|False)\b")
-_FLOAT = re.compile(r"(?<![\w\x01])(?:\d[\d_]*\.[\d_]*|\.\d[\d_]*|\d[\d_]*(?=[eE]))(?:[eE][+-]?\d+)?[jJ]?")
-_INT = re.compile(r"(?<![\w\x01])(?:0[xXoObB][\da-fA-F_]+|\d[\d_]*)[jJ]?")
+_BOOL = re.compile(r"True(?<!\wTrue)\b|False(?<!\wFalse)\b")
+_FLOAT = re.compile(r"(?=[\d.])(?<![\w\x01])(?:\d[\d_]*\.[\d_]*|\.\d[\d_]*|\d[\d_]*(?=[eE]))(?:[eE][+-]?\d+)?[jJ]?")
+_INT = re.compile(r"(?=\d)(?<![\w\x01])(?:0[xXoObB][\da-fA-F_]+|\d[\d_]*)[jJ]?")
 _SPACE_IN_LINE = re.compile(r"(?<=\S)[ \t]+")
 
 

@@ -51,10 +51,26 @@ def family_for_seed(seed: int) -> str:
     return names[bisect.bisect_right(cumulative, x)]
 
 
+class KernelRandom(random.Random):
+    """``random.Random`` with ``choice`` written out: a kernel makes hundreds of choices, and
+    CPython's goes through two more Python calls. The draws are CPython's own (3.11's
+    ``_randbelow_with_getrandbits``), so the kernels are the same."""
+
+    def choice(self, seq):
+        n = len(seq)
+        if not n:
+            raise IndexError("Cannot choose from an empty sequence")
+        k = n.bit_length()
+        r = self.getrandbits(k)
+        while r >= n:
+            r = self.getrandbits(k)
+        return seq[r]
+
+
 def generate_kernel(seed: int, family: str | None = None) -> KernelSpec:
     """The kernel for ``seed`` (from the family the seed picks, unless one is forced)."""
     name = family or family_for_seed(seed)
-    rng = random.Random(derive_seed("kernel", seed))
+    rng = KernelRandom(derive_seed("kernel", seed))
     kernel = registry()[name].generate(rng)
     return KernelSpec(seed, name, kernel.kernel_name, kernel.python_source)
 

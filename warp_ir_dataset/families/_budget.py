@@ -30,7 +30,8 @@ HEAVY = {
 }
 FORWARD_SHARE = 0.35  # forward code / (forward + backward), measured on simulation kernels
 
-_OPERATOR = re.compile(r"\*\*|//|<<|>>|[-+*/%@&|^<>]=?|[=!]=|\b(?:and|or|not|if|is|in)\b")
+# (Lookahead or literal first, then the word boundary: the engine tries the rest only there.)
+_OPERATOR = re.compile(r"\*\*|//|<<|>>|[-+*/%@&|^<>]=?|[=!]=|(?=[aoni])\b(?:and|or|not|if|is|in)\b")
 _LINE_START = re.compile(r"\n[ \t]*(?=[^\s)\]}])")
 _CONTINUED_LINE = re.compile(r"[(\[{,][ \t]*\n")
 _COMPOUND = re.compile(r"\n[ \t]*(?:for|while|if|elif|else)\b")
@@ -43,7 +44,7 @@ _DEFINITION = re.compile(
 _CONSTANT_RANGE_LOOP = re.compile(
     r"^([ \t]*)for\b[^\n]*?\bin\s+range\(\s*(-?\d+)\s*(?:,\s*(-?\d+)\s*)?(?:,\s*(-?\d+)\s*)?\)\s*:", re.M
 )
-_HEAVY_BUILTIN = re.compile(r"\bwp\.(%s)\b" % "|".join(sorted(HEAVY, key=len, reverse=True)))
+_HEAVY_BUILTIN = re.compile(r"wp(?<!\wwp)\.(%s)\b" % "|".join(sorted(HEAVY, key=len, reverse=True)))
 _MODULE_BACKWARD_OFF = re.compile(r"set_module_options\([^)]*[\"']enable_backward[\"']\s*:\s*False")
 _KERNEL_BACKWARD_OFF = re.compile(r"enable_backward\s*=\s*False")
 

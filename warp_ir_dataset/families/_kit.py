@@ -138,6 +138,7 @@ class ExprGen:
         self._in_extra = False
         # Long kernels keep their expressions shallow, as people write them line by line.
         self.max_depth: int | None = None
+        self.leaf_reads = 0  # leaves that named a value in scope, for :meth:`live`
 
     def _spread(self, parts: list[str], args: tuple) -> None:
         """Operands of a wide rule that came out as the very same variable (``f(x, x, x)``)
@@ -159,6 +160,7 @@ class ExprGen:
             unread = [v for v in cands if v.reads == 0]
             v = self.rng.choice(unread if unread and self.rng.random() < 0.7 else cands)
             v.reads += 1
+            self.leaf_reads += 1
             return v.name
         if not cands and t not in ("float", "int") and self.values and self.rng.random() < 0.6:
             # No value of a compound type in scope: derive one from a value that is, rather
@@ -168,6 +170,7 @@ class ExprGen:
                 unread = [v for v in src if v.reads == 0]
                 v = self.rng.choice(unread if unread and self.rng.random() < 0.7 else src)
                 v.reads += 1
+                self.leaf_reads += 1
                 return reduce_to(v.name, v.type, t)
         return self.constant(t)
 
@@ -199,10 +202,15 @@ class ExprGen:
         """Like :meth:`expr`, but retried until the tree reads at least one value in scope
         (constant conditions look artificial, and Warp rejects a bare literal assigned inside
         a dynamic loop). Falls back to a ``float(...)``/``int(...)`` wrapped tree."""
-        names = {v.name for v in self.values}
+        names = None
         e = ""
         for _ in range(tries):
+            reads = self.leaf_reads
             e = self.expr(t, depth)
+            if self.leaf_reads > reads:  # a leaf named a value: the tree reads it
+                return e
+            # Family rules may name values themselves: look for them in the text.
+            names = names or {v.name for v in self.values}
             if names & set(_IDENT.findall(e)):
                 return e
         return f"{t}({e})" if t in ("float", "int") else e
