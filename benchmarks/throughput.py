@@ -16,12 +16,16 @@ runs it: a fresh process, imports and start-up included), then runs
   ``--large-target-mb`` (it must not grow with the target);
 * whether the 1- and 2-worker builds wrote byte-identical shards.
 
+``--ratio-only`` runs the 1-worker builds and the floors alone (more repeats in the same time);
+``ratio_median_per_run`` is the median of each builder run over the floor run right after it.
+
 Timings are noisy on shared machines: read the ratios, not the absolute numbers.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,6 +100,7 @@ def main() -> None:
     ap.add_argument("--large-target-mb", type=float, default=100.0, help="a second 2-worker build whose peak memory per worker is compared")
     ap.add_argument("--repeats", type=int, default=2, help="runs of each timed step, interleaved; the fastest counts")
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--ratio-only", action="store_true", help="only the 1-worker builds and their floors")
     ap.add_argument("--json", action="store_true", help="one JSON object per config instead of text")
     args = ap.parse_args()
     if not FLOOR.exists():
@@ -108,11 +113,14 @@ def main() -> None:
             for r in range(args.repeats):
                 ones.append(build(Path(tmp) / f"w1-{r}", config, small, 1, args.seed))
                 floors.append(floor(Path(tmp) / "w1-0" / config, config, ones[0]["rows"]))
-                twos.append(build(Path(tmp) / f"w2-{r}", config, small, 2, args.seed))
-            identical = same_shards(Path(tmp) / "w1-0" / config, Path(tmp) / "w2-0" / config)
-            pair = floor_pair(Path(tmp) / "w1-0" / config, config, ones[0]["rows"])
-            mem_large = build(Path(tmp) / "m2", config, large, 2, args.seed)["peak_rss_mb_per_worker"]
-        one, two, fl = fastest(ones), fastest(twos), fastest(floors)
+                if not args.ratio_only:
+                    twos.append(build(Path(tmp) / f"w2-{r}", config, small, 2, args.seed))
+            if not args.ratio_only:
+                identical = same_shards(Path(tmp) / "w1-0" / config, Path(tmp) / "w2-0" / config)
+                pair = floor_pair(Path(tmp) / "w1-0" / config, config, ones[0]["rows"])
+                mem_large = build(Path(tmp) / "m2", config, large, 2, args.seed)["peak_rss_mb_per_worker"]
+        one, fl = fastest(ones), fastest(floors)
+        per_run = [o["rows_per_s"] / f["rows_per_s"] for o, f in zip(ones, floors)]
         result = {
             "config": config,
             "target_mb": args.target_mb,
@@ -120,19 +128,24 @@ def main() -> None:
             "repeats": args.repeats,
             "workers1_rows_per_s": round(one["rows_per_s"], 1),
             "workers1_mb_per_s": round(one["mb_per_s"], 3),
-            "workers2_rows_per_s": round(two["rows_per_s"], 1),
-            "workers2_mb_per_s": round(two["mb_per_s"], 3),
-            "scaling_2_over_1": round(two["rows_per_s"] / one["rows_per_s"], 2),
             "floor_rows_per_s": fl["rows_per_s"],
             "ratio_per_worker_to_floor": round(one["rows_per_s"] / fl["rows_per_s"], 2),
             # Each run's builder against the floor run right after it: the spread is the noise.
-            "ratio_per_run": [round(o["rows_per_s"] / f["rows_per_s"], 2) for o, f in zip(ones, floors)],
-            "floor_scaling_2_over_1": round(pair / fl["rows_per_s"], 2),
-            f"peak_rss_mb_per_worker_at_{small:g}mb": round(max(t["peak_rss_mb_per_worker"] for t in twos), 1),
-            f"peak_rss_mb_per_worker_at_{large:g}mb": round(mem_large, 1),
-            "same_shards_1_and_2_workers": identical,
+            "ratio_per_run": [round(r, 2) for r in per_run],
+            "ratio_median_per_run": round(statistics.median(per_run), 2),
             "warp_version": fl["warp_version"],
         }
+        if not args.ratio_only:
+            two = fastest(twos)
+            result |= {
+                "workers2_rows_per_s": round(two["rows_per_s"], 1),
+                "workers2_mb_per_s": round(two["mb_per_s"], 3),
+                "scaling_2_over_1": round(two["rows_per_s"] / one["rows_per_s"], 2),
+                "floor_scaling_2_over_1": round(pair / fl["rows_per_s"], 2),
+                f"peak_rss_mb_per_worker_at_{small:g}mb": round(max(t["peak_rss_mb_per_worker"] for t in twos), 1),
+                f"peak_rss_mb_per_worker_at_{large:g}mb": round(mem_large, 1),
+                "same_shards_1_and_2_workers": identical,
+            }
         print(json.dumps(result) if args.json else " ".join(f"{k}={_text(v)}" for k, v in result.items()), flush=True)
 
 
