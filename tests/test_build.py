@@ -158,7 +158,7 @@ def test_bad_shards_in_the_output_are_refused_and_kept(tmp_path, kind):
 def test_a_limited_last_shard_is_the_full_shards_prefix(config):
     # The build computes only the slots its last shard's cut should need; the files must be
     # those a full shard cut at the same place would give.
-    from warp_ir_dataset.pipeline import ShardTask, build_shard, smallest_prefix_reaching, text_bytes
+    from warp_ir_dataset.pipeline import ShardTask, build_shard, smallest_prefix_reaching, text_chars
     from warp_ir_dataset.sources import GeneratedSource
     from warp_ir_dataset.validate import ValidationPlan
 
@@ -172,7 +172,7 @@ def test_a_limited_last_shard_is_the_full_shards_prefix(config):
     cut_limited = smallest_prefix_reaching(limited, needed + 1, 10**9)
     assert cut_full.slots <= 12 and cut_full.files == cut_limited.files
     # A goal in characters of code stops at the first slot that reaches it.
-    goal = text_bytes(full.table.slice(0, 7)) - 1
+    goal = text_chars(full.table.slice(0, 7)) - 1
     by_text = build_shard(ShardTask(config, GeneratedSource(11), 2, 30, "test", ValidationPlan("none"), text_goal=goal))
     assert by_text.table.to_pylist() == full.table.slice(0, 7).to_pylist() and by_text.exact_prefix
 

@@ -26,7 +26,7 @@ from . import _warp
 from .cli import run_cli
 from .generate import GENERATOR_VERSION
 from .engines import ENGINES, make_engine
-from .pipeline import EncodedShard, ShardCounts, ShardResult, ShardTask, build_shard, smallest_prefix_reaching, text_bytes
+from .pipeline import EncodedShard, ShardCounts, ShardResult, ShardTask, build_shard, smallest_prefix_reaching, text_chars
 from .schema import CONFIGS
 from .sources import GeneratedSource
 from .validate import DEFAULT_ARCH, MODES, ValidationPlan
@@ -336,7 +336,7 @@ class _Target:
                 return self._finish()
             if result is not None:
                 self.built_bytes += size
-                self.built_text += text_bytes(result.table)
+                self.built_text += text_chars(result.table)
                 _write_shard(folder, i, result.full, result.rejects)
                 summary.shards_built += 1
                 summary.rows_built += rows

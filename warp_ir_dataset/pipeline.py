@@ -27,6 +27,8 @@ from .write import encode_shard
 
 MAX_ATTEMPTS = 64  # per slot; a family that fails this often is a bug, not bad luck
 MAX_CODE_CHARS = 120_000  # forward + backward + helpers; longer kernels are poor training rows
+CODE_COLUMNS = ("forward_code", "backward_code", "helper_code")  # what MAX_CODE_CHARS bounds
+GOAL_COLUMNS = ("python_source", *CODE_COLUMNS)  # what a text goal counts: known once a slot is filled (PTX comes later)
 MAX_PER_STRUCTURE = 2  # rows of one structural fingerprint in a shard: bounds any structure's share
 
 
@@ -41,7 +43,7 @@ class ShardTask:
     # Build only the first slots (the last shard of a build, whose cut is near): the rows are
     # those slots' rows of the full shard. Not part of the shard's identity or metadata.
     slot_limit: int | None = None
-    # Also stop once the rows' code text (see ``text_bytes``) reaches this many characters: the
+    # Also stop once the rows' text (see ``text_chars``) reaches this many characters: the
     # last shard's cut is known in encoded bytes, which follow the text far more closely than
     # they follow a count of rows. Like ``slot_limit``, it only shortens the prefix built.
     text_goal: int | None = None
@@ -207,12 +209,13 @@ class _SharedBuilds:
         return results
 
 
-TEXT_COLUMNS = ("python_source", "forward_code", "backward_code", "helper_code")  # known when a slot is filled
+def _chars(row: dict, columns: tuple[str, ...]) -> int:
+    return sum(len(row[c] or "") for c in columns)
 
 
-def text_bytes(table: pa.Table) -> int:
-    """Characters of the code a shard's rows hold (PTX aside: it comes after the slots are filled)."""
-    return sum(pc.sum(pc.utf8_length(table.column(c))).as_py() or 0 for c in TEXT_COLUMNS)
+def text_chars(table: pa.Table) -> int:
+    """Characters of a shard's rows in ``GOAL_COLUMNS``: what ``ShardTask.text_goal`` counts."""
+    return sum(pc.sum(pc.utf8_length(table.column(c))).as_py() or 0 for c in GOAL_COLUMNS)
 
 
 class _ShardBuilder:
@@ -230,7 +233,7 @@ class _ShardBuilder:
         self.seen: set[str] = set()
         self.structures: dict[str, int] = {}
         self.done = 0
-        self.text = 0  # text_bytes of the filled slots
+        self.text = 0  # text_chars of the filled slots
 
     def fill(self, slot: int, first_attempt: int = 0) -> _Slot:
         task = self.task
@@ -256,7 +259,7 @@ class _ShardBuilder:
                 self.counts.codegen_failures += 1
                 self.counts.failures_by_family[spec.family] = self.counts.failures_by_family.get(spec.family, 0) + 1
                 continue
-            if len(row["forward_code"]) + len(row["backward_code"] or "") + len(row["helper_code"]) > MAX_CODE_CHARS:
+            if _chars(row, CODE_COLUMNS) > MAX_CODE_CHARS:
                 self.counts.oversized += 1
                 continue
             self.structures[structure] = self.structures.get(structure, 0) + 1
@@ -291,7 +294,7 @@ class _ShardBuilder:
     def add_slot(self, slot: int) -> None:
         filled = self.fill(slot)
         self.slots.append(filled)
-        self.text += sum(len(filled.row[c] or "") for c in TEXT_COLUMNS)
+        self.text += _chars(filled.row, GOAL_COLUMNS)
         if self.compiles(slot):
             self.to_check.append(slot)
         self.progress()  # rows awaiting the compiler count too: being built
@@ -335,7 +338,7 @@ class _ShardBuilder:
                     self.counts.codegen_failures += 1
                     reason, message = "codegen-error", f"{type(e).__name__}: {e}"[:2000]
                 else:
-                    if len(row["forward_code"]) + len(row["backward_code"] or "") + len(row["helper_code"]) > MAX_CODE_CHARS:
+                    if _chars(row, CODE_COLUMNS) > MAX_CODE_CHARS:
                         self.counts.oversized += 1
                         reason, message = "oversized", f"generated code over {MAX_CODE_CHARS} characters"
             if reason is not None:
