@@ -37,3 +37,11 @@ def snapshot(folder: Path) -> dict[str, bytes]:
         for p in sorted(folder.rglob("*"))
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     }
+
+
+def examples(n: int) -> int:
+    """A property test's example count: ``n`` under the fixed draw that CI and ``./dev test`` use,
+    ten times ``n`` with fresh draws under ``./dev test --explore`` (profiles in conftest.py)."""
+    from hypothesis import settings
+
+    return n if settings.default.derandomize else 10 * n

@@ -11,6 +11,8 @@ from warp_ir_dataset.families import registry
 from warp_ir_dataset.families import simulation as sim
 from warp_ir_dataset.generate import derive_seed, source_id
 
+from helpers import examples
+
 seeds = st.integers(min_value=0, max_value=2**63 - 1)
 
 
@@ -18,7 +20,7 @@ def _kernel_def(source: str, name: str) -> ast.FunctionDef:
     return next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == name)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150))
 @given(seeds)
 def test_the_contract_states_every_argument_and_its_shape(seed):
     g = registry()["simulation"].generate(random.Random(seed))
@@ -45,7 +47,7 @@ def test_the_contract_states_every_argument_and_its_shape(seed):
             assert target["shape"][a["indexes"]["dim"]] not in ("worlds",)
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=examples(8))
 @given(seeds)
 def test_simulation_kernels_build_for_both_devices_with_and_without_backward(seed):
     g = registry()["simulation"].generate(random.Random(seed))

@@ -8,13 +8,15 @@ import keyword
 import re
 import tokenize
 
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from warp_ir_dataset import extract
 from warp_ir_dataset.families import _budget
 from warp_ir_dataset.fingerprint import fingerprint
 from warp_ir_dataset.generate import generate_kernel
+
+from helpers import examples
 
 
 class ReferenceNormalizer(ast.NodeTransformer):
@@ -91,8 +93,10 @@ def _reformatted(source: str, shift: int) -> str:
     return "\n".join(out) + "\n"
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=examples(120))
 @given(st.integers(min_value=0, max_value=2**63 - 1), st.integers(min_value=1, max_value=25))
+# Found by a fresh draw: shifted by 9 letters a name became ``B``, which read as the bool placeholder.
+@example(seed=3_210_321_646_128, shift=9)
 def test_fingerprint_agrees_with_ast_equality_on_generated_kernels(seed, shift):
     source = generate_kernel(seed).python_source
     variant = _reformatted(source, shift)
@@ -138,6 +142,22 @@ def test_formatting_does_not_change_the_fingerprint_but_structure_does():
     assert len({fingerprint(v) for v in different}) == len(different)
 
 
+def test_a_literal_placeholder_is_never_read_as_a_name():
+    kernel = "import warp as wp\n@wp.kernel\ndef k(x: wp.array(dtype=float)):\n    i = wp.tid()\n{}\n"
+    pairs = [
+        ("    y = True", "    y = B"),
+        ("    y = True", "    y = S"),
+        ('    wp.printf("%d %d", i, i)', "    wp.printf(S, i, i)"),
+        ('    f = wp.vec2(x[i], x[i])\n    g = "a"\n    h = "b"', "    f = wp.vec2(x[i], x[i])\n    g = y\n    h = y"),
+        ("    y = 1", "    y = I"),
+        ("    y = 1.0", "    y = F"),
+    ]
+    for literal, name in pairs:
+        assert fingerprint(kernel.format(literal)) != fingerprint(kernel.format(name)), (literal, name)
+    # and names spelled like placeholders are renamed as any other name
+    assert fingerprint(kernel.format("    B = x[i]\n    S = B")) == fingerprint(kernel.format("    a = x[i]\n    b = a"))
+
+
 def test_renaming_and_constants_do_not_change_the_fingerprint_but_structure_does():
     a = "import warp as wp\n@wp.kernel\ndef k(x: wp.array(dtype=float)):\n    i = wp.tid()\n    x[i] = wp.sin(x[i]) * 2.0\n"
     b = a.replace("x", "values").replace("2.0", "7.5").replace("def k", "def other")
@@ -151,7 +171,7 @@ def _code_size(kernel) -> int:
     return len(row["forward_code"]) + len(row["backward_code"] or "") + len(row["helper_code"])
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40))
 @given(st.integers(min_value=0, max_value=2**63 - 1))
 def test_the_size_estimate_tracks_warps_real_code_size(seed):
     kernel = generate_kernel(seed)

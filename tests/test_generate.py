@@ -14,12 +14,14 @@ from warp_ir_dataset import _warp, families
 from warp_ir_dataset.families import registry
 from warp_ir_dataset.generate import GENERATOR_VERSION, derive_seed, family_for_seed, generate_kernel, source_id
 
+from helpers import examples
+
 GOLDEN = Path(__file__).with_name("golden_sources.json")
 
 seeds = st.integers(min_value=0, max_value=2**63 - 1)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200))
 @given(seeds)
 def test_same_seed_same_kernel_and_valid_python(seed):
     a, b = generate_kernel(seed), generate_kernel(seed)
@@ -32,7 +34,7 @@ def test_same_seed_same_kernel_and_valid_python(seed):
     assert a.family == family_for_seed(seed)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30))
 @given(seeds)
 def test_a_kernel_builds_on_both_devices_or_on_neither(seed):
     # Device-specific failures would desync the ids of the cpu and cuda configs.

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import build, run_module, snapshot
+from helpers import build, examples, run_module, snapshot
 
 from warp_ir_dataset import extract as extract_module
 from warp_ir_dataset import pipeline
@@ -26,7 +26,7 @@ def _same(shared, own):
         assert a.rejects == b.rejects and a.counts.rows == b.counts.rows, a.task.config
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(3), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**31), cuda_limit=st.sampled_from([None, 5]))
 def test_configs_whose_candidates_differ_still_get_their_own_rows(seed, cuda_limit, monkeypatch):
     # Make the configs disagree about candidates: a code-size cap that the two devices' code

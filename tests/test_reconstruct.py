@@ -13,6 +13,8 @@ from warp_ir_dataset import _warp
 from warp_ir_dataset.generate import generate_kernel
 from warp_ir_dataset.reconstruct import comparable_code, differs_from_original, reconstruct
 
+from helpers import examples
+
 
 def _import(path, name):
     spec = importlib.util.spec_from_file_location(name, path)
@@ -22,7 +24,7 @@ def _import(path, name):
     return module
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40))
 @given(seed=st.integers(0, 2**62))
 def test_a_generated_kernel_written_back_out_gives_its_own_code(tmp_path_factory, seed):
     _warp.init()

@@ -7,6 +7,8 @@ import pytest
 from warp_ir_dataset.schema import COLUMNS, META_KEYS, ROW_SCHEMA, SCHEMA_VERSION, rows_to_table
 from warp_ir_dataset.write import ShardError, encode_shard, read_shard_metadata
 
+from helpers import examples
+
 text = st.text(max_size=200)
 row = st.fixed_dictionaries(
     {
@@ -33,7 +35,7 @@ row = st.fixed_dictionaries(
 META = {k: "x" for k in META_KEYS if k != "schema_version"}
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60))
 @given(st.lists(row, min_size=1, max_size=20))
 def test_rows_round_trip_through_a_shard(tmp_path_factory, rows):
     path = tmp_path_factory.mktemp("s") / "train-00000.parquet"

@@ -5,7 +5,7 @@ import subprocess
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import build
+from helpers import ROOT, build
 from warp_ir_dataset import pipeline
 from warp_ir_dataset.pipeline import ShardTask, build_shard
 from warp_ir_dataset.sources import GeneratedSource
@@ -82,6 +82,8 @@ def test_cuda_build_with_ptx_compiles_every_row_and_each_ptx_is_the_rows_own(ptx
         backward = [re.search(r"void (\w+_cuda_kernel_backward)\(", row["backward_code"]).group(1)] if row["backward_code"] else []
         assert sorted(entries) == sorted([forward, *backward])  # this row's kernels, nobody else's
         assert ".target sm_90" in row["ptx"] and "\0" not in row["ptx"]
+        # no file of the machine that built it (debug line tables would name them)
+        assert ".file" not in row["ptx"] and "/tmp" not in row["ptx"] and str(ROOT) not in row["ptx"]
 
 
 def test_each_rows_ptx_is_assembled_by_a_cuda_toolkits_ptxas(ptx_rows, tmp_path):

@@ -206,14 +206,57 @@ class LoadedKernel:
             entries = [f"{mangled}_cpu_forward"] + ([f"{mangled}_cpu_backward"] if enable_backward else [])
         return KernelCode(
             kernel_name=kernel.key,
-            forward_code=forward,
-            backward_code=backward,
-            helper_code=helpers,
+            forward_code=portable_code(forward),
+            backward_code=None if backward is None else portable_code(backward),
+            helper_code=portable_code(helpers),
             arg_names=[a.label for a in kernel.adj.args],
             arg_types=[type_name(a.type) for a in kernel.adj.args],
-            module_source=builder.codegen(device) if with_module else None,
+            module_source=portable_code(builder.codegen(device)) if with_module else None,
             entry_points=entries,
         )
+
+
+# Where Warp writes the file a function came from: a comment above every function it generates,
+# and ``#line`` directives where line information is on (debug mode, ``lineinfo``).
+_SOURCE_COMMENT = re.compile(r"^(// )(.+)(:\d+)$", re.M)
+_LINE_DIRECTIVE = re.compile(r'^(#line \d+ ")(.*)(")$', re.M)
+
+
+def portable_code(code: str) -> str:
+    """Warp's generated code with every file path it names made :func:`portable_path`: the code of
+    a function written in Python (Warp's own ``quat_to_rpy``, a library's helper) names the
+    absolute path of its file, which would make a row's bytes depend on where the build ran."""
+    if "/" not in code and "\\" not in code:
+        return code
+    code = _SOURCE_COMMENT.sub(lambda m: m.group(1) + portable_path(m.group(2)) + m.group(3), code)
+    return _LINE_DIRECTIVE.sub(lambda m: m.group(1) + portable_path(m.group(2)) + m.group(3), code)
+
+
+def portable_path(path: str) -> str:
+    """``path`` as any machine would write it: an absolute path is made relative to the longest
+    import root (``sys.path`` entry) holding it, so Warp's ``.../site-packages/warp/_src/math.py``
+    is ``warp/_src/math.py`` wherever Warp is installed; an absolute path under no import root
+    keeps its file name only. A relative path or a name such as ``<wirds_…>`` stays."""
+    if not (os.path.isabs(path) or path.startswith("/")):
+        return path
+    for candidate in dict.fromkeys((path, os.path.realpath(path))):
+        for root in _import_roots(tuple(sys.path)):
+            if candidate.startswith(root) and len(candidate) > len(root):
+                return candidate[len(root):].replace(os.sep, "/")
+    return os.path.basename(path.replace("\\", "/"))
+
+
+@functools.lru_cache(maxsize=8)
+def _import_roots(sys_path: tuple[str, ...]) -> tuple[str, ...]:
+    """The import roots as written and resolved (a symlinked venv names its files either way),
+    each ending in a separator, longest first (a venv inside a checkout: site-packages wins)."""
+    roots = set()
+    for entry in sys_path:
+        if entry and os.path.isdir(entry):
+            for root in (os.path.abspath(entry), os.path.realpath(entry)):
+                if os.path.dirname(root) != root:  # the file system's root would keep the whole path
+                    roots.add(root.rstrip(os.sep) + os.sep)
+    return tuple(sorted(roots, key=len, reverse=True))
 
 
 def _split_kernel_code(both: str, backward_signature: str, forward_alone) -> tuple[str, str]:
@@ -401,7 +444,7 @@ def original_forward_code(kernel, device: str = "cpu") -> str:
     options = dict(kernel.module.options) | {"enable_backward": False}
     hasher = context.ModuleHasher([kernel], options)
     context.ModuleBuilder(kernel.module, options, hasher=hasher, target=device)
-    return codegen.codegen_kernel(kernel, device=device, options=options)
+    return portable_code(codegen.codegen_kernel(kernel, device=device, options=options))
 
 
 def mangled_name(kernel) -> str:

@@ -599,7 +599,7 @@ def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, 
     if summary_json is not None:
         # One config: its summary, as always; several: one summary per config, the pass's time in each.
         report = reports[configs[0]] if len(configs) == 1 else {"configs": reports, "seconds": summaries[0].seconds, "workers": workers}
-        summary_json.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        summary_json.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _echo_summary(opts: BuildOptions, summary: BuildSummary) -> dict:

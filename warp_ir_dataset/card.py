@@ -62,7 +62,7 @@ def update_card_metadata(folder: Path, body: str | None = None, fields: dict | N
     from .schema import features
 
     card_path = folder / "README.md"
-    card = DatasetCard(card_path.read_text() if card_path.exists() else DEFAULT_CARD, ignore_metadata_errors=True)
+    card = DatasetCard(card_path.read_text(encoding="utf-8") if card_path.exists() else DEFAULT_CARD, ignore_metadata_errors=True)
     data = card.data.to_dict()
     data.pop("configs", None)
     data.pop("dataset_info", None)
@@ -288,7 +288,7 @@ def build_times_section(reports: Path) -> str:
         return "No wall times were recorded for this build (`build_times.json` is absent)."
     import json
 
-    runs = json.loads(path.read_text())
+    runs = json.loads(path.read_text(encoding="utf-8"))
     rows = [[f"`{r['command']}`", f"{r['wall_seconds'] / 60:.1f} min", r.get("machine", "")] for r in runs]
     return "Recorded wall times:\n\n" + _table(["command", "wall time", "machine"], rows)
 
@@ -578,7 +578,7 @@ def realism_section(stats: dict) -> str:
 
 # -- putting it together -----------------------------------------------------------------------
 def _render(template: str, values: dict[str, str]) -> str:
-    return Template((TEMPLATES / template).read_text()).substitute(values)
+    return Template((TEMPLATES / template).read_text(encoding="utf-8")).substitute(values)
 
 
 def _values(stats: dict) -> dict[str, str]:

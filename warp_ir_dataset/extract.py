@@ -221,7 +221,7 @@ def _finished_shards(folder: Path, split: str, tasks: dict) -> set[int]:
     from .build import BuildError
 
     found: list[tuple[Path, dict]] = [(p, read_shard_metadata(p)) for p in sorted(folder.glob(f"{split}-*.parquet"))]
-    found += [(p, json.loads(p.read_text())) for p in sorted(folder.glob(f".{split}-*.empty.json"))]
+    found += [(p, json.loads(p.read_text(encoding="utf-8"))) for p in sorted(folder.glob(f".{split}-*.empty.json"))]
     done = set()
     for path, meta in found:
         index = int(meta["shard_index"])
@@ -285,7 +285,7 @@ def _summarize(folder: Path, split: str, found, summary: ExtractSummary) -> None
             by_package.setdefault(_package(origin), Counter())["extracted"] += 1
             licenses.setdefault(_package(origin), set()).add(license or "unknown")
     for path in sorted(folder.glob(f"rejects-{split}-*.jsonl")):
-        for line in path.read_text().splitlines():
+        for line in path.read_text(encoding="utf-8").splitlines():
             r = json.loads(line)
             pkg = by_package.setdefault(_package(r["origin"]), Counter())
             if r.get("kernel") is None:
@@ -384,7 +384,7 @@ def main(sources, config, out, split, license_, workers, validate, arch, ptx, mo
     opts = ExtractOptions(tuple(sources), config, out, split, license_, workers or os.cpu_count() or 1, modules_per_shard, module_timeout, plan)
     s = run_extract(opts, show_progress=not quiet)
     if summary_json is not None:
-        summary_json.write_text(json.dumps(asdict(s), indent=2, sort_keys=True) + "\n")
+        summary_json.write_text(json.dumps(asdict(s), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     echo_summary(s, out, sources)
 
 

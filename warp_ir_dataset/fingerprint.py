@@ -7,6 +7,12 @@ and types (``wp.<name>``), keyword arguments' names and Python keywords stay: th
 Comments, blank lines, spacing, trailing commas and line breaks inside brackets do not count;
 indentation does.
 
+What it guarantees: a literal's placeholder is a character no identifier can contain (``"`` for a
+string, ``?`` for a bool, ``#`` for an int, ``$`` for a float), so a literal never reads as a name:
+``x = True`` and ``x = B`` differ, as do ``f("a", "b")`` and ``f(y, y)``, and a variable named
+``S``, ``B``, ``I`` or ``F`` is renamed like any other. Generators up to 5 used those letters and
+numbered strings and bools as identifiers, which confused both pairs.
+
 The fingerprint reads the text with regular expressions and never parses it (generators up to 4
 hashed the parsed AST, which with its parse cost about three times as much per kernel). On generated
 kernels the two agree: equal token fingerprints exactly when the ASTs are equal (tested). On
@@ -40,8 +46,14 @@ _INT = re.compile(r"(?=\d)(?<![\w\x01])(?:0[xXoObB][\da-fA-F_]+|\d[\d_]*)[jJ]?")
 _SPACE_IN_LINE = re.compile(r"(?<=\S)[ \t]+")
 
 
+# Placeholders of literals: characters that Python code outside strings and comments never holds
+# (``#`` and ``"`` are gone with the comments and strings by then), so no identifier, keyword or
+# operator can be mistaken for one.
+STRING, BOOL, INT, FLOAT = '"', "?", "#", "$"
+
+
 def _string_or_nothing(m: re.Match) -> str:
-    return " S " if m.group(1) else ""
+    return f" {STRING} " if m.group(1) else ""
 
 
 def _after_break(m: re.Match) -> str:
@@ -65,10 +77,10 @@ def normalized(source: str) -> tuple[str, list[str]]:
     text = COMMENTS_AND_STRINGS.sub(_string_or_nothing, source)
     text = _BREAK_IN_BRACKETS.sub(_after_break, _BLANK_LINE.sub("", text))
     text = _NAME_BEFORE_EQUALS.sub(_keyword_argument_kept, _WP_DOT.sub("wp\x01", text))
-    pieces = _IDENTIFIER.split(_BOOL.sub("B", text))
-    text = _INT.sub("I", _FLOAT.sub("F", "v".join(pieces[::2])))
+    pieces = _IDENTIFIER.split(text)
+    text = _INT.sub(INT, _FLOAT.sub(FLOAT, _BOOL.sub(BOOL, "v".join(pieces[::2]))))
     # Spaces inside a line are dropped (the rest keeps the tokens apart: identifiers are all
-    # ``v``, literals one capital letter); indentation stays.
+    # ``v``, literals one placeholder character); indentation stays.
     return _SPACE_IN_LINE.sub("", text).strip(), pieces[1::2]
 
 

@@ -46,7 +46,7 @@ def probe(target: ModuleTarget, timeout: float) -> ProbeResult:
     """Import ``target`` in a fresh interpreter (at most ``timeout`` seconds) and collect its kernels."""
     with tempfile.TemporaryDirectory(prefix="wirds-probe-") as tmp:
         request, result = os.path.join(tmp, "request.json"), os.path.join(tmp, "result.json")
-        with open(request, "w") as f:
+        with open(request, "w", encoding="utf-8") as f:
             json.dump(asdict(target), f)
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
         try:
@@ -57,7 +57,7 @@ def probe(target: ModuleTarget, timeout: float) -> ProbeResult:
         except subprocess.TimeoutExpired:
             return _failed(target, "import-timeout", f"still importing after {timeout:g}s; stopped")
         if os.path.exists(result):
-            with open(result) as f:
+            with open(result, encoding="utf-8") as f:
                 return ProbeResult(**json.load(f))
         tail = (proc.stderr or "").strip()[-MESSAGE_CHARS:]
         how = f"killed by {signal.Signals(-proc.returncode).name}" if proc.returncode < 0 else f"exit status {proc.returncode}"
@@ -132,11 +132,11 @@ def _collect(target: ModuleTarget) -> ProbeResult:
 
 
 def main(request: str, result: str) -> None:
-    with open(request) as f:
+    with open(request, encoding="utf-8") as f:
         target = ModuleTarget(**json.load(f))
     out = _collect(target)
     tmp = result + ".tmp"
-    with open(tmp, "w") as f:
+    with open(tmp, "w", encoding="utf-8") as f:
         json.dump(asdict(out), f)
     os.replace(tmp, result)  # a result file is whole or absent
     # Leave at once: a module's threads or atexit hooks must not turn success into a hang.

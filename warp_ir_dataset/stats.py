@@ -70,7 +70,7 @@ def _iter_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
 def _read_rejects(folder: Path, config: str) -> Counter:
     reasons: Counter = Counter()
     for path in sorted((folder / config).glob("rejects-[0-9]*.jsonl")):  # the build's own; extracted splits report theirs
-        for n, line in enumerate(path.read_text().splitlines(), 1):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             try:
                 reasons[str(json.loads(line).get("reason", "unknown"))] += 1
             except (json.JSONDecodeError, AttributeError):
@@ -410,7 +410,7 @@ def _extraction_report(folder: Path, config: str, split: str) -> dict | None:
     path = folder / config / report_file(split)
     if not path.is_file():
         return None
-    report = json.loads(path.read_text())
+    report = json.loads(path.read_text(encoding="utf-8"))
     report.pop("seconds", None)  # wall time: not a property of the data
     return report
 
