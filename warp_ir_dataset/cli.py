@@ -6,10 +6,12 @@ import sys
 
 import click
 
+from . import lifeline
 from .write import ShardError, WriteError
 
 
 def run_cli(command: click.Command, prog: str, args: list[str] | None = None) -> None:
+    lifeline.stop_on_signals()
     try:
         command.main(args=args, prog_name=f"python -m warp_ir_dataset.{prog}", standalone_mode=False)
     except click.UsageError as e:
@@ -26,9 +28,11 @@ def run_cli(command: click.Command, prog: str, args: list[str] | None = None) ->
             err=True,
         )
         sys.exit(1)
-    except (click.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
-        click.echo(f"{prog}: interrupted; finished shards are kept, run the same command to resume", err=True)
-        sys.exit(130)
+    except (click.Abort, KeyboardInterrupt) as e:  # click turns Ctrl-C (and so a Stopped) into Abort
+        stopped = lifeline.stopped_by(e)
+        how = f"stopped by {stopped}" if stopped else "interrupted"
+        click.echo(f"{prog}: {how}; finished shards are kept, run the same command to resume", err=True)
+        sys.exit(128 + stopped.signum if stopped else 130)
     except BrokenPipeError:
         sys.exit(1)
     except Exception as e:  # noqa: BLE001 - a user gets one line; WARP_IR_DEBUG=1 shows the trace

@@ -8,13 +8,13 @@ not know which engine runs. A shard depends only on its task, so all engines giv
 from __future__ import annotations
 
 import gc
-import signal
+import os
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from multiprocessing import connection, get_context
 from typing import Callable
 
-from . import _warp, scratch
+from . import _warp, lifeline, scratch
 from .pipeline import ShardResult, ShardTask, build_shards
 
 Job = tuple[ShardTask, ...]  # one shard index, one task per config
@@ -35,7 +35,7 @@ class ShardCancelled(Exception):
 GC_THRESHOLD = 20_000
 
 
-def prepare_process(worker: bool = False) -> None:
+def prepare_process() -> None:
     """Initialise Warp once, send the compilers' temporary files to a folder of this process
     (:mod:`~warp_ir_dataset.scratch`), then move everything alive so far (Warp's builtins and
     modules, about 150k objects that live as long as the process) out of the collector's sight,
@@ -43,22 +43,22 @@ def prepare_process(worker: bool = False) -> None:
     global _prepared
     if not _prepared:
         _warp.init()
-        scratch.use_private_temp(_warp.kernel_cache_dir(), on_terminate=worker)
+        scratch.use_private_temp(_warp.kernel_cache_dir())
         gc.collect()
         gc.freeze()
         gc.set_threshold(GC_THRESHOLD, 10, 10)
         _prepared = True
 
 
-def _worker_init(queue, stop) -> None:
+def _worker_init(queue, stop, driver_pid: int) -> None:
     global _row_queue, _stop
-    # Ctrl-C reaches the whole process group: the driver answers it and stops the workers,
-    # which must not print a traceback each on the way.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Stop signals reach the whole process group: the driver answers them and stops its
+    # workers at a row; a worker whose driver is gone ends on its own.
+    lifeline.follow_parent(driver_pid, cleanup=scratch.remove_private_temp)
     # Progress messages are expendable: a worker must not wait at exit for the driver to read them.
     queue.cancel_join_thread()
     _row_queue, _stop = queue, stop
-    prepare_process(worker=True)
+    prepare_process()
 
 
 # Rows between progress messages from a worker: ~10 a second, plenty for a progress line, and
@@ -124,7 +124,7 @@ class ProcessEngine:
             workers,
             mp_context=ctx,
             initializer=_worker_init,
-            initargs=(self.queue, self.stop),
+            initargs=(self.queue, self.stop, os.getpid()),
         )
 
     def submit(self, job: Job) -> Future:
@@ -148,8 +148,8 @@ class ProcessEngine:
         _, still_running = wait(list(self.running), timeout=STOP_GRACE_SECONDS)
         if still_running:
             for proc in procs:
-                proc.terminate()
-        # A terminated worker leaves when its compile returns, removing its scratch folder on
+                lifeline.end_worker(proc.pid)
+        # A worker told to end leaves when its compile returns, removing its scratch folder on
         # the way; one that does not is killed, and its folder removed from here.
         stuck = _still_running(procs, STOP_GRACE_SECONDS)
         for proc in stuck:

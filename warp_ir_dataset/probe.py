@@ -21,6 +21,8 @@ import tempfile
 import traceback
 from dataclasses import asdict, dataclass, field
 
+from . import lifeline
+
 MESSAGE_CHARS = 2000  # of a module's own error output, kept in a reject
 
 
@@ -48,7 +50,7 @@ def probe(target: ModuleTarget, timeout: float) -> ProbeResult:
         request, result = os.path.join(tmp, "request.json"), os.path.join(tmp, "result.json")
         with open(request, "w", encoding="utf-8") as f:
             json.dump(asdict(target), f)
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+        env = lifeline.child_env({**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
         try:
             proc = subprocess.run(
                 [sys.executable, "-m", "warp_ir_dataset.probe", request, result],
@@ -132,6 +134,7 @@ def _collect(target: ModuleTarget) -> ProbeResult:
 
 
 def main(request: str, result: str) -> None:
+    lifeline.die_with_parent()  # before any of the module's code runs
     with open(request, encoding="utf-8") as f:
         target = ModuleTarget(**json.load(f))
     out = _collect(target)

@@ -14,11 +14,13 @@ import atexit
 import os
 import shutil
 import signal
-import sys
 import tempfile
 from pathlib import Path
 
+from .lifeline import END_WORKER
+
 FOLDER = "wirds-scratch"
+_own: list[Path] = []  # this process's folder, once it has one
 
 
 def root(cache_dir: str) -> Path:
@@ -26,9 +28,9 @@ def root(cache_dir: str) -> Path:
     return Path(cache_dir) / FOLDER
 
 
-def use_private_temp(cache_dir: str, on_terminate: bool = False) -> Path:
-    """Send this process's temporary files to its own folder; ``on_terminate`` also removes it
-    when the process is stopped by SIGTERM (a worker the build no longer needs)."""
+def use_private_temp(cache_dir: str) -> Path:
+    """Send this process's temporary files to its own folder, removed when the process exits
+    (or by :func:`remove_private_temp`)."""
     folders = root(cache_dir)
     sweep(folders)
     mine = folders / str(os.getpid())
@@ -36,15 +38,20 @@ def use_private_temp(cache_dir: str, on_terminate: bool = False) -> Path:
     os.environ["TMPDIR"] = str(mine)
     tempfile.tempdir = None  # the next call reads TMPDIR again
     atexit.register(_remove, mine)
-    if on_terminate:
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    _own.append(mine)
     return mine
 
 
+def remove_private_temp() -> None:
+    """Remove this process's folder now (a worker whose driver is gone, on its way out)."""
+    for folder in _own:
+        _remove(folder)
+
+
 def _remove(folder: Path) -> None:
-    # The build terminates a worker it no longer needs; a SIGTERM arriving while the worker
+    # The build ends a worker it no longer needs with a signal; one arriving while the worker
     # is already exiting would cut this removal short and leave half the folder behind.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, END_WORKER})
     shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -1,0 +1,141 @@
+"""A stopped build or extraction leaves no process behind, however it is stopped: SIGTERM to its
+process group (``timeout``, ``docker stop``, Slurm), SIGTERM or SIGHUP to the driver alone, or
+SIGKILL to the driver alone (the out-of-memory killer). The stops that a driver can answer are
+one line and a non-zero exit, like Ctrl-C, and the same command resumes to the uninterrupted bytes;
+every worker's scratch folder goes with it."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT, build, snapshot
+
+GONE_WITHIN_SECONDS = 15  # from the stop to the last process of the group
+TARGET_MB, BUILD = 0.15, ("--rows-per-shard", "5", "--workers", "2")
+
+
+def _alive_in_group(pgid: int) -> list[int]:
+    """Processes of the group that still run (a zombie holds nothing but its exit status)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+_started: list[int] = []
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_when_a_test_fails():
+    yield
+    for pgid in _started:  # a failing test must not leave its group running under the rest of the suite
+        for pid in _alive_in_group(pgid):
+            os.kill(pid, signal.SIGKILL)
+    _started.clear()
+
+
+def _start(args: list[str], env: dict) -> subprocess.Popen:
+    # A group of its own, as a job scheduler's; SIGINT as a terminal gives it (a suite run in the
+    # background has it ignored).
+    proc = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    _started.append(proc.pid)
+    return proc
+
+
+def _wait_until(condition, seconds: float) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def _stop(proc: subprocess.Popen, how: str) -> tuple[int, str]:
+    """Stop the command as ``how`` says; wait until nothing of its group runs; its exit and stderr."""
+    target, name = how.split("-")
+    signum = getattr(signal, name)
+    assert len(_alive_in_group(proc.pid)) >= 3, "stopped before its workers ran"  # the driver, two workers
+    sent = time.time()
+    (os.killpg if target == "group" else os.kill)(proc.pid, signum)
+    _, err = proc.communicate(timeout=60)
+    gone = _wait_until(lambda: not _alive_in_group(proc.pid), GONE_WITHIN_SECONDS - (time.time() - sent))
+    assert gone, f"{how}: still running {time.time() - sent:.0f}s after the stop: {_alive_in_group(proc.pid)}"
+    return proc.returncode, err
+
+
+def _answered_like_ctrl_c(how: str, code: int, err: str) -> None:
+    signum = getattr(signal, how.split("-")[1])
+    if signum == signal.SIGKILL:
+        assert code == -signal.SIGKILL
+        return
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 128 + signum and len(lines) == 1, (code, err)
+    assert f"stopped by {signal.Signals(signum).name}" in lines[0] and "run the same command" in lines[0], err
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("uninterrupted") / "data"
+    build(out, "all", TARGET_MB, *BUILD)
+    return snapshot(out)
+
+
+@pytest.mark.parametrize("how,config", [
+    ("group-SIGTERM", "all"), ("driver-SIGTERM", "all"), ("driver-SIGHUP", "cpu"), ("driver-SIGKILL", "all"),
+])
+def test_a_stopped_build_leaves_no_process_and_no_scratch_and_resumes_to_the_same_bytes(tmp_path, reference, how, config):
+    out, cache = tmp_path / "data", tmp_path / "cache"
+    env = {"WARP_CACHE_PATH": str(cache)}
+    proc = _start(["warp_ir_dataset.build", "--config", config, "--target-mb", str(TARGET_MB), *BUILD, "--out", str(out), "--quiet", "--validate", "none"], env)
+    assert _wait_until(lambda: any(out.glob("*/train-*.parquet")), 120), "no shard was written"
+    code, err = _stop(proc, how)
+    _answered_like_ctrl_c(how, code, err)
+    assert [p for p in cache.rglob("wirds-scratch/*")] == []  # each worker removed its folder on its way out
+    assert not list(out.rglob(".*.tmp-*"))
+    build(out, config, TARGET_MB, *BUILD, env_extra=env)
+    if config == "all":
+        assert snapshot(out) == reference
+    else:  # the card differs (one config); the config's files do not
+        assert snapshot(out / config) == {k.partition("/")[2]: v for k, v in reference.items() if k.startswith(config + "/")}
+
+
+@pytest.mark.parametrize("how", ["driver-SIGKILL", "group-SIGTERM"])
+def test_a_stopped_extraction_leaves_no_importing_process_behind(tmp_path, how):
+    # One module of the fixture never finishes importing: its importing process is running when
+    # the extraction stops, and must not outlive it.
+    fixture = ROOT / "tests" / "fixtures" / "realpkg"
+    out = tmp_path / "data"
+    args = ["warp_ir_dataset.extract", str(fixture), "--config", "cpu", "--out", str(out), "--validate", "none", "--quiet",
+            "--module-timeout", "600", "--modules-per-shard", "1", "--workers", "2"]
+    proc = _start(args, {"WARP_CACHE_PATH": str(tmp_path / "cache")})
+    assert _wait_until(lambda: _importing(proc.pid, "hangs"), 180), "the hanging module was never imported"
+    code, err = _stop(proc, how)
+    _answered_like_ctrl_c(how, code, err)
+
+
+def _importing(pgid: int, module: str) -> list[int]:
+    """The group's processes importing a module whose name contains ``module`` (a probe's
+    request file, named on its command line, says which)."""
+    found = []
+    for pid in _alive_in_group(pgid):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if b"warp_ir_dataset.probe" in argv and module.encode() in Path(argv[argv.index(b"warp_ir_dataset.probe") + 1].decode()).read_bytes():
+                found.append(pid)
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
