@@ -101,7 +101,7 @@ def stages(kernels: int, seed: int) -> dict:
     sys.path.insert(0, str(ROOT))
     from warp_ir_dataset import _warp
     from warp_ir_dataset.engines import prepare_process
-    from warp_ir_dataset.extract import extract_devices
+    from warp_ir_dataset.codegen import kernel_rows
     from warp_ir_dataset.generate import derive_seed, generate_kernel, source_id
     from warp_ir_dataset.schema import META_KEYS, rows_to_table
     from warp_ir_dataset.write import encode_shard
@@ -124,7 +124,7 @@ def stages(kernels: int, seed: int) -> dict:
                     loaded.codegen_devices(devices)
                 times[key] = time.perf_counter() - loaded_at
                 times.setdefault("exec", loaded_at - started)
-            rows = extract_devices(spec, {"cpu": False, "cuda": False})
+            rows = kernel_rows(spec, {"cpu": False, "cuda": False})
         except Exception:  # noqa: BLE001 - a kernel Warp cannot build is replaced in a build, skipped here
             continue
         for config, (row, _) in rows.items():

@@ -10,9 +10,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_module(module: str, *args: str, check: bool = False, timeout: float = 600, env_extra: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    from warp_ir_dataset import scratch
+
     extra = dict(env_extra or {})
     path = os.pathsep.join([str(ROOT)] + ([extra.pop("PYTHONPATH")] if "PYTHONPATH" in extra else []))
-    env = {**os.environ, **extra, "PYTHONPATH": path}
+    with scratch.system_temp():  # a test that built rows in this process sent its TMPDIR to its own scratch folder
+        env = {**os.environ, **extra, "PYTHONPATH": path}
     proc = subprocess.run(
         [sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=timeout, cwd=kw.pop("cwd", ROOT), env=env, **kw
     )

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from warp_ir_dataset.extract import extract
+from warp_ir_dataset.codegen import kernel_row
 from warp_ir_dataset.generate import generate_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -13,13 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
 def test_text_does_not_depend_on_batch_position(device):
     specs = [generate_kernel(s) for s in range(8)]
-    alone = extract(specs[5], device)[0]
+    alone = kernel_row(specs[5], device)[0]
     for spec in specs:  # other kernels built first must not change line comments or hashes
         try:
-            extract(spec, device)
+            kernel_row(spec, device)
         except Exception:  # noqa: BLE001
             pass
-    assert extract(specs[5], device)[0] == alone
+    assert kernel_row(specs[5], device)[0] == alone
 
 
 def _kernel_with_backward(start: int):
@@ -29,7 +29,7 @@ def _kernel_with_backward(start: int):
 
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
 def test_columns_hold_what_they_say(device):
-    row, code = extract(_kernel_with_backward(11), device)
+    row, code = kernel_row(_kernel_with_backward(11), device)
     marker = "_cuda_kernel_" if device == "cuda" else "_cpu_kernel_"
     assert marker + "forward" in row["forward_code"] and marker + "backward" not in row["forward_code"]
     assert marker + "backward" in row["backward_code"]
@@ -43,10 +43,10 @@ def test_columns_hold_what_they_say(device):
 
 def test_rerunning_source_in_a_new_process_gives_the_same_code():
     spec = generate_kernel(123)
-    row, _ = extract(spec, "cpu")
+    row, _ = kernel_row(spec, "cpu")
     script = (
-        "import sys, json; from warp_ir_dataset.extract import extract; from warp_ir_dataset.generate import KernelSpec;"
-        "spec = KernelSpec(**json.load(sys.stdin)); print(extract(spec, 'cpu')[0]['forward_code'], end='')"
+        "import sys, json; from warp_ir_dataset.codegen import kernel_row; from warp_ir_dataset.generate import KernelSpec;"
+        "spec = KernelSpec(**json.load(sys.stdin)); print(kernel_row(spec, 'cpu')[0]['forward_code'], end='')"
     )
     import json
 
@@ -104,12 +104,12 @@ def scaled(a: wp.array(dtype=float)):
 def test_code_does_not_depend_on_what_the_process_built_before():
     # Warp numbers user functions per name across the whole process (scale_op_0, scale_op_1,
     # ...): every kernel must be built as if it were the first.
-    from warp_ir_dataset.extract import extract
+    from warp_ir_dataset.codegen import kernel_row
     from warp_ir_dataset.generate import KernelSpec
 
     def build(factor: str) -> str:
         spec = KernelSpec(0, "test", "scaled", SAME_NAMED_FUNC.format(factor=factor))
-        return extract(spec, "cpu", with_module=False)[1].helper_code
+        return kernel_row(spec, "cpu", with_module=False)[1].helper_code
 
     first = build("2.0")
     others = [build("3.0"), build("4.0")]

@@ -99,10 +99,10 @@ def test_each_source_executed_alone_in_a_fresh_process_gives_the_rows_code(extra
     out, _ = extracted
     got = rows(out)
     script = (
-        "import sys, json; from warp_ir_dataset.extract import extract; from warp_ir_dataset.generate import KernelSpec\n"
+        "import sys, json; from warp_ir_dataset.codegen import kernel_row; from warp_ir_dataset.generate import KernelSpec\n"
         "for line in sys.stdin:\n"
         "    r = json.loads(line)\n"
-        "    print(json.dumps(extract(KernelSpec(None, 'real', r['kernel_name'], r['python_source']), 'cpu')[0]['forward_code']))\n"
+        "    print(json.dumps(kernel_row(KernelSpec(None, 'real', r['kernel_name'], r['python_source']), 'cpu')[0]['forward_code']))\n"
     )
     payload = "".join(json.dumps({"kernel_name": r["kernel_name"], "python_source": r["python_source"]}) + "\n" for r in got)
     proc = subprocess.run([sys.executable, "-c", script], input=payload, capture_output=True, text=True, cwd=ROOT, check=True)

@@ -11,7 +11,7 @@ import tokenize
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from warp_ir_dataset import extract
+from warp_ir_dataset import codegen
 from warp_ir_dataset.families import _budget
 from warp_ir_dataset.fingerprint import fingerprint
 from warp_ir_dataset.generate import generate_kernel
@@ -167,7 +167,7 @@ def test_renaming_and_constants_do_not_change_the_fingerprint_but_structure_does
 
 
 def _code_size(kernel) -> int:
-    row, _ = extract.extract(kernel, "cpu", with_module=False)
+    row, _ = codegen.kernel_row(kernel, "cpu", with_module=False)
     return len(row["forward_code"]) + len(row["backward_code"] or "") + len(row["helper_code"])
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from helpers import build, examples, run_module, snapshot
 
-from warp_ir_dataset import extract as extract_module
+from warp_ir_dataset import codegen
 from warp_ir_dataset import pipeline
 from warp_ir_dataset.pipeline import ShardTask, build_shard, build_shards
 from warp_ir_dataset.sources import GeneratedSource
@@ -47,14 +47,14 @@ def test_configs_whose_candidates_differ_still_get_their_own_rows(seed, cuda_lim
 
 def test_one_pass_builds_each_kernel_once(monkeypatch):
     builds = []
-    real = extract_module.extract_devices
+    real = codegen.kernel_rows
 
     def counting(spec, with_module, **kw):
         builds.append(tuple(with_module))
         return real(spec, with_module, **kw)
 
-    monkeypatch.setattr(extract_module, "extract_devices", counting)
-    monkeypatch.setattr(pipeline, "extract_devices", counting)
+    monkeypatch.setattr(codegen, "kernel_rows", counting)
+    monkeypatch.setattr(pipeline, "kernel_rows", counting)
     tasks = _tasks(5, 0, {"cpu": None, "cuda": None})
     shared = build_shards(tasks)
     shared_builds = list(builds)

@@ -111,12 +111,12 @@ def test_ptx_needs_the_cuda_config(tmp_path):
 def test_tile_layout_kernels_compile_for_both_devices():
     # Regression: a plain ``copy = tile_view`` has no adjoint in Warp 1.19 (no matching
     # ``adj_copy``); the family used to emit one in about a third of its kernels.
-    from warp_ir_dataset.extract import extract
+    from warp_ir_dataset.codegen import kernel_row
     from warp_ir_dataset.generate import generate_kernel
     from warp_ir_dataset.validate import check
 
     for device in ("cpu", "cuda"):
-        codes = [extract(generate_kernel(10_000 + seed, "tile_layout"), device)[1] for seed in range(16)]
+        codes = [kernel_row(generate_kernel(10_000 + seed, "tile_layout"), device)[1] for seed in range(16)]
         outcomes = check(codes, device, ValidationPlan("all"))
         assert [o.message for o in outcomes if not o.ok] == []
 
@@ -146,19 +146,19 @@ def test_cuda_validation_goes_to_machine_code_where_ptxas_limits_apply(tmp_path)
     # Each BVH traversal keeps a 32 KiB stack in static shared memory on CUDA: two in one kernel
     # give valid PTX that ptxas (and so a real GPU) refuses. Validation must catch it.
     from warp_ir_dataset import _warp
-    from warp_ir_dataset.extract import extract
+    from warp_ir_dataset.codegen import kernel_row
     from warp_ir_dataset.generate import KernelSpec
     from warp_ir_dataset.validate import check
 
     spec = KernelSpec(0, "test", "two_traversals", TWO_TRAVERSALS)
-    code = extract(spec, "cuda")[1]
+    code = kernel_row(spec, "cuda")[1]
     ptx = _warp.compile_unit(code.module_source, "cuda", str(tmp_path), 90)
     assert ".visible .entry" in ptx  # NVRTC's PTX alone looks fine
     (outcome,) = check([code], "cuda", ValidationPlan("all"))
     assert not outcome.ok and outcome.reason == "nvrtc-error" and "too much shared data" in outcome.message
     (with_ptx,) = check([code], "cuda", ValidationPlan("all", ptx=True))
     assert not with_ptx.ok and with_ptx.ptx is None
-    (on_cpu,) = check([extract(spec, "cpu")[1]], "cpu", ValidationPlan("all"))
+    (on_cpu,) = check([kernel_row(spec, "cpu")[1]], "cpu", ValidationPlan("all"))
     assert on_cpu.ok  # the CPU backend keeps the stacks per thread
 
 

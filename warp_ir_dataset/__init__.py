@@ -3,7 +3,7 @@
 The pipeline, one module per stage:
 
     generate  seeds → kernel sources            (generate.py, families/)
-    extract   source → Warp codegen per device  (extract.py; Warp internals only in _warp.py)
+    codegen   source → Warp codegen per device  (codegen.py; Warp internals only in _warp.py)
     validate  compile with clang / NVRTC        (validate.py)
     write     rows → atomic Parquet shards      (write.py; one shard end to end: pipeline.py)
     card      README.md YAML + statistics       (card.py)

@@ -8,10 +8,8 @@ uninterrupted run.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import re
 import sys
 import threading
 import time
@@ -23,29 +21,25 @@ from typing import NamedTuple
 import click
 
 from . import _warp
+from .checks import BuildError, check_device_options, parse_configs, prepare_folder
 from .cli import run_cli
 from .generate import GENERATOR_VERSION
 from .engines import ENGINES, make_engine
 from .pipeline import EncodedShard, ShardCounts, ShardResult, ShardTask, build_shard, smallest_prefix_reaching, text_chars
 from .schema import CONFIGS
 from .sources import GeneratedSource
-from .validate import DEFAULT_ARCH, MODES, ValidationPlan
-from .write import ShardError, atomic_write, read_shard_metadata, shard_name, verify_shard
+from .validate import DEFAULT_ARCH, ValidationPlan
+from .write import ShardError, atomic_write, read_shard_metadata, rejects_name, shard_name, verify_shard
 
 MB = 1_000_000
 DEFAULT_ROWS_PER_SHARD = 500
 SPLITS = ("train", "test")
 
 
-def rejects_name(index: int) -> str:
-    """Rows the toolchain rejected while building a shard (JSON lines, beside the shard)."""
-    return f"rejects-{index:05d}.jsonl"
-
-
-def _write_shard(folder: Path, index: int, shard: EncodedShard, rejects: list[dict], rejects_file: str | None = None) -> None:
+def _write_shard(folder: Path, index: int, shard: EncodedShard, rejects: list[dict]) -> None:
     # The train file lands last: once it is there, the shard's test file and rejects are too.
     kept = [r for r in rejects if r.get("slot", -1) < shard.slots]
-    rejects_path = folder / (rejects_file or rejects_name(index))
+    rejects_path = folder / rejects_name(index)
     if kept:
         text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept)
         atomic_write(rejects_path, text.encode())
@@ -95,26 +89,6 @@ class BuildSummary:
     rows_built: int = 0
     seconds: float = 0.0
     counts: ShardCounts = field(default_factory=ShardCounts)
-
-
-class BuildError(click.ClickException):
-    pass
-
-
-# -- the output folder -------------------------------------------------------------------------
-def _prepare_folder(folder: Path):
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        lock = open(folder / ".build.lock", "w")
-    except OSError as e:
-        raise BuildError(f"cannot write to {folder}: {e.strerror}") from None
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise BuildError(f"another build is writing to {folder}") from None
-    for stale in folder.glob(".*.tmp-*"):  # temp files of a build that died; never data
-        stale.unlink(missing_ok=True)
-    return lock
 
 
 @dataclass(frozen=True)
@@ -264,7 +238,7 @@ def run_builds(configs: list[BuildOptions], show_progress: bool = True) -> list[
     locks = []
     try:
         folders = [opts.out / opts.config for opts in configs]
-        locks = [_prepare_folder(folder) for folder in folders]
+        locks = [prepare_folder(folder) for folder in folders]
         if configs[0].workers > 1 or configs[0].engine != "local":
             importer.start()
         targets = [_Target(folder, opts, _scan(folder, opts)) for folder, opts in zip(folders, configs)]
@@ -520,35 +494,6 @@ def iter_tables(opts: BuildOptions):
 
 
 # -- CLI ---------------------------------------------------------------------------------------
-def check_device_options(config: str, validate: str, arch: str, ptx: bool) -> ValidationPlan:
-    """The validation plan for the options that ``build`` and ``extract`` share; bad ones end in
-    one line."""
-    if config not in CONFIGS:
-        raise BuildError(f"unknown config {config!r}; choose from {', '.join(CONFIGS)}")
-    if validate not in MODES:
-        raise BuildError(f"unknown --validate {validate!r}; choose from {', '.join(MODES)}")
-    if not re.fullmatch(r"sm_\d{2,3}", arch):
-        raise BuildError(f"--arch must look like sm_90, got {arch!r}")
-    if ptx and config != "cuda":
-        raise BuildError("--ptx needs --config cuda (PTX is NVRTC's output for CUDA code)")
-    if config == "cuda" and (validate != "none" or ptx):
-        archs = _warp.nvrtc_archs()
-        if int(arch[3:]) not in archs:
-            raise BuildError(f"--arch {arch}: Warp's NVRTC compiles for {', '.join(f'sm_{a}' for a in sorted(archs))}")
-    return ValidationPlan(validate, int(arch[3:]), ptx)
-
-
-def parse_configs(config: str) -> list[str]:
-    """``cpu``, ``cuda``, a comma-separated list, or ``all``: the configs in their fixed order."""
-    names = list(CONFIGS) if config.strip() == "all" else [c.strip() for c in config.split(",")]
-    unknown = [c for c in names if c not in CONFIGS]
-    if unknown or not names:
-        raise BuildError(f"unknown config {(unknown or [config])[0]!r}; choose from {', '.join(CONFIGS)}, a list such as cpu,cuda, or all")
-    if len(set(names)) != len(names):
-        raise BuildError(f"--config {config}: a config is named twice")
-    return [c for c in CONFIGS if c in names]
-
-
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config", required=True, help="Device to generate code for: cpu, cuda, or both in one pass (cpu,cuda or all).")
 @click.option("--target-mb", type=float, required=True, help="Stop when a config's shards reach this many MB (10^6 bytes) of Parquet on disk.")

@@ -196,7 +196,8 @@ class RayEngine:
         self.started_here = not ray.is_initialized()
         if self.started_here:
             kwargs = {"address": address} if address else {"num_cpus": workers}
-            ray.init(**kwargs, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+            with scratch.system_temp():
+                ray.init(**kwargs, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         self.remote = ray.remote(num_cpus=1, max_retries=2)(_ray_build)
         self.refs = []
 

@@ -1,6 +1,4 @@
-"""Stage 2: kernel source → Warp's own generated code for one device, as a dataset row.
-
-Also the ``extract`` command: ``python -m warp_ir_dataset.extract SOURCE... --config cuda --out
+"""The ``extract`` command: ``python -m warp_ir_dataset.extract SOURCE... --config cuda --out
 DIR`` turns every kernel that the SOURCE modules register into rows, through the same shard
 pipeline as ``build`` (a ``ModuleSource`` at its head instead of the generator), into
 ``DIR/CONFIG/SPLIT-NNNNN.parquet``.
@@ -15,62 +13,9 @@ from pathlib import Path
 
 import click
 
-from . import _warp
-from .generate import GENERATOR_VERSION, KernelSpec, source_id
 from .sources import DEFAULT_MODULE_TIMEOUT, DEFAULT_MODULES_PER_SHARD
-from .write import ShardError, atomic_write, read_shard_metadata, shard_name, verify_shard
+from .write import ShardError, atomic_write, empty_marker_name, read_shard_metadata, rejects_name, report_name, shard_name, verify_shard
 
-
-def extract(
-    spec: KernelSpec, device: str, *, enable_backward: bool | None = None, with_module: bool = True
-) -> tuple[dict, _warp.KernelCode]:
-    """Run Warp's codegen for ``device`` on the spec's source; return the row and the raw code.
-
-    ``with_module`` also renders the whole module (headers and all), which only compiling needs.
-
-    Raises whatever Warp raises when the source does not build: the caller decides whether to
-    retry with another seed.
-    """
-    return extract_devices(spec, {device: with_module}, enable_backward=enable_backward)[device]
-
-
-def extract_devices(
-    spec: KernelSpec, with_module: dict[str, bool], *, enable_backward: bool | None = None
-) -> dict[str, tuple[dict, _warp.KernelCode]]:
-    """:func:`extract` for each device of ``with_module`` from one Warp build of the kernel."""
-    kid = source_id(spec.python_source)
-    # The module name depends on the source only, so generated text never depends on where a
-    # kernel sits in a batch or which process built it.
-    with _warp.LoadedKernel(spec.python_source, f"wirds_{kid}", spec.kernel_name) as loaded:
-        codes = loaded.codegen_devices(with_module, enable_backward=enable_backward)
-    builtins = _warp.builtins_called(spec.python_source)
-    return {device: (_row(spec, kid, device, code, builtins), code) for device, code in codes.items()}
-
-
-def _row(spec: KernelSpec, kid: str, device: str, code: _warp.KernelCode, builtins: list[str]) -> dict:
-    return {
-        "id": kid,
-        "kernel_name": code.kernel_name,
-        "family": spec.family,
-        "seed": spec.seed,
-        "python_source": spec.python_source,
-        "device": device,
-        "forward_code": code.forward_code,
-        "backward_code": code.backward_code,
-        "helper_code": code.helper_code,
-        "ptx": None,
-        "arg_names": code.arg_names,
-        "arg_types": code.arg_types,
-        "builtins": list(builtins),
-        "validation": "unchecked",
-        "warp_version": _warp.WARP_VERSION,
-        "generator_version": GENERATOR_VERSION if spec.seed is not None else "",
-        "origin": spec.origin,
-        "license": spec.license,
-    }
-
-
-# -- the CLI: rows from anyone's Warp code -----------------------------------------------------
 MB = 1_000_000
 
 
@@ -117,19 +62,10 @@ class ExtractSummary:
     licenses: dict[str, list[str]] = field(default_factory=dict)  # package folder → SPDX ids of its rows
 
 
-def rejects_file(split: str, index: int) -> str:
-    return f"rejects-{split}-{index:05d}.jsonl"
-
-
-def report_file(split: str) -> str:
-    """Per-package figures of an extracted split, beside its shards (not a data file)."""
-    return f"extraction-{split}.json"
-
-
 def run_extract(opts: ExtractOptions, show_progress: bool = True) -> ExtractSummary:
     import time
 
-    from .build import BuildError, _prepare_folder
+    from .checks import BuildError, prepare_folder
     from .card import update_card_metadata
     from .engines import make_engine
     from .pipeline import ShardTask
@@ -147,7 +83,7 @@ def run_extract(opts: ExtractOptions, show_progress: bool = True) -> ExtractSumm
         raise BuildError(f"no Warp kernel in {' '.join(opts.sources)} ({len(found.targets)} Python files searched, none imports warp)")
     source = ModuleSource(tuple(found.targets), opts.modules_per_shard, opts.module_timeout, seed=0)
     folder = opts.out / opts.config
-    lock = _prepare_folder(folder)
+    lock = prepare_folder(folder)
     started = time.perf_counter()
     summary = ExtractSummary(opts.config, opts.split, modules=len(found.targets), shards=source.shards)
     tasks = {i: ShardTask(opts.config, source, i, opts.modules_per_shard, opts.command, plan, split=opts.split) for i in range(source.shards)}
@@ -185,7 +121,7 @@ def run_extract(opts: ExtractOptions, show_progress: bool = True) -> ExtractSumm
             engine.shutdown()
     _summarize(folder, opts.split, found, summary)
     summary.seconds = time.perf_counter() - started
-    atomic_write(folder / report_file(opts.split), (json.dumps(asdict(summary), indent=2, sort_keys=True) + "\n").encode())
+    atomic_write(folder / report_name(opts.split), (json.dumps(asdict(summary), indent=2, sort_keys=True) + "\n").encode())
     update_card_metadata(opts.out)
     return summary
 
@@ -210,15 +146,9 @@ def iter_extracted_tables(opts: ExtractOptions):
             yield index, pq.read_table(pa.BufferReader(result.full.files[opts.split]))
 
 
-def empty_marker(split: str, index: int) -> str:
-    """Marks a finished shard whose modules gave no row: a Parquet file with no rows would
-    break ``datasets``' reader, and a dot file is ignored by it."""
-    return f".{split}-{index:05d}.empty.json"
-
-
 def _finished_shards(folder: Path, split: str, tasks: dict) -> set[int]:
     """Shards already on disk from the same sources and settings; refuses any other."""
-    from .build import BuildError
+    from .checks import BuildError
 
     found: list[tuple[Path, dict]] = [(p, read_shard_metadata(p)) for p in sorted(folder.glob(f"{split}-*.parquet"))]
     found += [(p, json.loads(p.read_text(encoding="utf-8"))) for p in sorted(folder.glob(f".{split}-*.empty.json"))]
@@ -226,7 +156,7 @@ def _finished_shards(folder: Path, split: str, tasks: dict) -> set[int]:
     for path, meta in found:
         index = int(meta["shard_index"])
         task = tasks.get(index)
-        if task is None or path.name not in (shard_name(index, split), empty_marker(split, index)):
+        if task is None or path.name not in (shard_name(index, split), empty_marker_name(split, index)):
             raise BuildError(f"{path}: not a shard of this extraction (it has {len(tasks)} shards); use another --out")
         want = task.metadata(split, 0, 0, None)
         for key in ("config", "source", "source_digest", "validate", "arch", "ptx", "warp_version", "rows_per_shard"):
@@ -243,19 +173,19 @@ def _finished_shards(folder: Path, split: str, tasks: dict) -> set[int]:
 
 def _write_extracted(folder: Path, split: str, index: int, result) -> None:
     text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in result.rejects)
-    rejects = folder / rejects_file(split, index)
+    rejects = folder / rejects_name(index, split)
     if text:
         atomic_write(rejects, text.encode())
     else:
         rejects.unlink(missing_ok=True)
     # Last: the shard's file (or its empty marker) says the shard is done.
     if result.counts.rows:
-        (folder / empty_marker(split, index)).unlink(missing_ok=True)
+        (folder / empty_marker_name(split, index)).unlink(missing_ok=True)
         atomic_write(folder / shard_name(index, split), result.full.files[split])
     else:
         (folder / shard_name(index, split)).unlink(missing_ok=True)
         meta = result.task.metadata(split, 0, 0, None)
-        atomic_write(folder / empty_marker(split, index), (json.dumps(meta, sort_keys=True) + "\n").encode())
+        atomic_write(folder / empty_marker_name(split, index), (json.dumps(meta, sort_keys=True) + "\n").encode())
 
 
 def _package(origin: str) -> str:
@@ -374,7 +304,7 @@ def main(sources, config, out, split, license_, workers, validate, arch, ptx, mo
     module/package names) into rows of the dataset's schema."""
     import os
 
-    from .build import BuildError, check_device_options
+    from .checks import BuildError, check_device_options
 
     plan = check_device_options(config, validate, arch, ptx)
     if not re.fullmatch(r"[a-z][a-z0-9_]*", split) or split == "rejects":
@@ -390,7 +320,7 @@ def main(sources, config, out, split, license_, workers, validate, arch, ptx, mo
 
 def echo_summary(s: ExtractSummary, out: Path, sources) -> None:
     if s.rows == 0:
-        from .build import BuildError
+        from .checks import BuildError
 
         raise BuildError(f"no kernel could be extracted from {' '.join(sources)} ({s.reached} reached; rejects in {out / s.config})")
     click.echo(

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import _warp
-from .extract import extract, extract_devices
+from .codegen import kernel_row, kernel_rows
 from .fingerprint import fingerprint, split_of
 from .generate import KernelSpec, source_id
 from .schema import SCHEMA_VERSION, rows_to_table
@@ -183,9 +183,9 @@ class _SharedBuilds:
             raise spec
         return spec
 
-    def extract(self, spec: KernelSpec, device: str, with_module: bool) -> tuple[dict, _warp.KernelCode]:
+    def kernel_row(self, spec: KernelSpec, device: str, with_module: bool) -> tuple[dict, _warp.KernelCode]:
         if device not in self.waiting:
-            return extract(spec, device, with_module=with_module)
+            return kernel_row(spec, device, with_module=with_module)
         results = self.built.setdefault(source_id(spec.python_source), {})
         if device not in results:
             results.update(self._build_for(spec, {**self.waiting, device: with_module}))
@@ -197,13 +197,13 @@ class _SharedBuilds:
     @staticmethod
     def _build_for(spec: KernelSpec, with_module: dict[str, bool]) -> dict[str, tuple | Exception]:
         try:
-            return extract_devices(spec, with_module)
+            return kernel_rows(spec, with_module)
         except Exception:  # noqa: BLE001 - retried device by device: whatever fails, fails as in a one-device build
             pass
         results: dict[str, tuple | Exception] = {}
         for device, module in with_module.items():
             try:
-                results[device] = extract(spec, device, with_module=module)
+                results[device] = kernel_row(spec, device, with_module=module)
             except Exception as e:  # noqa: BLE001 - the device's own build error, raised when it asks
                 results[device] = e
         return results
@@ -254,7 +254,7 @@ class _ShardBuilder:
                 self.counts.structural_duplicates += 1
                 continue
             try:
-                row, code = self.builds.extract(spec, task.config, compiled)
+                row, code = self.builds.kernel_row(spec, task.config, compiled)
             except Exception:  # noqa: BLE001 - any Warp build error means "try another seed"
                 self.counts.codegen_failures += 1
                 self.counts.failures_by_family[spec.family] = self.counts.failures_by_family.get(spec.family, 0) + 1
@@ -333,7 +333,7 @@ class _ShardBuilder:
             else:
                 self.seen.add(source_id(spec.python_source))
                 try:
-                    row, code = self.builds.extract(spec, task.config, plan.selects(task.seed, task.shard_index, slot))
+                    row, code = self.builds.kernel_row(spec, task.config, plan.selects(task.seed, task.shard_index, slot))
                 except Exception as e:  # noqa: BLE001 - whatever Warp raises on this kernel is its reject reason
                     self.counts.codegen_failures += 1
                     reason, message = "codegen-error", f"{type(e).__name__}: {e}"[:2000]

@@ -17,6 +17,8 @@ from typing import Callable
 
 import numpy as np
 
+from .distribution import distribution
+
 WARP_DECORATORS = ("kernel", "func", "func_native", "func_grad", "func_replay", "struct")
 
 
@@ -218,8 +220,6 @@ class RealismAcc:
 
 
 def _dist(values: list[int]) -> dict:
-    from .stats import distribution  # the dataset's own nearest-rank percentiles and log2 bins
-
     return distribution(np.asarray(values, dtype=np.int64))
 
 

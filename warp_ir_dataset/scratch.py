@@ -11,6 +11,7 @@ process is gone (ended, or a zombie that nothing reaps), and nothing else.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ from .lifeline import END_WORKER
 
 FOLDER = "wirds-scratch"
 _own: list[Path] = []  # this process's folder, once it has one
+_system_temp: list[str | None] = []  # TMPDIR as it was before (None: not set)
 
 
 def root(cache_dir: str) -> Path:
@@ -35,11 +37,37 @@ def use_private_temp(cache_dir: str) -> Path:
     sweep(folders)
     mine = folders / str(os.getpid())
     mine.mkdir(parents=True, exist_ok=True)
+    if not _own:
+        _system_temp.append(os.environ.get("TMPDIR"))
     os.environ["TMPDIR"] = str(mine)
     tempfile.tempdir = None  # the next call reads TMPDIR again
     atexit.register(_remove, mine)
     _own.append(mine)
     return mine
+
+
+@contextlib.contextmanager
+def system_temp():
+    """The system's temp folder for what starts here and must outlive this process's folder (a
+    local Ray cluster puts its sessions and sockets in the temp folder of the process that starts
+    it; under ours a socket path outgrows what AF_UNIX allows)."""
+    if not _own:
+        yield
+        return
+    ours = os.environ["TMPDIR"]
+    _set_tmpdir(_system_temp[0])
+    try:
+        yield
+    finally:
+        _set_tmpdir(ours)
+
+
+def _set_tmpdir(value: str | None) -> None:
+    if value is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = value
+    tempfile.tempdir = None
 
 
 def remove_private_temp() -> None:

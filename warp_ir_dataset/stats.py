@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .distribution import distribution
 from .realism import RealismAcc
 from .realism import compare as compare_realism
 from .realism import summary as realism_summary
@@ -37,7 +38,6 @@ from .write import ShardError, read_shard_metadata
 LENGTH_COLUMNS = ("python_source", "forward_code", "backward_code", "helper_code", "ptx")
 LIST_COLUMNS = ("arg_names", "arg_types", "builtins")
 TEXT_COLUMNS = tuple(c for c in COLUMNS if c != "seed")
-PERCENTILES = (50, 90, 99)
 REPORTED_METADATA = ("arch", "build_command", "generator_version", "ptx", "rows_per_shard", "schema_version", "seed", "validate", "warp_version")
 
 NEAR_DUP_THRESHOLD = 0.8
@@ -138,20 +138,6 @@ def _lines(arr: pa.Array) -> pa.Array:
     n = pc.binary_length(arr)
     unterminated = pc.and_(pc.greater(n, 0), pc.invert(pc.ends_with(arr, "\n")))
     return pc.add(pc.count_substring(arr, "\n"), pc.cast(unterminated, pa.int32()))
-
-
-def distribution(values: np.ndarray) -> dict:
-    """min/p50/p90/p99/max (nearest rank), mean, and a log2 histogram (bin 0 holds zeros, bin
-    k ≥ 1 holds values in [2^(k-1), 2^k))."""
-    if not len(values):
-        return {"count": 0}
-    v = np.sort(values)
-    out = {"count": int(len(v)), "min": int(v[0]), "max": int(v[-1]), "mean": round(float(v.mean()), 1)}
-    for p in PERCENTILES:
-        out[f"p{p}"] = int(v[max(int(np.ceil(p / 100 * len(v))) - 1, 0)])
-    bins = np.where(v > 0, np.floor(np.log2(np.maximum(v, 1))).astype(np.int64) + 1, 0)
-    out["log2_histogram"] = np.bincount(bins).tolist()
-    return out
 
 
 @dataclass
@@ -405,9 +391,9 @@ def _builtin_registry() -> tuple[frozenset[str], dict[str, str] | None]:
 
 def _extraction_report(folder: Path, config: str, split: str) -> dict | None:
     """What ``extract`` wrote about the split (kernels reached and rejected, per package)."""
-    from .extract import report_file
+    from .write import report_name
 
-    path = folder / config / report_file(split)
+    path = folder / config / report_name(split)
     if not path.is_file():
         return None
     report = json.loads(path.read_text(encoding="utf-8"))

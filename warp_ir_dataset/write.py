@@ -19,8 +19,27 @@ ZSTD_LEVEL = 3
 MAX_ROW_GROUP_BYTES = 100_000_000  # uncompressed; keeps row groups friendly to readers
 
 
+# The names of everything a build or an extraction writes beside its shards, in one place.
 def shard_name(index: int, split: str = "train") -> str:
     return f"{split}-{index:05d}.parquet"
+
+
+def rejects_name(index: int, split: str | None = None) -> str:
+    """Rows the toolchain (or an extraction) rejected while building a shard, as JSON lines beside
+    it: a generated shard index's (its train and test rows come from one run of slots) or an
+    extracted split's."""
+    return f"rejects-{index:05d}.jsonl" if split is None else f"rejects-{split}-{index:05d}.jsonl"
+
+
+def report_name(split: str) -> str:
+    """Per-package figures of an extracted split, beside its shards (not a data file)."""
+    return f"extraction-{split}.json"
+
+
+def empty_marker_name(split: str, index: int) -> str:
+    """Marks a finished shard whose modules gave no row: a Parquet file with no rows would
+    break ``datasets``' reader, and a dot file is ignored by it."""
+    return f".{split}-{index:05d}.empty.json"
 
 
 class ShardError(Exception):

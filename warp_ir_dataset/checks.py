@@ -1,0 +1,62 @@
+"""What ``build`` and ``extract`` check before any work starts: the configs, the device options
+they share, and the output folder (writable, and locked against a second writer). Bad input ends
+in one line (:class:`BuildError`, printed by ``cli.run_cli``)."""
+from __future__ import annotations
+
+import fcntl
+import re
+from pathlib import Path
+
+import click
+
+from . import _warp
+from .schema import CONFIGS
+from .validate import MODES, ValidationPlan
+
+
+class BuildError(click.ClickException):
+    pass
+
+
+def prepare_folder(folder: Path):
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = open(folder / ".build.lock", "w")
+    except OSError as e:
+        raise BuildError(f"cannot write to {folder}: {e.strerror}") from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise BuildError(f"another build is writing to {folder}") from None
+    for stale in folder.glob(".*.tmp-*"):  # temp files of a build that died; never data
+        stale.unlink(missing_ok=True)
+    return lock
+
+
+def check_device_options(config: str, validate: str, arch: str, ptx: bool) -> ValidationPlan:
+    """The validation plan for the options that ``build`` and ``extract`` share; bad ones end in
+    one line."""
+    if config not in CONFIGS:
+        raise BuildError(f"unknown config {config!r}; choose from {', '.join(CONFIGS)}")
+    if validate not in MODES:
+        raise BuildError(f"unknown --validate {validate!r}; choose from {', '.join(MODES)}")
+    if not re.fullmatch(r"sm_\d{2,3}", arch):
+        raise BuildError(f"--arch must look like sm_90, got {arch!r}")
+    if ptx and config != "cuda":
+        raise BuildError("--ptx needs --config cuda (PTX is NVRTC's output for CUDA code)")
+    if config == "cuda" and (validate != "none" or ptx):
+        archs = _warp.nvrtc_archs()
+        if int(arch[3:]) not in archs:
+            raise BuildError(f"--arch {arch}: Warp's NVRTC compiles for {', '.join(f'sm_{a}' for a in sorted(archs))}")
+    return ValidationPlan(validate, int(arch[3:]), ptx)
+
+
+def parse_configs(config: str) -> list[str]:
+    """``cpu``, ``cuda``, a comma-separated list, or ``all``: the configs in their fixed order."""
+    names = list(CONFIGS) if config.strip() == "all" else [c.strip() for c in config.split(",")]
+    unknown = [c for c in names if c not in CONFIGS]
+    if unknown or not names:
+        raise BuildError(f"unknown config {(unknown or [config])[0]!r}; choose from {', '.join(CONFIGS)}, a list such as cpu,cuda, or all")
+    if len(set(names)) != len(names):
+        raise BuildError(f"--config {config}: a config is named twice")
+    return [c for c in CONFIGS if c in names]
