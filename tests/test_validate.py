@@ -24,19 +24,19 @@ def test_sample_plan_checks_one_row_in_twenty_in_every_shard():
 
 
 def break_the_third_kernel(monkeypatch) -> dict:
-    """Makes the third kernel the pipeline extracts fail to compile; returns its id once known."""
-    real_extract = pipeline.extract
+    """Makes the third kernel the pipeline generates code for fail to compile; returns its id once known."""
+    real_kernel_row = pipeline.kernel_row
     calls = {"n": 0, "broken": None}
 
-    def extract_breaking_the_third(spec, dev, **kw):
-        row, code = real_extract(spec, dev, **kw)
+    def kernel_row_breaking_the_third(spec, dev, **kw):
+        row, code = real_kernel_row(spec, dev, **kw)
         calls["n"] += 1
         if calls["n"] == 3:
             calls["broken"] = row["id"]
             code = type(code)(**{**code.__dict__, "module_source": code.module_source + "\n#error injected by the test\n"})
         return row, code
 
-    monkeypatch.setattr(pipeline, "extract", extract_breaking_the_third)
+    monkeypatch.setattr(pipeline, "kernel_row", kernel_row_breaking_the_third)
     return calls
 
 
