@@ -35,16 +35,25 @@ _function_counts_at_start: dict[str, int] = {}
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced():
-    sys.stderr.flush()
-    saved = os.dup(2)
+def fd_redirected(fd: int, target: int):
+    """Point file descriptor ``fd`` (1 or 2) at ``target`` for the block: native code (Warp's
+    runtime, clang, NVRTC, a user's extension) writes to the descriptor, not to ``sys.stderr``."""
+    stream = sys.stdout if fd == 1 else sys.stderr
+    stream.flush()
+    saved = os.dup(fd)
+    os.dup2(target, fd)
     try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
         yield
     finally:
-        os.dup2(saved, 2)
+        stream.flush()
+        os.dup2(saved, fd)
         os.close(saved)
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    with open(os.devnull, "w") as null, fd_redirected(2, null.fileno()):
+        yield
 
 
 def init() -> None:
@@ -283,15 +292,11 @@ class CompileError(Exception):
 @contextlib.contextmanager
 def _native_stderr_captured(into: list[str]):
     """Collects what native code (clang, NVRTC) prints on fd 2 while the block runs."""
-    sys.stderr.flush()
-    saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as sink:
-        os.dup2(sink.fileno(), 2)
         try:
-            yield
+            with fd_redirected(2, sink.fileno()):
+                yield
         finally:
-            os.dup2(saved, 2)
-            os.close(saved)
             sink.seek(0)
             into.append(sink.read().decode("utf-8", "replace"))
 

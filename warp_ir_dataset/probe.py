@@ -9,7 +9,6 @@ module's own message; every kernel found becomes a reconstructed source
 """
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.util
 import json
@@ -82,20 +81,6 @@ def _import(target: ModuleTarget):
     return module
 
 
-@contextlib.contextmanager
-def _quiet_stdout():
-    """A module's prints go to stderr, so nothing it writes can be mistaken for a result."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def _collect(target: ModuleTarget) -> ProbeResult:
     from . import _warp
     from .generate import source_id
@@ -104,7 +89,7 @@ def _collect(target: ModuleTarget) -> ProbeResult:
     _warp.init()
     out = ProbeResult()
     try:
-        with _quiet_stdout():
+        with _warp.fd_redirected(1, 2):  # a module's prints can never be mistaken for a result
             _import(target)
     except BaseException as e:  # noqa: BLE001 - someone else's module: anything can come out of it
         message = "".join(traceback.format_exception_only(type(e), e)).strip()[-MESSAGE_CHARS:]

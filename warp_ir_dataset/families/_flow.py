@@ -215,7 +215,7 @@ class Flow:
     def _while(self, depth):
         r = self.rng
         cnt = self.w.mutable("int", "0", hint=r.choice(("iters", "count", "n_steps", "tries")))
-        cnt.reads += 1
+        cnt.read()
         limit = r.choice(self.bounds + [str(r.randint(3, 16))])
         cond = f"{cnt.name} < {limit}"
         if r.random() < 0.5 and any(t.type == "float" for t in self.targets):
@@ -248,7 +248,7 @@ class Flow:
         arr, dtype = self.rng.choice(self.gathers)
         var = next((v for v in reversed(self.w.values) if v.type == "int" and v.name in self.loop_vars), None)
         if var is not None:
-            var.reads += 1
+            var.read()
         k = var.name if var is not None else self.index
         idx = self.rng.choice((f"({self.index} + {k}) % {arr}.shape[0]", f"wp.min({k}, {arr}.shape[0] - 1)",
                                f"({k} * {self.rng.randint(2, 7)} + {self.index}) % {arr}.shape[0]"))

@@ -124,6 +124,10 @@ class Value:
     type: str
     reads: int = 0
 
+    def read(self) -> None:
+        """Mark one use: a value never read would be dead code, so writers read every value."""
+        self.reads += 1
+
 
 class ExprGen:
     """Random, well-typed Warp expressions over the values in scope."""
@@ -159,7 +163,7 @@ class ExprGen:
             # Prefer values nobody has read yet, so data flows forward.
             unread = [v for v in cands if v.reads == 0]
             v = self.rng.choice(unread if unread and self.rng.random() < 0.7 else cands)
-            v.reads += 1
+            v.read()
             self.leaf_reads += 1
             return v.name
         if not cands and t not in ("float", "int") and self.values and self.rng.random() < 0.6:
@@ -169,7 +173,7 @@ class ExprGen:
             if src:
                 unread = [v for v in src if v.reads == 0]
                 v = self.rng.choice(unread if unread and self.rng.random() < 0.7 else src)
-                v.reads += 1
+                v.read()
                 self.leaf_reads += 1
                 return reduce_to(v.name, v.type, t)
         return self.constant(t)
@@ -558,7 +562,7 @@ class KernelWriter:
         terms = [into]
         for v in self.values[since:]:
             if v.reads == 0 and v.name != into and not v.name.startswith("_"):
-                v.reads += 1
+                v.read()
                 terms.append(reduce_to(v.name, v.type, t) if t not in ("bool",) else v.name)
         if len(terms) == 1:
             return into

@@ -29,6 +29,10 @@ class Tile:
     reads: int = 0
     view: bool = False  # a strided view (transpose, broadcast): cannot be reshaped in place
 
+    def read(self) -> None:
+        """Mark one use: a tile never read would be dead code, so writers read every tile."""
+        self.reads += 1
+
 
 class TileKernel:
     def __init__(self, w: KernelWriter, consts: dict[str, int]):
@@ -55,7 +59,7 @@ class TileKernel:
             return None
         unread = [t for t in cands if t.reads == 0]
         t = self.rng.choice(unread if unread and self.rng.random() < fresh else cands)
-        t.reads += 1
+        t.read()
         return t
 
     def scalar(self, depth: int = 1) -> str:
@@ -110,7 +114,7 @@ class TileKernel:
         else:
             e = f"wp.tile_{kind}({a.name})"
         red = self.add(e, ("1",), "int" if kind.startswith("arg") else "float", hint=r.choice(("red", "agg", "peak", "total", "s")))
-        red.reads += 1
+        red.read()
         x = f"wp.tile_extract({red.name}, 0)"
         self.w.assign(f"wp.float32({x})" if red.dtype == "int" else x, "float", hint=r.choice(("m", "best", "norm", "acc")))
 
@@ -120,7 +124,7 @@ class TileKernel:
         terms = [into.name]
         for t in self.tiles:
             if t.reads == 0 and t is not into and t.shape == into.shape:
-                t.reads += 1
+                t.read()
                 terms.append(t.name if t.dtype == "float" else f"wp.tile_astype({t.name}, dtype=float)")
         return " + ".join(terms)
 

@@ -45,7 +45,7 @@ def atomics(rng) -> GeneratedKernel:
             h = w.array_arg(rng.choice(("int32", "int32", "float32", "uint32")), hint=rng.choice(BINS))
             dt = w.args[-1].split("dtype=")[1].split(")")[0]
             b = w.assign(_idx(w, rng, h, w.exprs.expr("float", 1)), "int", hint="b")
-            b.reads += 1
+            b.read()
             one = {"wp.int32": "1", "wp.float32": fval("float", False) if rng.random() < 0.5 else "1.0", "wp.uint32": "wp.uint32(1)"}[dt]
             if rng.random() < 0.5:
                 w.line(f"wp.atomic_add({h}, {b.name}, {one})")
@@ -65,7 +65,7 @@ def atomics(rng) -> GeneratedKernel:
             t = rng.choice(("float", "int"))
             lo = w.array_arg("float32" if t == "float" else "int32", hint=rng.choice(("bounds", "extent", "range_", "lim")))
             v = w.assign(fval(t, last), t)
-            v.reads += 1
+            v.read()
             w.line(f"wp.atomic_min({lo}, 0, {v.name})")
             w.line(f"wp.atomic_max({lo}, 1, {v.name})")
         elif op == "scatter":
@@ -78,14 +78,14 @@ def atomics(rng) -> GeneratedKernel:
                 else:
                     a_, b_ = f"{pairs}[2 * {i}]", f"{pairs}[2 * {i} + 1]"
                 ia = w.assign(a_, "int", hint="a"); ib = w.assign(b_, "int", hint="b")
-                ia.reads += 1; ib.reads += 1
+                ia.read(); ib.read()
                 val = w.assign(fval(t, last), t, hint=rng.choice(("f", "impulse", "corr")))
-                val.reads += 1
+                val.read()
                 w.line(f"wp.atomic_add({f}, {ia.name}, {val.name})")
                 w.line(rng.choice((f"wp.atomic_sub({f}, {ib.name}, {val.name})", f"{f}[{ib.name}] -= {val.name}")))
             else:
                 tgt = w.assign(f"({i} + {rng.randint(1, 5)}) % {f}.shape[0]", "int", hint="nbr")
-                tgt.reads += 1
+                tgt.read()
                 w.line(f"wp.atomic_add({f}, {tgt.name}, {fval(t, last)})")
         elif op == "compact":
             cnt = w.array_arg("int32", hint=rng.choice(("counter", "num_out", "cursor")))
@@ -93,7 +93,7 @@ def atomics(rng) -> GeneratedKernel:
             dst = w.array_arg("float32" if t == "float" else t, hint=rng.choice(("compacted", "selected", "queue")))
             with w.block(f"if {w.exprs.live('bool', 1)}:") as m:
                 slot = w.assign(f"wp.atomic_add({cnt}, 0, 1)", "int", hint="slot")
-                slot.reads += 1
+                slot.read()
                 with w.block(f"if {slot.name} < {dst}.shape[0]:") as m2:
                     w.line(f"{dst}[{slot.name}] = {fval(t, last)}")
             if last and any(v.reads == 0 for v in w.values):
@@ -106,7 +106,7 @@ def atomics(rng) -> GeneratedKernel:
             fn = rng.choice(("atomic_or", "atomic_or", "atomic_xor", "atomic_and"))
             if rng.random() < 0.4:
                 old = w.assign(f"wp.{fn}({fl}, {i} % {fl}.shape[0], {val})", "int" if not u else "uint", hint="prev")
-                old.reads += 1
+                old.read()
                 back = w.array_arg("int32", hint="prev_bits")
                 w.line(f"{back}[{i}] = {'wp.int32(' + old.name + ')' if u else old.name}")
             else:
@@ -123,12 +123,12 @@ def atomics(rng) -> GeneratedKernel:
             # claim a slot with compare-and-swap / exchange, keep the previous owner
             own = w.array_arg("int32", hint=rng.choice(("owner", "lock", "claimed", "slot_owner")))
             slot = w.assign(_idx(w, rng, own, w.exprs.expr("float", 1)), "int", hint="slot")
-            slot.reads += 1
+            slot.read()
             if rng.random() < 0.5:
                 prev = w.assign(f"wp.atomic_cas({own}, {slot.name}, -1, {i})", "int", hint="prev")
             else:
                 prev = w.assign(f"wp.atomic_exch({own}, {slot.name}, {i})", "int", hint="prev")
-            prev.reads += 1
+            prev.read()
             won = w.array_arg(rng.choice(("int32", "float32")), hint=rng.choice(("winner", "won", "result")))
             e = f"wp.where({prev.name} == -1, 1, 0)" if "int32" in w.args[-1] else f"wp.where({prev.name} == -1, {fval('float', last)}, 0.0)"
             w.line(f"{won}[{i}] = {e}")
@@ -139,7 +139,7 @@ def atomics(rng) -> GeneratedKernel:
             edges = w.array_arg("float32", hint=rng.choice(("edges", "bin_edges", "sorted_keys", "cdf")))
             x = w.exprs.live("float", 1)
             b = w.assign(rng.choice((f"wp.lower_bound({edges}, {x})", f"wp.lower_bound({edges}, 0, {edges}.shape[0], {x})")), "int", hint="bucket")
-            b.reads += 1
+            b.read()
             h = w.array_arg("int32", hint=rng.choice(BINS))
             w.line(f"wp.atomic_add({h}, wp.min({b.name}, {h}.shape[0] - 1), 1)")
             if last and any(v.reads == 0 for v in w.values):
@@ -150,7 +150,7 @@ def atomics(rng) -> GeneratedKernel:
             p = w.exprs.expr("vec3", 1)
             cx = w.assign(f"wp.clamp(wp.int32({p}[0]), 0, {g}.shape[0] - 1)", "int", hint="cx")
             cy = w.assign(f"wp.clamp(wp.int32({w.exprs.expr('float', 1)}), 0, {g}.shape[1] - 1)", "int", hint="cy")
-            cx.reads += 1; cy.reads += 1
+            cx.read(); cy.read()
             fn = rng.choice(("atomic_add", "atomic_add", "atomic_max" if t == "float" else "atomic_sub"))
             w.line(f"wp.{fn}({g}, {cx.name}, {cy.name}, {fval(t, last)})")
     return GeneratedKernel(name := w.names.kernel_name(), w.render(name))

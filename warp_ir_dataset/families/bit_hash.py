@@ -49,7 +49,7 @@ def bit_hash(rng) -> GeneratedKernel:
         w.line(f"{h} = wp.uint32({src}[{i}])")
     salt = next((v for v in w.values if v.type == "int"), None)
     if salt:
-        salt.reads += 1
+        salt.read()
         w.line(f"{h} = {h} ^ wp.uint32({salt.name})")
     rounds = rng.randint(1, 3)
     loop = rng.random() < 0.4

@@ -27,7 +27,7 @@ def _mesh_ray(w, rng, flow, p):
     m = w.names.fresh(rng.choice(("mesh", "scene", "mesh_id")))
     w.raw_arg(f"{m}: wp.uint64")
     d = w.assign(f"wp.normalize({w.exprs.live('vec3', 1)})", "vec3", hint="ray_dir")
-    d.reads += 1
+    d.read()
     if rng.random() < 0.3:
         fn = rng.choice(("mesh_query_ray_anyhit", "mesh_query_ray_count_intersections"))
         t = "bool" if fn.endswith("anyhit") else "int"
@@ -85,7 +85,7 @@ def _volume(w, rng, flow, p):
     v = w.names.fresh(rng.choice(("volume", "sdf", "density_field", "vol")))
     w.raw_arg(f"{v}: wp.uint64")
     uvw = w.assign(rng.choice((f"wp.volume_world_to_index({v}, {p})", p)), "vec3", hint="uvw")
-    uvw.reads += 1
+    uvw.read()
     mode = rng.choice(("wp.Volume.LINEAR", "wp.Volume.CLOSEST"))
     s = rng.choice(("sample", "grad", "lookup"))
     if s == "sample":
@@ -108,7 +108,7 @@ def geometry_queries(rng) -> GeneratedKernel:
     out = w.array_arg({"float": "float32", "int": "int32"}.get(out_t, out_t), hint="out")
     (i,) = w.tid()
     p = w.load(xs, "vec3", i, hint="p")
-    p.reads += 1
+    p.read()
     for a, d in extra:
         w.load(a, d, i)
     flow = Flow(w, {"compute": 3, "update": 2, "if": 0.5, "where": 0.5}, types=("float", "vec3", out_t), index=i)

@@ -27,7 +27,7 @@ def loops(rng) -> GeneratedKernel:
     loaded = [w.load(a, d, i) for a, d in ins if rng.random() < 0.7]
     if counts:
         c = w.assign(f"wp.int32({counts}[{i}])" if (rng.random() < 0.5 or cdt == "int64") else f"{counts}[{i}]", "int", hint="num")
-        c.reads += 1
+        c.read()
         bounds.append(c.name)
     bounds.append(f"{ins[0][0]}.shape[0]") if rng.random() < 0.4 else None
     if not loaded and not bounds:

@@ -19,7 +19,7 @@ def _setup(w, i):
     m = next((v for v in w.values if v.type == "mat33"), None)
     src = m.name if m else w.exprs.live("mat33", 1)
     if m:
-        m.reads += 1
+        m.read()
     kind = rng.choice(("svd3", "qr3", "eig3", "svd2", "none"))
     if kind == "svd3":
         U, S, V = (w.names.fresh(n) for n in ("U", "sigma", "V"))

@@ -38,7 +38,7 @@ def _tri_loop(w, rng, flow, mesh, p):
 def _bvh_loop(w, rng, flow, p, mesh, groups, i):
     if mesh and rng.random() < 0.4:
         b = w.assign(f"wp.mesh_get_bvh({mesh})", "uint64", hint="tree")
-        b.reads += 1
+        b.read()
         bvh = b.name
         root_fn = "mesh_get_group_root"
         src = mesh
@@ -48,7 +48,7 @@ def _bvh_loop(w, rng, flow, p, mesh, groups, i):
         root_fn, src = "bvh_get_group_root", bvh
     g = f"{groups}[{i}]" if groups else str(rng.randint(0, 3))
     root = w.assign(f"wp.{root_fn}({src}, {g})", "int", hint="root")
-    root.reads += 1
+    root.read()
     q, idx = w.names.fresh("bq"), w.names.fresh(rng.choice(("item", "leaf", "prim")))
     kind = rng.choice(("sphere", "capsule", "aabb"))
     r = w.exprs.live("float", 0)
@@ -99,7 +99,7 @@ def mesh_ops(rng) -> GeneratedKernel:
         w.scalar_arg("float", hint=rng.choice(("radius", "margin", "h")))
     (i,) = w.tid()
     p = w.load(xs, "vec3", i, hint="p")
-    p.reads += 1
+    p.read()
     flow = Flow(w, {"compute": 3, "update": 2, "if": 0.4}, types=("float", "vec3", out_t), index=i)
     flow.target(out_t, hint=rng.choice(("acc", "result", "count", "total")))
     if rng.random() < 0.3:

@@ -78,7 +78,7 @@ def multidim(rng) -> GeneratedKernel:
         for a in axes:
             lo = w.load(f, ft, _nbr(rng, idx, a, -1, f, mode))
             hi = w.load(f, ft, _nbr(rng, idx, a, 1, f, mode))
-            lo.reads += 1; hi.reads += 1
+            lo.read(); hi.read()
             if stencil == "laplace" or (stencil == "mixed" and rng.random() < 0.5):
                 terms.append(f"({lo.name} + {hi.name})")
             elif stencil == "grad":
@@ -86,7 +86,7 @@ def multidim(rng) -> GeneratedKernel:
             else:
                 terms.append(rng.choice((f"({c.name} - {lo.name})", f"({hi.name} - {c.name})")))
         if stencil == "laplace":
-            c.reads += 1
+            c.read()
             e = " + ".join(terms) + f" - {c.name} * {float(2 * len(axes))}"
         else:
             e = " + ".join(terms)

@@ -48,7 +48,7 @@ def _setup(w, i):
     floats = [v for v in w.values if v.type == "float"]
     if floats and rng.random() < 0.25:
         v = rng.choice(floats)
-        v.reads += 1
+        v.read()
         if rng.random() < 0.5:
             w.line(f"if not wp.isfinite({v.name}):")
             w.line(f"    wp.printf(\"non-finite value at %d: %f\\n\", {i}, {v.name})")

@@ -80,7 +80,7 @@ def structs(rng) -> GeneratedKernel:
             _read_fields(w, rng, f"{arr}[{i}]", sf, rng.randint(1, 3))
         if rng.random() < 0.4:
             j = w.assign(f"({i} + 1) % {arr}.shape[0]", "int", hint="nbr")
-            j.reads += 1
+            j.read()
             _read_fields(w, rng, f"{arr}[{j.name}]", sf, 1)
     for _ in range(rng.randint(1, 3)):
         w.compute_live(rng.choice(("float", "vec3", out_t)), depth=rng.randint(1, 3))

@@ -32,7 +32,7 @@ def tile_layout(rng) -> GeneratedKernel:
         tk.add(f"wp.tile_load({a}, shape=({m_}, {n_}), offset=({ro}, {co}))", B, hint=rng.choice(("blk", "Ablk", "tile", "patch")))
     if idx:
         ix = tk.add(f"wp.tile_load({idx}, shape={m_}, offset={ro})", C, "int", hint="ids")
-        ix.reads += 1
+        ix.read()
         tk.add(f"wp.tile_load_indexed({ins[0]}, indices={ix.name}, shape=({m_}, {n_}), offset=(0, {co}), axis=0)", B, hint="gathered")
     ops = rng.choices(("elem", "transpose", "axis_reduce", "view", "reshape", "diag", "assign", "extract", "reduce"),
                       (3, 1.5 if square else 0.8, 2, 1, 1, 1.5 if square else 0, 0.7, 1, 1), k=rng.randint(2, 5))
@@ -46,7 +46,7 @@ def tile_layout(rng) -> GeneratedKernel:
             if square:
                 t.shape = B
             else:
-                t.reads += 1
+                t.read()
                 tk.add(f"wp.tile_sum({t.name}, axis=1)", R, hint="col_tot")
         elif op == "axis_reduce":
             a = tk.pick(B)
@@ -55,7 +55,7 @@ def tile_layout(rng) -> GeneratedKernel:
             e = f"wp.tile_sum({a.name}, axis={ax})" if fn == "sum" else f"wp.tile_reduce({rng.choice(('wp.max', 'wp.min', 'wp.add'))}, {a.name}, axis={ax})"
             red = tk.add(e, R if ax == 0 else C, hint=("col", "row")[ax] + "_red")
             if rng.random() < 0.6:
-                red.reads += 1
+                red.read()
                 tk.add(f"wp.tile_broadcast({red.name}, shape=({m_}, {n_}))" if ax == 0 else
                        f"wp.tile_transpose(wp.tile_broadcast({red.name}, shape=({n_}, {m_})))", B, hint="spread").view = True
         elif op == "view":
@@ -72,7 +72,7 @@ def tile_layout(rng) -> GeneratedKernel:
         elif op == "diag":
             a = tk.pick(B)
             d = tk.pick(C) or tk.add(f"wp.tile_full(shape={m_}, value={literal(rng)}, dtype=float)", C, hint="diag")
-            d.reads += 1
+            d.read()
             tk.add(f"wp.tile_diag_add({a.name}, {d.name})", B, hint="reg")
         elif op == "assign":
             a = tk.pick(R, contiguous=True) or tk.pick(B, contiguous=True)
@@ -80,7 +80,7 @@ def tile_layout(rng) -> GeneratedKernel:
                 continue
             if a.shape == B:
                 a = tk.add(f"wp.tile_view({a.name}, offset=(0,))", R, hint="row")
-            a.reads += 1
+            a.read()
             z = tk.add(f"wp.tile_zeros(shape=({m_}, {n_}), dtype=float)", B, hint="padded")
             w.line(f"wp.tile_assign({z.name}, wp.tile_reshape({a.name}, shape=(1, {n_})), offset=({rng.randrange(m)}, 0))")
         elif op == "extract":
@@ -90,7 +90,7 @@ def tile_layout(rng) -> GeneratedKernel:
             tk.reduce(B)
     # Fold 1D leftovers of each shape into a vector output (or back into the block).
     main = next((t for t in reversed(tk.tiles) if t.shape == B and t.dtype == "float" and t.reads == 0), None) or tk.tiles[0]
-    main.reads += 1
+    main.read()
     for shape in (R, C, F):
         left = [t for t in tk.unread() if t.shape == shape and t.dtype == "float"]
         if not left:
@@ -101,7 +101,7 @@ def tile_layout(rng) -> GeneratedKernel:
         # A lone tile is used as it is: a plain ``copy = tile`` of a tile view has no adjoint
         # in Warp 1.19 (clang/NVRTC: no matching ``adj_copy``), so it would not compile.
         acc = left[0] if folded == left[0].name else tk.add(folded, shape, hint="vec")
-        acc.reads += 1
+        acc.read()
         if shape == R:
             tk.add(f"{main.name} + wp.tile_broadcast({acc.name}, shape=({m_}, {n_}))", B, hint="blk_out")
         elif shape == C:
@@ -109,12 +109,12 @@ def tile_layout(rng) -> GeneratedKernel:
         else:
             tk.add(f"{main.name} + wp.tile_reshape({acc.name}, shape=({m_}, {n_}))", B, hint="blk_out")
         main = tk.tiles[-1]
-        main.reads += 1
+        main.read()
     res = tk.fold(main)
     leftovers = [v for v in w.values if v.reads == 0 and v.type == "float"]
     if leftovers:
         sv = w.assign(w.fold_unused(leftovers[0].name, "float"), "float", hint="s")
-        sv.reads += 1
+        sv.read()
         res = f"({res}) * {sv.name}"
     if idx and rng.random() < 0.5:
         ix = next(t for t in tk.tiles if t.dtype == "int")

@@ -67,9 +67,9 @@ def tile_reduce(rng) -> GeneratedKernel:
         elif st == "sort" and sort_pair is None:
             a = tk.pick(S)
             keys = tk.add(f"{a.name} * 1.0" if rng.random() < 0.5 else f"wp.tile_map(wp.abs, {a.name})", S, hint="keys")
-            keys.reads += 1
+            keys.read()
             ids = tk.add(f"wp.tile_arange({cname}, dtype=int)", S, "int", hint="order")
-            ids.reads += 1
+            ids.read()
             w.line(f"wp.tile_sort({keys.name}, {ids.name})")
             keys.reads = ids.reads = 0
             sort_pair = (keys, ids)
@@ -87,12 +87,12 @@ def tile_reduce(rng) -> GeneratedKernel:
     # Outputs: the main tile, then scalars.
     floats = [t for t in tk.tiles if t.dtype == "float" and t.shape == S]
     main = next((t for t in reversed(floats) if t.reads == 0), floats[-1])
-    main.reads += 1
+    main.read()
     res = tk.fold(main)
     leftovers = [v for v in w.values if v.reads == 0 and v.type == "float"]
     if leftovers and not totals:
         sv = w.assign(w.fold_unused(leftovers[0].name, "float"), "float", hint="shift")
-        sv.reads += 1
+        sv.read()
         res = f"{res} + wp.tile_full(shape={cname}, value={sv.name}, dtype=float)" if rng.random() < 0.5 else f"({res}) * {sv.name}"
     if rng.random() < 0.75:
         w.line(f"wp.tile_store({out}, {res}, offset={off})")

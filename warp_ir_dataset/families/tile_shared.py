@@ -34,7 +34,7 @@ def tile_shared(rng) -> GeneratedKernel:
         w.line(f"{h} = wp.tile_zeros(shape={nb}, dtype=float)" if not masked or rng.random() < 0.5 else f"{h} = wp.tile_empty(shape={nb}, dtype=float)")
         x = w.exprs.live("float", 1)
         b = w.assign(rng.choice((f"wp.clamp(wp.int32({x} * float({nb})), 0, {nb} - 1)", f"wp.abs(wp.int32({x} * {literal(rng)})) % {nb}")), "int", hint="bin")
-        b.reads += 1
+        b.read()
         val = w.exprs.live("float", 1) if rng.random() < 0.5 else "1.0"
         cond = w.exprs.live("bool", 1) if rng.random() < 0.6 else "True"
         if masked:

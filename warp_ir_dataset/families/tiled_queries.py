@@ -23,7 +23,7 @@ def _tiled_query(w: KernelWriter, rng, i: str) -> None:
     w.raw_arg(f"{ident}: {id_type}")
     pts = w.array_arg("vec3", hint=rng.choice(("points", "centers", "origins")))
     p = w.load(pts, "vec3", i, hint="p")
-    p.reads += 1
+    p.read()
     ext = w.exprs.live("vec3", 1) if rng.random() < 0.5 else f"wp.vec3({w.scalar_arg('float', hint='radius')})"
     if kind == "bvh_ray":
         first, second = p.name, f"wp.normalize({ext} + wp.vec3(0.0, 0.0, 1.0))"
@@ -46,7 +46,7 @@ def _sphere_steps(w: KernelWriter, rng, i: str) -> None:
     w.raw_arg(f"{mesh}: wp.uint64")
     centers = w.array_arg("vec3", hint="centers")
     c = w.load(centers, "vec3", i, hint="center")
-    c.reads += 1
+    c.read()
     radius = w.exprs.live("float", 1) if rng.random() < 0.4 else w.scalar_arg("float", hint="radius")
     out = w.array_arg("int32", hint=rng.choice(("hit_faces", "overlaps", "marks")))
     q = w.names.fresh("query")
@@ -54,7 +54,7 @@ def _sphere_steps(w: KernelWriter, rng, i: str) -> None:
     face = w.names.fresh("face")
     w.line(f"{face} = int(0)")
     count = w.mutable("int", "0", hint="n_hits")
-    count.reads += 1
+    count.read()
     with w.block(f"while wp.mesh_query_aabb_next({q}, {face}):"):
         w.line(f"{out}[{face}] = {rng.choice(('1', f'{i} + 1', 'wp.block_dim()'))}")
         w.line(f"{count.name} += 1")
@@ -68,15 +68,15 @@ def _texture(w: KernelWriter, rng, i: str) -> None:
     w.raw_arg(f"{tex}: {ttype}")
     if dims == 1:
         u = w.load(w.array_arg("float32", hint="u"), "float32", i)
-        u.reads += 1
+        u.read()
         where = u.name
     else:
         pos = w.load(w.array_arg(coord, hint=rng.choice(("uv", "coords", "pos"))), coord, i)
-        pos.reads += 1
+        pos.read()
         where = pos.name if rng.random() < 0.7 else ", ".join(f"{pos.name}[{n}]" for n in range(dims))
     lod = f", lod={w.exprs.live('float', 1)}" if rng.random() < 0.2 else ""
     s = w.assign(f"wp.texture_sample({tex}, {where}, dtype=float{lod})", "float", hint="sample")
-    s.reads += 1
+    s.read()
     out = w.array_arg("float32", hint="out")
     scale = " * float(wp.block_dim())" if rng.random() < 0.3 else ""
     w.store(out, "float32", i, f"{w.fold_unused(w.exprs.live('float', 1), 'float')} + {s.name}{scale}")

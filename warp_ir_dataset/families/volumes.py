@@ -40,7 +40,7 @@ def volumes(rng) -> GeneratedKernel:
             fn = rng.choice(("wp.int32", "int"))
             for n, c in enumerate(ijk):
                 w.line(f"{c} = {fn}(wp.floor({uvw.name}[{n}]))" if rng.random() < 0.7 else f"{c} = {fn}({uvw.name}[{n}])")
-            uvw.reads += 1
+            uvw.read()
         return ", ".join(ijk)
 
     def sample(v: str, k: str):
@@ -80,7 +80,7 @@ def volumes(rng) -> GeneratedKernel:
             w.assign(f"wp.volume_sample_grad_index({vol}, {uvw.name}, {mode}, {vdata}, 0.0, {g.name})", "float", hint="val")
         else:
             li = w.assign(f"wp.volume_lookup_index({vol}, {cell()})", "int", hint="lin")
-            li.reads += 1
+            li.read()
             w.assign(f"wp.where({li.name} >= 0, {vdata}[wp.max({li.name}, 0)], 0.0)", "float", hint="val")
         if rng.random() < 0.4:
             w.assign(f"wp.float32(wp.volume_voxel_count({vol}))", "float", hint="n_vox")
