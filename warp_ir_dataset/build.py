@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -26,6 +25,7 @@ from .cli import run_cli
 from .generate import GENERATOR_VERSION
 from .engines import ENGINES, make_engine
 from .pipeline import EncodedShard, ShardCounts, ShardResult, ShardTask, build_shard, smallest_prefix_reaching, text_chars
+from .progress import Progress
 from .schema import CONFIGS
 from .sources import GeneratedSource
 from .validate import DEFAULT_ARCH, ValidationPlan
@@ -150,64 +150,37 @@ class ConfigProgress:
     built: int = 0
 
 
-class Progress:
-    """Rows kept, MB, rows/s and ETA on stderr: a live bar on a terminal (tqdm), a plain line
-    every few seconds when stderr is a log file. One line for all the configs a build makes."""
+class BuildProgress:
+    """One progress line for all the configs a build makes: rows kept (and being built) and MB of
+    each config's target; the rate counts rows built by this run (shards on disk cost nothing)."""
 
     def __init__(self, configs: list[BuildOptions], enabled: bool = True):
         self.configs = [o.config for o in configs]
-        self.label = f"build {'+'.join(self.configs)}"
         self.targets_mb = [o.target_bytes / MB for o in configs]
-        self.target_mb = sum(self.targets_mb)
-        self.enabled = enabled
-        self.tty = sys.stderr.isatty()
-        self.interval = 0.5 if self.tty else 5.0
-        self.start = self.last = time.perf_counter()
-        self.bar = None
-        if enabled and self.tty:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=round(self.target_mb, 2), unit="MB", desc=self.label, dynamic_ncols=True, file=sys.stderr,
-                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.2f}/{total:.2f} MB [{elapsed}<{remaining}{postfix}]")
+        self.display = Progress(
+            f"build {'+'.join(self.configs)}", round(sum(self.targets_mb), 2), "MB", enabled,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.2f}/{total:.2f} MB [{elapsed}<{remaining}{postfix}]",
+        )
 
     def update(self, states: list[ConfigProgress], final: bool = False) -> None:
         """``states`` in the order of the configs given at the start."""
-        now = time.perf_counter()
-        if not self.enabled or (not final and now - self.last < self.interval):
-            return
-        self.last = now
-        elapsed = now - self.start
-        built = sum(s.built for s in states)
-        rate = built / elapsed if elapsed > 0 else 0.0
         mb_done = sum(min(s.mb_done, t) for s, t in zip(states, self.targets_mb))
 
         def kept(s: ConfigProgress) -> str:
             return f"{s.rows} rows kept" + (f" (+{s.building} being built)" if s.building and not final else "")
 
-        if self.bar is not None:
-            self.bar.n = round(min(mb_done, self.target_mb), 2)
-            rows = kept(states[0]) if len(states) == 1 else ", ".join(f"{c} {s.rows} rows" for c, s in zip(self.configs, states))
-            self.bar.set_postfix_str(f"{rows}, {rate:.0f} rows/s", refresh=True)
-            return
-        mb_rate = mb_done / elapsed if elapsed > 0 else 0.0
-        if final:
-            eta = "done"
-        elif all(s.mb_done >= 0.99 * t for s, t in zip(states, self.targets_mb)):  # estimates are capped there: the rest is the last cut
-            eta = "finishing"
-        elif mb_rate > 0:
-            eta = f"ETA {(self.target_mb - mb_done) / mb_rate:.0f}s"
-        else:
-            eta = "ETA ?"
         if len(states) == 1:
-            where = f"{kept(states[0])}, {mb_done:.2f}/{self.target_mb:.2f} MB"
+            bar_text = kept(states[0])
+            line_text = f"{kept(states[0])}, {mb_done:.2f}/{self.display.total:.2f} MB"
         else:
-            where = "; ".join(f"{c} {kept(s)}, {s.mb_done:.2f}/{t:.2f} MB" for c, s, t in zip(self.configs, states, self.targets_mb))
-        sys.stderr.write(f"{self.label}: {where}, {rate:.0f} rows/s, elapsed {elapsed:.0f}s, {eta}\n")
-        sys.stderr.flush()
+            bar_text = ", ".join(f"{c} {s.rows} rows" for c, s in zip(self.configs, states))
+            line_text = "; ".join(f"{c} {kept(s)}, {s.mb_done:.2f}/{t:.2f} MB" for c, s, t in zip(self.configs, states, self.targets_mb))
+        # The size estimates are capped just below the target: what is left is the last shard's cut.
+        finishing = not final and all(s.mb_done >= 0.99 * t for s, t in zip(states, self.targets_mb))
+        self.display.show(round(mb_done, 2), sum(s.built for s in states), bar_text, line_text, final, "finishing" if finishing else None)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        self.display.close()
 
 
 # -- the build ---------------------------------------------------------------------------------
@@ -348,7 +321,7 @@ def _build_targets(targets: list[_Target], common: BuildOptions, show_progress: 
     """Keep the workers busy with the shards the configs most likely need next; a shard index
     that several configs need is one job, built for all of them at once."""
     started = time.perf_counter()
-    progress = Progress([t.opts for t in targets], enabled=show_progress)
+    progress = BuildProgress([t.opts for t in targets], enabled=show_progress)
     by_config = {t.opts.config: t for t in targets}
 
     def show(final: bool = False) -> None:

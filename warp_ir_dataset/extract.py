@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from .progress import Progress
 from .sources import DEFAULT_MODULE_TIMEOUT, DEFAULT_MODULES_PER_SHARD
 from .write import ShardError, atomic_write, empty_marker_name, read_shard_metadata, rejects_name, report_name, shard_name, verify_shard
 
@@ -87,7 +88,7 @@ def run_extract(opts: ExtractOptions, show_progress: bool = True) -> ExtractSumm
     started = time.perf_counter()
     summary = ExtractSummary(opts.config, opts.split, modules=len(found.targets), shards=source.shards)
     tasks = {i: ShardTask(opts.config, source, i, opts.modules_per_shard, opts.command, plan, split=opts.split) for i in range(source.shards)}
-    progress = _Progress(f"extract {opts.config}", len(found.targets), show_progress)
+    progress = _ExtractProgress(f"extract {opts.config}", len(found.targets), show_progress)
     engine = None
     try:
         done = _finished_shards(folder, opts.split, tasks)
@@ -234,22 +235,12 @@ def _summarize(folder: Path, split: str, found, summary: ExtractSummary) -> None
     summary.licenses = {k: sorted(v) for k, v in sorted(licenses.items())}
 
 
-class _Progress:
-    """Modules done, rows kept, rows/s and ETA: a live bar on a terminal (tqdm), a plain line
-    every few seconds otherwise (logs, CI)."""
+class _ExtractProgress:
+    """Modules imported of all found, rows kept, rows/s and ETA by modules."""
 
     def __init__(self, label: str, modules: int, enabled: bool):
-        import sys
-        import time
-
-        self.label, self.total, self.enabled = label, modules, enabled
+        self.display = Progress(label, modules, "module", enabled)
         self.done, self.kept = 0, 0
-        self.start = self.last = time.perf_counter()
-        self.bar = None
-        if enabled and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=modules, unit="module", desc=label, dynamic_ncols=True, file=sys.stderr)
 
     def rows(self, kept: int) -> None:
         self.kept = max(self.kept, kept)
@@ -257,32 +248,15 @@ class _Progress:
 
     def advance(self, modules: int, kept: int) -> None:
         self.done += modules
-        if self.bar is not None:
-            self.bar.update(modules)
         self.rows(kept)
 
     def _show(self, final: bool = False) -> None:
-        import sys
-        import time
-
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        elapsed = now - self.start
-        rate = self.kept / elapsed if elapsed > 0 else 0.0
-        if self.bar is not None:
-            self.bar.set_postfix_str(f"{self.kept} rows kept, {rate:.0f} rows/s", refresh=False)
-            return
-        if final or now - self.last >= 5.0:
-            self.last = now
-            eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
-            sys.stderr.write(f"{self.label}: {self.done}/{self.total} modules, {self.kept} rows kept, {rate:.0f} rows/s, elapsed {elapsed:.0f}s, ETA {eta:.0f}s\n")
-            sys.stderr.flush()
+        text = f"{self.kept} rows kept"
+        self.display.show(self.done, self.kept, text, f"{self.done}/{self.display.total} modules, {text}", final)
 
     def close(self) -> None:
         self._show(final=True)
-        if self.bar is not None:
-            self.bar.close()
+        self.display.close()
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
