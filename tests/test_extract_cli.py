@@ -182,3 +182,29 @@ def test_builder_class_yields_the_extracted_rows_as_its_real_split(tmp_path):
     builder.download_and_prepare(file_format="parquet")
     built = [r for f in sorted((tmp_path / "hf").rglob("*-real*.parquet")) for r in pq.read_table(f).to_pylist()]
     assert len(cli) == 7 and built == cli
+
+
+TREE = ROOT / "tests" / "fixtures" / "srctree"
+
+
+@pytest.mark.parametrize("source,origins", [
+    # a project root with a src layout: the package by name, the example script beside it
+    ("", {"halve": "src/wirds_tree/kernels/halve.py", "triple_half": "examples/triple_half.py"}),
+    # the package folder itself (a clone's package folder): imported as the package it is
+    ("src/wirds_tree", {"halve": "kernels/halve.py"}),
+])
+def test_a_source_tree_is_imported_as_its_packages_so_absolute_imports_work(tmp_path, source, origins):
+    out = tmp_path / "out"
+    proc = extract(out, str(TREE / source), extra=("--license", "MIT"))
+    got = {r["kernel_name"]: r["origin"].rsplit(":", 1)[0] for r in rows(out)}
+    assert got == origins  # origin stays relative to the SOURCE given
+    by_name = {r["kernel_name"]: r for r in rows(out)}
+    assert "def half(" in by_name["halve"]["python_source"] and "import wirds_tree" not in by_name["halve"]["python_source"]
+    if "triple_half" in by_name:  # a script's use of the tree's package is the user's code, written out
+        assert "def half(" in by_name["triple_half"]["python_source"] and "wirds_tree" not in by_name["triple_half"]["python_source"]
+    # the one module that cannot import says which package is missing, and what it costs
+    missing = [r for r in rejects(out) if r["reason"] == "import-error"]
+    assert len(missing) == 1 and "wirds_package_nobody_installed" in missing[0]["message"]
+    assert "wirds_package_nobody_installed (1 modules, 2 @wp.kernel)" in proc.stdout
+    report = json.loads((out / "cpu" / "extraction-train.json").read_text())
+    assert report["missing_packages"] == {"wirds_package_nobody_installed": {"kernels": 2, "modules": 1}}

@@ -61,6 +61,9 @@ class ExtractSummary:
     seconds: float = 0.0
     by_package: dict[str, dict] = field(default_factory=dict)
     licenses: dict[str, list[str]] = field(default_factory=dict)  # package folder → SPDX ids of its rows
+    # a package the environment lacks → the modules that failed to import for want of it and
+    # the @wp.kernel decorations those modules hold: what installing it would let through
+    missing_packages: dict[str, dict] = field(default_factory=dict)
 
 
 def run_extract(opts: ExtractOptions, show_progress: bool = True) -> ExtractSummary:
@@ -207,6 +210,7 @@ def _summarize(folder: Path, split: str, found, summary: ExtractSummary) -> None
     for origin, n in found.decorations.items():
         by_package.setdefault(_package(origin), Counter())["decorated"] += n
     module_rejects, kernel_rejects = Counter(), Counter()
+    missing: dict[str, Counter] = {}
     licenses: dict[str, set[str]] = {}
     for path in sorted(folder.glob(f"{split}-*.parquet")):
         table = pq.read_table(path, columns=["origin", "license"])
@@ -222,6 +226,10 @@ def _summarize(folder: Path, split: str, found, summary: ExtractSummary) -> None
             if r.get("kernel") is None:
                 module_rejects[r["reason"]] += 1
                 pkg["modules_rejected"] += 1
+                if r["reason"] == "import-error" and (m := _MISSING_MODULE.search(r["message"])):
+                    cost = missing.setdefault(m.group(1).split(".")[0], Counter())
+                    cost["modules"] += 1
+                    cost["kernels"] += found.decorations.get(r["origin"], 0)
             else:
                 kernel_rejects[r["reason"]] += 1
                 pkg["kernels_rejected"] += 1
@@ -233,6 +241,10 @@ def _summarize(folder: Path, split: str, found, summary: ExtractSummary) -> None
     summary.kernel_rejects = dict(sorted(kernel_rejects.items()))
     summary.by_package = {k: dict(sorted(v.items())) for k, v in sorted(by_package.items())}
     summary.licenses = {k: sorted(v) for k, v in sorted(licenses.items())}
+    summary.missing_packages = {k: dict(sorted(v.items())) for k, v in sorted(missing.items(), key=lambda kv: (-kv[1]["kernels"], -kv[1]["modules"], kv[0]))}
+
+
+_MISSING_MODULE = re.compile(r"^ModuleNotFoundError: No module named '([\w.]+)'", re.M)
 
 
 class _ExtractProgress:
@@ -303,6 +315,10 @@ def echo_summary(s: ExtractSummary, out: Path, sources) -> None:
     )
     rejected = lambda d: ", ".join(f"{n} {k}" for k, n in d.items()) or "none"  # noqa: E731
     click.echo(f"{s.config}: modules rejected: {rejected(s.module_rejects)}; kernels rejected: {rejected(s.kernel_rejects)}")
+    if s.missing_packages:
+        costs = ", ".join(f"{name} ({c['modules']} modules, {c['kernels']} @wp.kernel)" for name, c in list(s.missing_packages.items())[:5])
+        more = f" and {len(s.missing_packages) - 5} more (see {report_name(s.split)})" if len(s.missing_packages) > 5 else ""
+        click.echo(f"{s.config}: packages this environment lacks, costliest first: {costs}{more}; install them and extract again into an empty --out")
 
 
 if __name__ == "__main__":

@@ -31,10 +31,11 @@ class ModuleTarget:
 
     name: str
     path: str
-    sys_path: str
+    sys_path: str  # the folders to put first on sys.path, os.pathsep between them
     by_path: bool
     origin: str  # where its rows say they came from, without the line: "dist==1.0:pkg/mod.py"
     license: str | None = None
+    tree: str = ""  # the import root of the source tree given (a folder, not an installed package): its code is the user's
 
 
 @dataclass
@@ -71,7 +72,7 @@ def _failed(target: ModuleTarget, reason: str, message: str) -> ProbeResult:
 
 # -- inside the probing process ----------------------------------------------------------------
 def _import(target: ModuleTarget):
-    sys.path.insert(0, target.sys_path)
+    sys.path[0:0] = target.sys_path.split(os.pathsep)
     if not target.by_path:
         return importlib.import_module(target.name)
     spec = importlib.util.spec_from_file_location(target.name, target.path)
@@ -102,7 +103,7 @@ def _collect(target: ModuleTarget) -> ProbeResult:
             continue
         for concrete in _warp.concrete_overloads(kernel) if _warp.is_generic(kernel) else [kernel]:
             try:
-                made = reconstruct(concrete)
+                made = reconstruct(concrete, (target.tree,) if target.tree else ())
                 # Named by its text, as the pipeline names it: Warp caches per module name.
                 differs = differs_from_original(concrete, made, f"wirds_{source_id(made.python_source)}")
             except ReconstructionError as e:

@@ -19,6 +19,7 @@ import builtins
 import re
 import importlib
 import inspect
+import os
 import sys
 import textwrap
 import types as pytypes
@@ -163,8 +164,9 @@ class _Scope:
 
 
 class _Emitter:
-    def __init__(self, package: str, namespaces: dict[str, set[str]]):
+    def __init__(self, package: str, namespaces: dict[str, set[str]], trees: tuple[str, ...] = ()):
         self.package = package  # modules under this prefix are the user's: inlined, not imported
+        self.trees = trees  # and so are modules whose files lie in these folders (the source tree given)
         self.namespaces = namespaces  # attributes read through each user module (from a first pass)
         self.blocks: list[str] = []
         self.imports: list[str] = []  # hoisted under `import warp as wp`: they depend on nothing
@@ -185,7 +187,10 @@ class _Emitter:
             (self.imports if is_import else self.blocks).append(text.rstrip("\n") + "\n")
 
     def is_users(self, module_name: str) -> bool:
-        return module_name == self.package or module_name.startswith(self.package + ".")
+        if module_name == self.package or module_name.startswith(self.package + "."):
+            return True
+        file = getattr(sys.modules.get(module_name), "__file__", None) if self.trees else None
+        return file is not None and any(os.path.abspath(file).startswith(tree.rstrip(os.sep) + os.sep) for tree in self.trees)
 
     def need_all(self, reads: dict[str, set[str]], scope: _Scope) -> None:
         # In the order the names are defined in the file, so the text reads as the file does.
@@ -404,8 +409,11 @@ def package_of(module_name: str) -> str:
     return parts[0]
 
 
-def reconstruct(kernel) -> Reconstructed:
-    """The self-contained source of one concrete kernel (an overload, for a generic one)."""
+def reconstruct(kernel, trees: tuple[str, ...] = ()) -> Reconstructed:
+    """The self-contained source of one concrete kernel (an overload, for a generic one).
+    Definitions from the kernel's own package, and from modules whose files lie in ``trees``
+    (the source tree a user gave, whose scripts import its packages), are written out; those
+    of other installed libraries stay imports."""
     fn = _warp.kernel_function(kernel)
     text, node = _parse_function(fn)
     package = package_of(fn.__module__)
@@ -414,14 +422,14 @@ def reconstruct(kernel) -> Reconstructed:
     # pass can learn an attribute after writing the namespace, so repeat until nothing is new.
     for _ in range(8):
         learned = {k: set(v) for k, v in namespaces.items()}
-        result = _emit(kernel, fn, text, node, package, namespaces)
+        result = _emit(kernel, fn, text, node, package, namespaces, trees)
         if namespaces == learned:
             return result
     raise ReconstructionError("unstable", "the kernel's dependencies did not settle")
 
 
-def _emit(kernel, fn, text, node, package, namespaces) -> Reconstructed:
-    out = _Emitter(package, namespaces)
+def _emit(kernel, fn, text, node, package, namespaces, trees) -> Reconstructed:
+    out = _Emitter(package, namespaces, trees)
     out.bound["wp"] = ("object", "wp", _identity(sys.modules["warp"]))
     name = node.name
     decorator_args, module_options, overload = _warp.kernel_declaration(kernel)

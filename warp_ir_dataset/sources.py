@@ -129,8 +129,9 @@ def _resolve(source: str, license: str | None):
         root = path.resolve()
         files = [root] if root.is_file() else _python_files(root)
         base = root.parent if root.is_file() else root
+        import_root = _import_root(base)
         for f in files:
-            yield _target(f, f.relative_to(base).as_posix(), license), count_kernel_decorations(f)
+            yield _target(f, f.relative_to(base).as_posix(), license, import_root), count_kernel_decorations(f)
         return
     if source.endswith(".py") or os.sep in source or not re.fullmatch(r"[A-Za-z_][\w.]*", source):
         raise SourceError(f"{source}: no such file or folder")
@@ -162,9 +163,37 @@ def _python_files(folder: Path) -> list[Path]:
     )
 
 
-def _target(file: Path, origin: str, license: str | None) -> ModuleTarget:
-    """A file in a package (``__init__.py`` all the way up) is imported by its dotted name;
-    a script in a plain folder by its path, with its folder on ``sys.path``."""
+def _import_root(folder: Path) -> Path | None:
+    """The folder a source tree's own absolute imports (``from pkg._src.x import y``) resolve
+    from, as ``pip install -e`` would put it on ``sys.path``:
+
+    - a package folder (it has ``__init__.py``): the folder above its topmost package;
+    - a project root with a ``src/`` layout (``src/<pkg>/__init__.py``): ``src``;
+    - a project root (``pyproject.toml``, ``setup.py`` or ``setup.cfg``) with packages at its top: itself;
+    - anything else (a folder of scripts): none, each script imported from its own folder."""
+    if (folder / "__init__.py").is_file():
+        while (folder.parent / "__init__.py").is_file():
+            folder = folder.parent
+        return folder.parent
+    src = folder / "src"
+    if src.is_dir() and any((p / "__init__.py").is_file() for p in src.iterdir() if p.is_dir()):
+        return src
+    if any((folder / name).is_file() for name in ("pyproject.toml", "setup.py", "setup.cfg")):
+        return folder
+    return None
+
+
+def _target(file: Path, origin: str, license: str | None, import_root: Path | None = None) -> ModuleTarget:
+    """A file in a package is imported by its dotted name: from the source tree's import root
+    (folders inside the package need no ``__init__.py``, as Python's namespace packages), else
+    with ``__init__.py`` all the way up. A script is imported by its path, with its folder (and
+    the import root, so it can import the tree's packages) on ``sys.path``."""
+    if import_root is not None and import_root in file.parents:
+        parts = list(file.relative_to(import_root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        if parts and (import_root / parts[0] / "__init__.py").is_file() and all(p.isidentifier() for p in parts):
+            return ModuleTarget(".".join(parts), str(file), str(import_root), False, origin, license, str(import_root))
     parts = [] if file.name == "__init__.py" else [file.stem]
     folder = file.parent
     while (folder / "__init__.py").is_file():
@@ -173,7 +202,8 @@ def _target(file: Path, origin: str, license: str | None) -> ModuleTarget:
     if len(parts) > (0 if file.name == "__init__.py" else 1) and all(p.isidentifier() for p in parts):
         return ModuleTarget(".".join(parts), str(file), str(folder), False, origin, license)
     name = "wirds_script_" + re.sub(r"\W", "_", file.stem)
-    return ModuleTarget(name, str(file), str(file.parent), True, origin, license)
+    paths = [str(file.parent)] + ([str(import_root)] if import_root is not None and import_root != file.parent else [])
+    return ModuleTarget(name, str(file), os.pathsep.join(paths), True, origin, license, str(import_root or ""))
 
 
 @lru_cache(maxsize=1)
