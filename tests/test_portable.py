@@ -126,3 +126,9 @@ def test_paths_in_generated_code_are_relative_to_their_import_root(tmp_path):
     assert _warp.portable_path(str(tmp_path / "nowhere" / "mod.py")) == "mod.py"
     (tmp_path / "link").symlink_to(site, target_is_directory=True)
     assert _warp.portable_path(os.path.realpath(str(tmp_path / "link" / "warp" / "_src" / "math.py"))) == "warp/_src/math.py"
+
+
+def test_error_messages_name_files_relative_to_their_import_root_or_source_tree(tmp_path):
+    site = str(_package_folder("warp").parent)
+    message = f'Error while parsing function "k" at {site}/warp/_src/math.py:33 and {tmp_path}/pkg/mod.py:4'
+    assert _warp.portable_text(message, (str(tmp_path),)) == 'Error while parsing function "k" at warp/_src/math.py:33 and pkg/mod.py:4'

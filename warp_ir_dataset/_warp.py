@@ -255,6 +255,17 @@ def portable_path(path: str) -> str:
     return os.path.basename(path.replace("\\", "/"))
 
 
+def portable_text(text: str, roots: tuple[str, ...] = ()) -> str:
+    """An error message (Warp's, Python's, a user module's traceback) with every path under an
+    import root, or under one of ``roots`` (a source tree's folders), written relative to it."""
+    if "/" not in text and "\\" not in text:
+        return text
+    extra = {os.path.abspath(r).rstrip(os.sep) + os.sep for r in roots if r}
+    for root in sorted(extra | set(_import_roots(tuple(sys.path))), key=len, reverse=True):
+        text = text.replace(root, "")
+    return text
+
+
 @functools.lru_cache(maxsize=8)
 def _import_roots(sys_path: tuple[str, ...]) -> tuple[str, ...]:
     """The import roots as written and resolved (a symlinked venv names its files either way),

@@ -336,7 +336,7 @@ class _ShardBuilder:
                     row, code = self.builds.kernel_row(spec, task.config, plan.selects(task.seed, task.shard_index, slot))
                 except Exception as e:  # noqa: BLE001 - whatever Warp raises on this kernel is its reject reason
                     self.counts.codegen_failures += 1
-                    reason, message = "codegen-error", f"{type(e).__name__}: {e}"[:2000]
+                    reason, message = "codegen-error", _warp.portable_text(f"{type(e).__name__}: {e}")[:2000]
                 else:
                     if _chars(row, CODE_COLUMNS) > MAX_CODE_CHARS:
                         self.counts.oversized += 1

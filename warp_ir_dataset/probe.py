@@ -61,9 +61,16 @@ def probe(target: ModuleTarget, timeout: float) -> ProbeResult:
         if os.path.exists(result):
             with open(result, encoding="utf-8") as f:
                 return ProbeResult(**json.load(f))
-        tail = (proc.stderr or "").strip()[-MESSAGE_CHARS:]
+        tail = _portable(target, (proc.stderr or "").strip())[-MESSAGE_CHARS:]
         how = f"killed by {signal.Signals(-proc.returncode).name}" if proc.returncode < 0 else f"exit status {proc.returncode}"
         return _failed(target, "import-crashed", f"the importing process died ({how})" + (f": {tail}" if tail else ""))
+
+
+def _portable(target: ModuleTarget, message: str) -> str:
+    """A message without the folders of this machine: the source tree's and the import roots'."""
+    from . import _warp
+
+    return _warp.portable_text(message, (*target.sys_path.split(os.pathsep), target.tree))
 
 
 def _failed(target: ModuleTarget, reason: str, message: str) -> ProbeResult:
@@ -124,6 +131,8 @@ def main(request: str, result: str) -> None:
     with open(request, encoding="utf-8") as f:
         target = ModuleTarget(**json.load(f))
     out = _collect(target)
+    for reject in out.rejects:
+        reject["message"] = _portable(target, reject["message"])
     tmp = result + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(asdict(out), f)

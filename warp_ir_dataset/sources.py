@@ -130,6 +130,8 @@ def _resolve(source: str, license: str | None):
         files = [root] if root.is_file() else _python_files(root)
         base = root.parent if root.is_file() else root
         import_root = _import_root(base)
+        # A project's setup.py runs setuptools when imported (and may write into the tree): never a module.
+        files = [f for f in files if not (f.name == "setup.py" and f.parent == base and root.is_dir())]
         for f in files:
             yield _target(f, f.relative_to(base).as_posix(), license, import_root), count_kernel_decorations(f)
         return
