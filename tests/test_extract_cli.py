@@ -195,7 +195,7 @@ TREE = ROOT / "tests" / "fixtures" / "srctree"
 ])
 def test_a_source_tree_is_imported_as_its_packages_so_absolute_imports_work(tmp_path, source, origins):
     out = tmp_path / "out"
-    proc = extract(out, str(TREE / source), extra=("--license", "MIT"))
+    proc = extract(out, str(TREE / source))
     got = {r["kernel_name"]: r["origin"].rsplit(":", 1)[0] for r in rows(out)}
     assert got == origins  # origin stays relative to the SOURCE given
     by_name = {r["kernel_name"]: r for r in rows(out)}
@@ -209,3 +209,34 @@ def test_a_source_tree_is_imported_as_its_packages_so_absolute_imports_work(tmp_
     assert "wirds_package_nobody_installed (1 modules, 2 @wp.kernel)" in proc.stdout
     report = json.loads((out / "cpu" / "extraction-train.json").read_text())
     assert report["missing_packages"] == {"wirds_package_nobody_installed": {"kernels": 2, "modules": 1}}
+    # no --license: the project's pyproject.toml says it, and the report says where it was read
+    assert {r["license"] for r in rows(out)} == {"BSD-3-Clause"}
+    assert all("pyproject.toml in " in w for ws in report["license_sources"].values() for w in ws), report["license_sources"]
+
+
+@pytest.mark.parametrize("files,expected", [
+    ({"pyproject.toml": '[project]\nname = "x"\nlicense = "MIT"\n'}, ("MIT", "pyproject.toml")),
+    ({"pyproject.toml": '[project]\nname = "x"\nlicense = {text = "Apache-2.0"}\n'}, ("Apache-2.0", "pyproject.toml")),
+    ({"pyproject.toml": '[project]\nname = "x"\nlicense = {file = "LICENSE.txt"}\n',
+      "LICENSE.txt": "MIT License\n\nPermission is hereby granted, free of charge, to any person"}, ("MIT", "pyproject.toml's LICENSE.txt")),
+    ({"LICENSE": "Apache License\n Version 2.0, January 2004\n"}, ("Apache-2.0", "LICENSE")),
+    ({"COPYING": "Redistribution and use in source and binary forms, with or without\nmodification ... Neither the name of"}, ("BSD-3-Clause", "COPYING")),
+    ({"LICENSE": "GNU GENERAL PUBLIC LICENSE Version 3"}, (None, "unknown")),  # not told apart with certainty: unknown
+    ({"pyproject.toml": '[project]\nname = "x"\nlicense = "Some custom terms"\n'}, (None, "unknown")),
+])
+def test_the_licence_is_read_from_the_tree_or_left_unknown(tmp_path, files, expected):
+    from warp_ir_dataset.sources import tree_license
+
+    project = tmp_path / "project"
+    (project / "pkg").mkdir(parents=True)
+    for name, text in files.items():
+        (project / name).write_text(text)
+    spdx, where = tree_license(project / "pkg")  # the SOURCE folder is below the project's root
+    assert (spdx, where.split(" in ")[0]) == expected
+    if spdx:
+        assert where.endswith("in project/")
+    (tmp_path / "LICENSE").write_text("MIT License Permission is hereby granted, free of charge")
+    if not files.get("pyproject.toml"):
+        return
+    # above the project's root is someone else's: never read
+    assert tree_license(project / "pkg")[0] == expected[0]

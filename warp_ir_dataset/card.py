@@ -124,6 +124,13 @@ def card_fields(stats: dict) -> dict:
 
 
 # -- tables and sentences, all from the stats --------------------------------------------------
+def _licence(report: dict, package: str) -> str:
+    """A package folder's licences, and where the extraction read them (reports since issue 24)."""
+    licences = ", ".join(report.get("licenses", {}).get(package, [])) or "-"
+    where = "; ".join(report.get("license_sources", {}).get(package, []))
+    return f"{licences} ({where})" if where else licences
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -515,7 +522,7 @@ def real_section(stats: dict) -> str:
             _table(
                 ["package folder", "licence", "@wp.kernel written", "reached", "extracted", "kernels rejected", "modules rejected"],
                 [
-                    [f"`{pkg}`", ", ".join(report.get("licenses", {}).get(pkg, [])) or "-", c.get("decorated", 0), c.get("reached", 0),
+                    [f"`{pkg}`", _licence(report, pkg), c.get("decorated", 0), c.get("reached", 0),
                      c.get("extracted", 0), c.get("kernels_rejected", 0), c.get("modules_rejected", 0)]
                     for pkg, c in report["by_package"].items()
                 ],

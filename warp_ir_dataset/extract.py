@@ -61,6 +61,7 @@ class ExtractSummary:
     seconds: float = 0.0
     by_package: dict[str, dict] = field(default_factory=dict)
     licenses: dict[str, list[str]] = field(default_factory=dict)  # package folder → SPDX ids of its rows
+    license_sources: dict[str, list[str]] = field(default_factory=dict)  # package folder → where its licence was read
     # a package the environment lacks → the modules that failed to import for want of it and
     # the @wp.kernel decorations those modules hold: what installing it would let through
     missing_packages: dict[str, dict] = field(default_factory=dict)
@@ -241,6 +242,10 @@ def _summarize(folder: Path, split: str, found, summary: ExtractSummary) -> None
     summary.kernel_rejects = dict(sorted(kernel_rejects.items()))
     summary.by_package = {k: dict(sorted(v.items())) for k, v in sorted(by_package.items())}
     summary.licenses = {k: sorted(v) for k, v in sorted(licenses.items())}
+    license_sources: dict[str, set[str]] = {}
+    for origin, where in found.license_sources.items():
+        license_sources.setdefault(_package(origin), set()).add(where)
+    summary.license_sources = {k: sorted(v) for k, v in sorted(license_sources.items())}
     summary.missing_packages = {k: dict(sorted(v.items())) for k, v in sorted(missing.items(), key=lambda kv: (-kv[1]["kernels"], -kv[1]["modules"], kv[0]))}
 
 

@@ -101,6 +101,7 @@ class Found:
 
     targets: list[ModuleTarget] = field(default_factory=list)
     decorations: dict[str, int] = field(default_factory=dict)  # origin (file) → @wp.kernel count
+    license_sources: dict[str, str] = field(default_factory=dict)  # origin (file) → where its licence was read
     warp_files: int = 0  # files that import Warp (or import relatively): those that may hold kernels
 
 
@@ -113,12 +114,13 @@ def find_modules(sources: list[str], license: str | None = None) -> Found:
     found = Found()
     seen: set[str] = set()
     for source in sources:
-        for target, decorations in _resolve(source, license):
+        for target, decorations, license_source in _resolve(source, license):
             if target.path in seen:
                 continue
             seen.add(target.path)
             found.targets.append(target)
             found.decorations[target.origin] = max(decorations, 0)
+            found.license_sources[target.origin] = license_source
             found.warp_files += decorations >= 0
     return found
 
@@ -132,8 +134,9 @@ def _resolve(source: str, license: str | None):
         import_root = _import_root(base)
         # A project's setup.py runs setuptools when imported (and may write into the tree): never a module.
         files = [f for f in files if not (f.name == "setup.py" and f.parent == base and root.is_dir())]
+        found_license, where = (license, "--license") if license else tree_license(base)
         for f in files:
-            yield _target(f, f.relative_to(base).as_posix(), license, import_root), count_kernel_decorations(f)
+            yield _target(f, f.relative_to(base).as_posix(), found_license, import_root), count_kernel_decorations(f), where
         return
     if source.endswith(".py") or os.sep in source or not re.fullmatch(r"[A-Za-z_][\w.]*", source):
         raise SourceError(f"{source}: no such file or folder")
@@ -152,10 +155,11 @@ def _resolve(source: str, license: str | None):
     site = top_dir.parent
     dist, version, dist_license = _distribution(top, top_dir)
     files = [where] if where.is_file() else _python_files(where)
+    where = "--license" if license else f"{dist}'s package metadata" if dist_license else "unknown"
     for f in files:
         rel = f.relative_to(site).as_posix()
         origin = f"{dist}=={version}:{rel}" if dist else rel
-        yield _target(f, origin, license or dist_license), count_kernel_decorations(f)
+        yield _target(f, origin, license or dist_license), count_kernel_decorations(f), where
 
 
 def _python_files(folder: Path) -> list[Path]:
@@ -223,6 +227,72 @@ def _distribution(top: str, top_dir: Path) -> tuple[str | None, str | None, str 
         license = meta.get("License-Expression") or _spdx(meta.get("License"))
         return meta["Name"], dist.version, license
     return None, None, None
+
+
+# What a licence file says, as an SPDX id: only the licences that can be told apart with
+# certainty from their text; anything else stays unknown rather than guessed.
+_LICENSE_TEXTS = (
+    ("Apache-2.0", ("Apache License", "Version 2.0")),
+    ("MPL-2.0", ("Mozilla Public License", "Version 2.0")),
+    ("MIT", ("Permission is hereby granted, free of charge",)),
+    ("BSD-3-Clause", ("Redistribution and use in source and binary forms", "Neither the name")),
+    ("BSD-2-Clause", ("Redistribution and use in source and binary forms",)),
+)
+_PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+
+
+def tree_license(folder: Path) -> tuple[str | None, str]:
+    """The SPDX id of a source tree's licence, and where it was read: ``pyproject.toml``'s
+    ``license`` (an SPDX expression, ``{text = ...}`` or ``{file = ...}``), else a ``LICENSE``,
+    ``LICENCE`` or ``COPYING`` file, in the SOURCE folder or a folder above it up to the
+    project's root. ``(None, "unknown")`` when nothing says so with certainty."""
+    for here in [folder, *folder.parents][:6]:
+        spdx, where = _pyproject_license(here)
+        if spdx is None:
+            spdx, where = _license_file(here)
+        if spdx is not None:
+            return spdx, f"{where} in {'the SOURCE folder' if here == folder else here.name + '/'}"
+        if any((here / marker).exists() for marker in _PROJECT_MARKERS):
+            break  # the project's root: what is above it is someone else's
+    return None, "unknown"
+
+
+def _pyproject_license(folder: Path) -> tuple[str | None, str]:
+    path = folder / "pyproject.toml"
+    try:
+        import tomllib
+
+        project = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {})
+    except (ImportError, OSError, ValueError):
+        return None, ""
+    value = project.get("license")
+    if isinstance(value, str):
+        return _spdx(value), "pyproject.toml"
+    if isinstance(value, dict) and isinstance(value.get("text"), str):
+        return _spdx(value["text"]), "pyproject.toml"
+    if isinstance(value, dict) and isinstance(value.get("file"), str):
+        return _license_text((folder / value["file"])), f"pyproject.toml's {value['file']}"
+    return None, ""
+
+
+def _license_file(folder: Path) -> tuple[str | None, str]:
+    for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+        if path.is_file() and re.fullmatch(r"(LICEN[CS]E|COPYING)(\.(txt|md|rst))?", path.name, re.I):
+            spdx = _license_text(path)
+            if spdx is not None:
+                return spdx, path.name
+    return None, ""
+
+
+def _license_text(path: Path) -> str | None:
+    try:
+        text = " ".join(path.read_text(encoding="utf-8", errors="replace").split())
+    except OSError:
+        return None
+    for spdx, phrases in _LICENSE_TEXTS:
+        if all(p in text for p in phrases):
+            return spdx
+    return None
 
 
 def _spdx(text: str | None) -> str | None:
