@@ -240,3 +240,10 @@ def test_the_licence_is_read_from_the_tree_or_left_unknown(tmp_path, files, expe
         return
     # above the project's root is someone else's: never read
     assert tree_license(project / "pkg")[0] == expected[0]
+
+
+def test_nothing_extracted_for_want_of_a_package_says_which_one(tmp_path):
+    proc = extract(tmp_path / "out", str(TREE / "src" / "wirds_tree" / "needs_missing.py"), check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1
+    assert "no kernel could be extracted" in lines[0] and "wirds_package_nobody_installed (1 modules, 2 @wp.kernel)" in lines[0]

@@ -309,11 +309,19 @@ def main(sources, config, out, split, license_, workers, validate, arch, ptx, mo
     echo_summary(s, out, sources)
 
 
+def _missing_packages(s: ExtractSummary) -> str:
+    """The costliest packages the environment lacks, for a summary line ("" when none)."""
+    costs = ", ".join(f"{name} ({c['modules']} modules, {c['kernels']} @wp.kernel)" for name, c in list(s.missing_packages.items())[:5])
+    more = f" and {len(s.missing_packages) - 5} more (see {report_name(s.split)})" if len(s.missing_packages) > 5 else ""
+    return costs + more
+
+
 def echo_summary(s: ExtractSummary, out: Path, sources) -> None:
     if s.rows == 0:
         from .checks import BuildError
 
-        raise BuildError(f"no kernel could be extracted from {' '.join(sources)} ({s.reached} reached; rejects in {out / s.config})")
+        missing = f"; packages this environment lacks: {_missing_packages(s)}" if s.missing_packages else ""
+        raise BuildError(f"no kernel could be extracted from {' '.join(sources)} ({s.reached} reached; rejects in {out / s.config}{missing})")
     click.echo(
         f"{s.config}: {s.rows} rows from {s.modules} modules into {out / s.config}/{s.split}-*.parquet ({s.bytes / MB:.2f} MB, {s.seconds:.0f}s); "
         f"{s.reached} kernels reached by importing, against {s.decorated} @wp.kernel decorations in the files"
@@ -321,9 +329,7 @@ def echo_summary(s: ExtractSummary, out: Path, sources) -> None:
     rejected = lambda d: ", ".join(f"{n} {k}" for k, n in d.items()) or "none"  # noqa: E731
     click.echo(f"{s.config}: modules rejected: {rejected(s.module_rejects)}; kernels rejected: {rejected(s.kernel_rejects)}")
     if s.missing_packages:
-        costs = ", ".join(f"{name} ({c['modules']} modules, {c['kernels']} @wp.kernel)" for name, c in list(s.missing_packages.items())[:5])
-        more = f" and {len(s.missing_packages) - 5} more (see {report_name(s.split)})" if len(s.missing_packages) > 5 else ""
-        click.echo(f"{s.config}: packages this environment lacks, costliest first: {costs}{more}; install them and extract again into an empty --out")
+        click.echo(f"{s.config}: packages this environment lacks, costliest first: {_missing_packages(s)}; install them and extract again into an empty --out")
 
 
 if __name__ == "__main__":
