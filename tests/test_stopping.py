@@ -139,3 +139,19 @@ def _importing(pgid: int, module: str) -> list[int]:
         except (OSError, IndexError, ValueError):
             continue
     return found
+
+
+def test_a_worker_that_dies_ends_the_build_with_one_line_and_leaves_nothing(tmp_path):
+    # A worker killed by the system (out of memory, a crash in native code) breaks the process
+    # pool: the pool terminates the other workers, and the build must end, not wait on them.
+    out = tmp_path / "data"
+    proc = _start(["warp_ir_dataset.build", "--config", "cpu", "--target-mb", "1", *BUILD, "--out", str(out), "--quiet", "--validate", "none"],
+                  {"WARP_CACHE_PATH": str(tmp_path / "cache")})
+    assert _wait_until(lambda: any(out.glob("cpu/train-*.parquet")), 120), "no shard was written"
+    workers = [p for p in _alive_in_group(proc.pid) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 1 and len(lines) == 1 and lines[0].startswith("build: "), err
+    assert _wait_until(lambda: not _alive_in_group(proc.pid), GONE_WITHIN_SECONDS), _alive_in_group(proc.pid)
