@@ -129,12 +129,12 @@ def test_a_stopped_extraction_leaves_no_importing_process_behind(tmp_path, how):
 
 def _importing(pgid: int, module: str) -> list[int]:
     """The group's processes importing a module whose name contains ``module`` (a probe's
-    request file, named on its command line, says which)."""
+    request file, second to last on its command line, says which)."""
     found = []
     for pid in _alive_in_group(pgid):
         try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            if b"warp_ir_dataset.probe" in argv and module.encode() in Path(argv[argv.index(b"warp_ir_dataset.probe") + 1].decode()).read_bytes():
+            argv = [a for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+            if any(b"warp_ir_dataset.probe" in a for a in argv) and module.encode() in Path(argv[-2].decode()).read_bytes():
                 found.append(pid)
         except (OSError, IndexError, ValueError):
             continue

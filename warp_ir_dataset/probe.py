@@ -23,6 +23,14 @@ from dataclasses import asdict, dataclass, field
 from . import lifeline
 
 MESSAGE_CHARS = 2000  # of a module's own error output, kept in a reject
+# The importing process runs this package's own code, wherever it is imported from (a checkout,
+# a venv, a copy): its folder is on sys.path only until the package is imported, so nothing else
+# in that folder can shadow a module the user's code imports.
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); import warp_ir_dataset.probe as probe; "
+    "sys.path.remove(sys.argv[1]); probe.main(sys.argv[2], sys.argv[3])"
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,7 @@ def probe(target: ModuleTarget, timeout: float) -> ProbeResult:
         env = lifeline.child_env({**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
         try:
             proc = subprocess.run(
-                [sys.executable, "-m", "warp_ir_dataset.probe", request, result],
+                [sys.executable, "-c", _BOOTSTRAP, _PACKAGE_PARENT, request, result],
                 capture_output=True, text=True, errors="replace", timeout=timeout, cwd=tmp, env=env, stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired:
