@@ -1,4 +1,5 @@
 """Composed kernels run on the inputs their launch contract describes, with Warp's bounds checks on."""
+import os
 import random
 import subprocess
 import sys
@@ -56,9 +57,13 @@ def _shortest_seed_per_stage() -> dict[str, int]:
     return {stage: s for stage, (s, _) in best.items()}
 
 
-def test_composed_kernels_run_within_bounds_on_inputs_from_their_contract():
+def test_composed_kernels_run_within_bounds_on_inputs_from_their_contract(tmp_path):
     seeds = sorted(set(_shortest_seed_per_stage().values()))
-    proc = subprocess.run([sys.executable, "-c", RUN, *map(str, seeds)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    # A kernel cache of its own: Warp compiling the same module in two processes at once into
+    # one cache (another test file builds these kernels too) failed once with LLVM's
+    # "IO failure on output stream: Bad file descriptor".
+    env = {**os.environ, "WARP_CACHE_PATH": str(tmp_path / "warp-cache")}
+    proc = subprocess.run([sys.executable, "-c", RUN, *map(str, seeds)], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     ran = [int(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("ran ")]
     assert proc.returncode == 0 and ran == seeds, (proc.returncode, ran, proc.stderr[-2000:])
     assert "Assertion failed" not in proc.stderr
