@@ -128,7 +128,7 @@ def _licence(report: dict, package: str) -> str:
     """A package folder's licences, and where the extraction read them (reports since issue 24)."""
     licences = ", ".join(report.get("licenses", {}).get(package, [])) or "-"
     where = "; ".join(report.get("license_sources", {}).get(package, []))
-    return f"{licences} ({where})" if where else licences
+    return f"{licences} ({where})" if where and licences != "-" else licences
 
 
 def _pct(x: float) -> str:
