@@ -229,13 +229,16 @@ class LoadedKernel:
 # and ``#line`` directives where line information is on (debug mode, ``lineinfo``).
 _SOURCE_COMMENT = re.compile(r"^(// )(.+)(:\d+)$", re.M)
 _LINE_DIRECTIVE = re.compile(r'^(#line \d+ ")(.*)(")$', re.M)
+# What an absolute path there starts with (POSIX, or a Windows drive); without any of them the
+# code names no absolute path, and the regular expressions need not run (every row, every device).
+_ABSOLUTE_PATH_MARKS = ("// /", "#line", ":\\", ":/")
 
 
 def portable_code(code: str) -> str:
     """Warp's generated code with every file path it names made :func:`portable_path`: the code of
     a function written in Python (Warp's own ``quat_to_rpy``, a library's helper) names the
     absolute path of its file, which would make a row's bytes depend on where the build ran."""
-    if "/" not in code and "\\" not in code:
+    if not any(mark in code for mark in _ABSOLUTE_PATH_MARKS):
         return code
     code = _SOURCE_COMMENT.sub(lambda m: m.group(1) + portable_path(m.group(2)) + m.group(3), code)
     return _LINE_DIRECTIVE.sub(lambda m: m.group(1) + portable_path(m.group(2)) + m.group(3), code)

@@ -8,10 +8,10 @@ a closed terminal (SIGHUP), the out-of-memory killer (SIGKILL to the driver alon
   raises :class:`Stopped`, and the command stops its workers at a row boundary, keeps finished
   shards, says so in one line and exits non-zero.
 - A worker ignores the stop signals sent to the whole group (its driver stops it at a row), ends
-  at once on :data:`END_WORKER` (the driver's order for a worker that did not stop in time), and
-  ends on its own within a second when its driver is gone (:func:`follow_parent`: a thread that
-  watches its parent; a parent-death signal would fire when the *thread* that started the worker
-  ends, not the driver).
+  on :data:`END_WORKER` once its native call returns (the driver's order for a worker that did
+  not stop in time), and ends on its own once its driver is gone (:func:`follow_parent`: a
+  thread that checks its parent every :data:`WATCH_SECONDS`; a parent-death signal would fire
+  when the *thread* that started the worker ends, not the driver).
 - A process that runs someone else's code (importing a user's module) is killed by the kernel
   when its parent ends (:func:`die_with_parent`), since that code may hold the interpreter and
   never let a watching thread run.
@@ -70,15 +70,24 @@ def follow_parent(parent_pid: int, cleanup: Callable[[], None] = lambda: None) -
         signal.signal(signum, signal.SIG_IGN)
     signal.signal(END_WORKER, lambda signum, frame: sys.exit(128 + signum))
 
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(WATCH_SECONDS)
+    def orphaned() -> None:
         try:
             cleanup()
         finally:
             os._exit(128 + signal.SIGHUP)  # at once: atexit hooks would wait on the dead parent's pipes
 
-    threading.Thread(target=watch, name="wirds-follow-parent", daemon=True).start()
+    _when_parent_is_not(parent_pid, orphaned)
+
+
+def _when_parent_is_not(parent_pid: int, then: Callable[[], None]) -> None:
+    """Call ``then`` from a thread of its own once ``parent_pid`` is no longer this process's parent."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(WATCH_SECONDS)
+        then()
+
+    threading.Thread(target=watch, name="wirds-watch-parent", daemon=True).start()
 
 
 def end_worker(pid: int) -> None:
@@ -104,9 +113,4 @@ def die_with_parent() -> None:
     if os.getppid() != parent:
         os._exit(128 + signal.SIGKILL)
     if libc is None:
-        def watch() -> None:
-            while os.getppid() == parent:
-                time.sleep(WATCH_SECONDS)
-            os._exit(128 + signal.SIGKILL)
-
-        threading.Thread(target=watch, name="wirds-die-with-parent", daemon=True).start()
+        _when_parent_is_not(parent, lambda: os._exit(128 + signal.SIGKILL))

@@ -75,10 +75,11 @@ def probe(target: ModuleTarget, timeout: float) -> ProbeResult:
 
 
 def _portable(target: ModuleTarget, message: str) -> str:
-    """A message without the folders of this machine: the source tree's and the import roots'."""
+    """A message without the folders of this machine: those the module was imported from (the
+    source tree's import root among them) and the import roots'."""
     from . import _warp
 
-    return _warp.portable_text(message, (*target.sys_path.split(os.pathsep), target.tree))
+    return _warp.portable_text(message, tuple(target.sys_path.split(os.pathsep)))
 
 
 def _failed(target: ModuleTarget, reason: str, message: str) -> ProbeResult:
