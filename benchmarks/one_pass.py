@@ -14,6 +14,10 @@ and prints per mode:
 * whether each config's shards are byte-identical between the two ways;
 * the compilers' share: worker seconds validating per config (``--validate sample``).
 
+With ``--real`` it also extracts the ``real`` split (the published Warp code of ``build --real``,
+``--validate sample``) both ways, ``extract --config all`` against ``--config cpu`` then
+``--config cuda``, and prints the wall times, their ratio and whether the files are identical.
+
 Then the per-stage split that explains the figure, measured in this process on ``--kernels``
 generated kernels: generating the source, exec'ing it, Warp's build (parse, types, adjoint),
 code generation per device, and encoding rows to Parquet, in ms per kernel. Warp's build is
@@ -46,10 +50,11 @@ def build(out: Path, config: str, target_mb: float, validate: str, seed: int, wo
     return time.perf_counter() - started, json.loads(summary.read_text())
 
 
-def digest(folder: Path) -> str:
+def digest(folder: Path, split: str | None = None) -> str:
+    """The files of a config's folder (those of one extracted split: not its timed report)."""
     h = hashlib.sha256()
     for p in sorted(folder.glob("*")):
-        if p.is_file() and not p.name.startswith("."):
+        if p.is_file() and not p.name.startswith(".") and (split is None or split in p.name and not p.name.startswith("extraction-")):
             h.update(p.name.encode() + p.read_bytes())
     return h.hexdigest()
 
@@ -93,6 +98,28 @@ def compare(target_mb: float, validate: str, seed: int, workers: int, repeats: i
         result["validation_worker_s"] = {c: round(one["reports"][c]["counts"]["validation_seconds"], 1) for c in CONFIGS}
         result["validated_rows"] = {c: one["reports"][c]["counts"]["validated"] for c in CONFIGS}
     return result
+
+
+def compare_real(workers: int) -> dict:
+    """The real split extracted in one pass and one config at a time (one run each, one-pass first)."""
+    sys.path.insert(0, str(ROOT))
+    from warp_ir_dataset.sources import REAL_SPLIT, real_sources
+
+    walls = {}
+    with tempfile.TemporaryDirectory(prefix="wirds-onepass-real-") as tmp:
+        for kind, configs in (("one", ["all"]), ("apart", list(CONFIGS))):
+            out = Path(tmp) / kind
+            started = time.perf_counter()
+            for config in configs:
+                cmd = [sys.executable, "-m", "warp_ir_dataset.extract", *real_sources(), "--config", config, "--out", str(out),
+                       "--split", REAL_SPLIT, "--workers", str(workers), "--quiet"]
+                subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+            walls[kind] = time.perf_counter() - started
+        same = {c: digest(Path(tmp) / "one" / c, REAL_SPLIT) == digest(Path(tmp) / "apart" / c, REAL_SPLIT) for c in CONFIGS}
+    return {
+        "real_split": True, "workers": workers, "one_pass_wall_s": round(walls["one"], 1), "apart_wall_s": round(walls["apart"], 1),
+        "speedup": round(walls["apart"] / walls["one"], 2), "byte_identical": same,
+    }
 
 
 def stages(kernels: int, seed: int) -> dict:
@@ -168,6 +195,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1, help="2: one-pass, apart, apart, one-pass; the fastest of each counts")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--kernels", type=int, default=300, help="kernels timed stage by stage (0: skip)")
+    ap.add_argument("--real", action="store_true", help="also extract the real split both ways (about 10 minutes here)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     def show(result: dict) -> None:
@@ -175,6 +203,8 @@ def main() -> None:
 
     if args.kernels:
         show({"stages_ms_per_kernel": stages(args.kernels, args.seed)})
+    if args.real:
+        show(compare_real(args.workers))
     for mode in args.validate.split(","):
         if mode:
             show(compare(args.target_mb, mode, args.seed, args.workers, args.repeats))

@@ -247,3 +247,21 @@ def test_nothing_extracted_for_want_of_a_package_says_which_one(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1
     assert "no kernel could be extracted" in lines[0] and "wirds_package_nobody_installed (1 modules, 2 @wp.kernel)" in lines[0]
+
+
+def test_config_all_imports_once_for_both_devices_and_resumes_a_one_config_extraction(tmp_path):
+    physics = str(FIXTURE / "wirds_fixture" / "physics.py")
+    both, cuda_alone = tmp_path / "both", tmp_path / "cuda"
+    extract(both, physics)  # cpu only, then both: the cpu shards are kept, cuda's are added
+    cpu_alone = snapshot(both)
+    proc = extract(both, physics, config="all")
+    extract(cuda_alone, physics, config="cuda")
+    timed = ("cpu/extraction-train.json", "cuda/extraction-train.json")
+
+    def files(folder: Path, config: str) -> dict[str, bytes]:
+        return {k: v for k, v in snapshot(folder).items() if k.startswith(f"{config}/") and k not in timed}
+
+    assert files(both, "cpu") == {k: v for k, v in cpu_alone.items() if k.startswith("cpu/") and k not in timed}
+    assert files(both, "cuda") == files(cuda_alone, "cuda") != {}
+    assert len(rows(both, "cuda")) == len(rows(both, "cpu")) == 6
+    assert proc.stdout.count("6 rows from 1 modules") == 2, proc.stdout

@@ -34,6 +34,6 @@ def test_no_module_imports_one_that_imports_it_back():
         raise AssertionError(f"import circle: {' -> '.join(e.args[1])}") from None
     # the stages sit below the commands that run them
     for low, high in [("_warp", "codegen"), ("codegen", "pipeline"), ("pipeline", "engines"), ("engines", "build"),
-                      ("engines", "extract"), ("checks", "build"), ("checks", "extract"), ("write", "pipeline")]:
+                      ("engines", "extract"), ("engines", "driver"), ("driver", "build"), ("driver", "extract"), ("sources", "pipeline"), ("checks", "build"), ("checks", "extract"), ("write", "pipeline")]:
         assert order.index(low) < order.index(high), (low, high)
     assert "build" not in graph["extract"] and "extract" not in graph["pipeline"] and "stats" not in graph["realism"]

@@ -12,24 +12,22 @@ import json
 import os
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 import click
 
-from . import _warp
 from .checks import BuildError, check_device_options, parse_configs, prepare_folder
 from .cli import run_cli
-from .generate import GENERATOR_VERSION
-from .engines import ENGINES, make_engine
+from .driver import drive
+from .engines import ENGINES, Job
 from .pipeline import EncodedShard, ShardCounts, ShardResult, ShardTask, build_shard, smallest_prefix_reaching, text_chars
 from .progress import Progress
 from .schema import CONFIGS
 from .sources import GeneratedSource
 from .validate import DEFAULT_ARCH, ValidationPlan
-from .write import ShardError, atomic_write, read_shard_metadata, rejects_name, shard_name, verify_shard
+from .write import ShardError, read_shard_metadata, shard_name, verify_shard, write_shard
 
 MB = 1_000_000
 DEFAULT_ROWS_PER_SHARD = 500
@@ -37,18 +35,8 @@ SPLITS = ("train", "test")
 
 
 def _write_shard(folder: Path, index: int, shard: EncodedShard, rejects: list[dict]) -> None:
-    # The train file lands last: once it is there, the shard's test file and rejects are too.
-    kept = [r for r in rejects if r.get("slot", -1) < shard.slots]
-    rejects_path = folder / rejects_name(index)
-    if kept:
-        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept)
-        atomic_write(rejects_path, text.encode())
-    else:
-        rejects_path.unlink(missing_ok=True)
-    for split in sorted(shard.files, key=lambda s: s == "train"):
-        atomic_write(folder / shard_name(index, split), shard.files[split])
-    if "train" in shard.files and "test" not in shard.files:
-        (folder / shard_name(index, "test")).unlink(missing_ok=True)
+    # A cut shard keeps the rejects of the slots it holds.
+    write_shard(folder, index, shard.files, [r for r in rejects if r.get("slot", -1) < shard.slots])
 
 
 @dataclass(frozen=True)
@@ -101,16 +89,7 @@ class OnDisk:
 
 def _scan(folder: Path, opts: BuildOptions) -> dict[int, OnDisk]:
     """Existing shards by index; refuses foreign, damaged or differently-built files."""
-    expected = {
-        "config": opts.config,
-        "seed": str(opts.seed),
-        "rows_per_shard": str(opts.rows_per_shard),
-        "generator_version": GENERATOR_VERSION,
-        "warp_version": _warp.WARP_VERSION,
-        "validate": opts.validation.mode,
-        "arch": f"sm_{opts.validation.arch}",
-        "ptx": str(opts.validation.ptx).lower(),
-    }
+    identity = opts.task(0)
     metas: dict[tuple[int, str], tuple[Path, dict]] = {}
     for path in sorted(folder.glob("*.parquet")):
         meta = read_shard_metadata(path)
@@ -119,9 +98,9 @@ def _scan(folder: Path, opts: BuildOptions) -> dict[int, OnDisk]:
         index, split = int(meta["shard_index"]), meta["split"]
         if path.name != shard_name(index, split):
             raise ShardError(f"{path}: holds {split} shard {index} under the wrong name")
-        for key, want in expected.items():
-            if meta[key] != want:
-                raise ShardError(f"{path}: built with {key}={meta[key]}, this build uses {key}={want}; use another --out")
+        if differs := identity.mismatch(meta):
+            key, theirs, want = differs
+            raise ShardError(f"{path}: built with {key}={theirs}, this build uses {key}={want}; use another --out")
         verify_shard(path)
         metas[(index, split)] = (path, meta)
     found: dict[int, OnDisk] = {}
@@ -317,62 +296,65 @@ class _Target:
         return self.next_submit, _last_shard_cut(opts, opts.target_bytes - planned, self.bytes_per_row, self.summary.rows > 0, bytes_per_text)
 
 
-def _build_targets(targets: list[_Target], common: BuildOptions, show_progress: bool) -> list[BuildSummary]:
-    """Keep the workers busy with the shards the configs most likely need next; a shard index
+class _BuildPlan:
+    """Keeps the workers busy with the shards the configs most likely need next; a shard index
     that several configs need is one job, built for all of them at once."""
-    started = time.perf_counter()
-    progress = BuildProgress([t.opts for t in targets], enabled=show_progress)
-    by_config = {t.opts.config: t for t in targets}
 
-    def show(final: bool = False) -> None:
-        progress.update([t.progress() for t in targets], final)
+    def __init__(self, targets: list[_Target], progress: BuildProgress):
+        self.targets, self.progress = targets, progress
+        self.by_config = {t.opts.config: t for t in targets}
 
-    def note_rows(index: int, n: int) -> None:
-        for t in targets:
+    def on_row(self, index: int, rows: int) -> None:
+        for t in self.targets:
             if index in t.pending:
-                t.rows_in_flight[index] = n
-        show()
+                t.rows_in_flight[index] = rows
+        self.show()
 
-    engine = make_engine(common.engine, common.workers, note_rows, common.ray_address)
-    jobs: dict[Future, int] = {}
-
-    def submit(index: int, members: list[tuple[_Target, LastShardCut]]) -> None:
-        jobs[engine.submit(tuple(t.opts.task(index, *cut) for t, cut in members))] = index
+    def _job(self, index: int, members: list[tuple[_Target, LastShardCut]]) -> Job:
         for t, _ in members:
             t.pending.add(index)
+        return tuple(t.opts.task(index, *cut) for t, cut in members)
 
+    def urgent_jobs(self) -> list[Job]:
+        jobs = []
+        for t in self.targets:
+            t.accept()
+            jobs += [self._job(index, [(t, WHOLE_SHARD)]) for index in t.to_rebuild]
+            t.to_rebuild.clear()
+        return jobs
+
+    def finished(self) -> bool:
+        return all(t.done for t in self.targets)
+
+    def next_job(self) -> Job | None:
+        wanted = {t: w for t in self.targets if (w := t.next_wanted()) is not None}
+        if not wanted:
+            return None
+        index = min(i for i, _ in wanted.values())
+        return self._job(index, [(t, cut) for t, (i, cut) in wanted.items() if i == index])
+
+    def take(self, job: Job, results: tuple[ShardResult, ...]) -> None:
+        for result in results:
+            target = self.by_config[result.task.config]
+            target.pending.discard(result.task.shard_index)
+            if not target.done:
+                target.ready[result.task.shard_index] = result
+
+    def show(self, final: bool = False) -> None:
+        self.progress.update([t.progress() for t in self.targets], final)
+
+
+def _build_targets(targets: list[_Target], common: BuildOptions, show_progress: bool) -> list[BuildSummary]:
+    started = time.perf_counter()
+    progress = BuildProgress([t.opts for t in targets], enabled=show_progress)
+    plan = _BuildPlan(targets, progress)
     try:
-        while True:
-            for t in targets:
-                t.accept()
-                for index in t.to_rebuild:
-                    submit(index, [(t, WHOLE_SHARD)])
-                t.to_rebuild.clear()
-            if all(t.done for t in targets):
-                break
-            while len(jobs) < common.workers:
-                wanted = {t: w for t in targets if (w := t.next_wanted()) is not None}
-                if not wanted:
-                    break
-                index = min(i for i, _ in wanted.values())
-                submit(index, [(t, cut) for t, (i, cut) in wanted.items() if i == index])
-            done, _ = wait(list(jobs), timeout=0.5, return_when=FIRST_COMPLETED)
-            for future in done:
-                index = jobs.pop(future)
-                for result in future.result():
-                    target = by_config[result.task.config]
-                    target.pending.discard(index)
-                    if not target.done:
-                        target.ready[index] = result
-            engine.poll()
-            show()
-        seconds = time.perf_counter() - started
-        for t in targets:
-            t.summary.seconds = seconds
-        show(final=True)
+        drive(plan, common.engine, common.workers, common.ray_address)
     finally:
         progress.close()
-        engine.shutdown()
+    seconds = time.perf_counter() - started
+    for t in targets:
+        t.summary.seconds = seconds
     return [t.summary for t in targets]
 
 
@@ -508,12 +490,12 @@ def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, 
     for opts, summary in zip(builds, summaries):
         reports[opts.config] = _echo_summary(opts, summary)
     if real:
-        from .extract import ExtractOptions, echo_summary, run_extract
+        from .extract import ExtractOptions, echo_summary, run_extracts
         from .sources import REAL_SPLIT, real_sources
 
-        for opts in builds:
-            extract = ExtractOptions(real_sources(), opts.config, out, REAL_SPLIT, None, workers, validation=opts.validation)
-            echo_summary(run_extract(extract, show_progress=not quiet), out, real_sources())
+        extracts = [ExtractOptions(real_sources(), opts.config, out, REAL_SPLIT, None, workers, validation=opts.validation) for opts in builds]
+        for summary in run_extracts(extracts, show_progress=not quiet):
+            echo_summary(summary, out, real_sources())
     if summary_json is not None:
         # One config: its summary, as always; several: one summary per config, the pass's time in each.
         report = reports[configs[0]] if len(configs) == 1 else {"configs": reports, "seconds": summaries[0].seconds, "workers": workers}

@@ -15,7 +15,7 @@ import click
 
 from .progress import Progress
 from .sources import DEFAULT_MODULE_TIMEOUT, DEFAULT_MODULES_PER_SHARD
-from .write import ShardError, atomic_write, empty_marker_name, read_shard_metadata, rejects_name, report_name, shard_name, verify_shard
+from .write import ShardError, atomic_write, empty_marker_name, read_shard_metadata, report_name, shard_name, verify_shard, write_shard
 
 MB = 1_000_000
 
@@ -68,67 +68,115 @@ class ExtractSummary:
 
 
 def run_extract(opts: ExtractOptions, show_progress: bool = True) -> ExtractSummary:
+    return run_extracts([opts], show_progress)[0]
+
+
+def run_extracts(configs: list[ExtractOptions], show_progress: bool = True) -> list[ExtractSummary]:
+    """Extract the same sources for one or more configs in one pass: each module is imported
+    once and each kernel built by Warp once, its code generated for every config; each config's
+    files equal those of its own extraction, byte for byte."""
     import time
 
-    from .checks import BuildError, prepare_folder
     from .card import update_card_metadata
-    from .engines import make_engine
-    from .pipeline import ShardTask
+    from .checks import BuildError, prepare_folder
+    from .driver import drive
     from .sources import ModuleSource, SourceError, find_modules
-    from .validate import ValidationPlan
 
-    plan = opts.validation or ValidationPlan()
+    first = configs[0]
+    if len({o.config for o in configs}) != len(configs) or any(
+        (o.sources, o.out, o.split, o.license, o.workers, o.modules_per_shard, o.module_timeout, o.engine) !=
+        (first.sources, first.out, first.split, first.license, first.workers, first.modules_per_shard, first.module_timeout, first.engine)
+        for o in configs
+    ):
+        raise BuildError("configs extracted in one pass share their sources and settings, one config each")
     try:
-        found = find_modules(list(opts.sources), opts.license)
+        found = find_modules(list(first.sources), first.license)
     except SourceError as e:
         raise BuildError(str(e)) from None
     if not found.targets:
-        raise BuildError(f"no Python files in {' '.join(opts.sources)}")
+        raise BuildError(f"no Python files in {' '.join(first.sources)}")
     if not found.warp_files:
-        raise BuildError(f"no Warp kernel in {' '.join(opts.sources)} ({len(found.targets)} Python files searched, none imports warp)")
-    source = ModuleSource(tuple(found.targets), opts.modules_per_shard, opts.module_timeout, seed=0)
-    folder = opts.out / opts.config
-    lock = prepare_folder(folder)
+        raise BuildError(f"no Warp kernel in {' '.join(first.sources)} ({len(found.targets)} Python files searched, none imports warp)")
+    source = ModuleSource(tuple(found.targets), first.modules_per_shard, first.module_timeout)
+    folders = [o.out / o.config for o in configs]
+    locks = []
     started = time.perf_counter()
-    summary = ExtractSummary(opts.config, opts.split, modules=len(found.targets), shards=source.shards)
-    tasks = {i: ShardTask(opts.config, source, i, opts.modules_per_shard, opts.command, plan, split=opts.split) for i in range(source.shards)}
-    progress = _ExtractProgress(f"extract {opts.config}", len(found.targets), show_progress)
-    engine = None
     try:
-        done = _finished_shards(folder, opts.split, tasks)
-        for i in done:
-            progress.advance(len(source.targets_of(i)), 0)
-        rows_in_flight: dict[int, int] = {}
-
-        def on_row(index: int, rows: int) -> None:
-            rows_in_flight[index] = rows
-            progress.rows(sum(rows_in_flight.values()))
-
-        todo = [i for i in tasks if i not in done]
-        if todo:
-            engine = make_engine(opts.engine, opts.workers, on_row, opts.ray_address)
-            from concurrent.futures import FIRST_COMPLETED, wait
-
-            pending = {engine.submit((tasks[i],)): i for i in todo}
-            while pending:
-                finished, _ = wait(list(pending), timeout=0.5, return_when=FIRST_COMPLETED)
-                engine.poll()
-                for future in finished:
-                    i = pending.pop(future)
-                    (result,) = future.result()
-                    _write_extracted(folder, opts.split, i, result)
-                    rows_in_flight[i] = result.counts.rows
-                    progress.advance(len(source.targets_of(i)), sum(rows_in_flight.values()))
-        progress.close()
+        locks = [prepare_folder(folder) for folder in folders]
+        plan = _ExtractPlan(configs, folders, source, show_progress)
+        try:
+            drive(plan, first.engine, first.workers, first.ray_address)
+        except BaseException:
+            plan.progress.display.close()  # no final line for a run that did not finish
+            raise
+        plan.progress.close()
     finally:
-        lock.close()
-        if engine is not None:
-            engine.shutdown()
-    _summarize(folder, opts.split, found, summary)
-    summary.seconds = time.perf_counter() - started
-    atomic_write(folder / report_name(opts.split), (json.dumps(asdict(summary), indent=2, sort_keys=True) + "\n").encode())
-    update_card_metadata(opts.out)
-    return summary
+        for lock in locks:
+            lock.close()
+    summaries = []
+    for opts, folder in zip(configs, folders):
+        summary = ExtractSummary(opts.config, opts.split, modules=len(found.targets), shards=source.shards)
+        _summarize(folder, opts.split, found, summary)
+        summary.seconds = time.perf_counter() - started
+        atomic_write(folder / report_name(opts.split), (json.dumps(asdict(summary), indent=2, sort_keys=True) + "\n").encode())
+        summaries.append(summary)
+    update_card_metadata(first.out)
+    return summaries
+
+
+class _ExtractPlan:
+    """Every shard of the modules found, for each config that does not have it on disk yet; a
+    shard index is one job for all those configs, written as it comes back."""
+
+    def __init__(self, configs: list[ExtractOptions], folders: list[Path], source, show_progress: bool):
+        from .pipeline import ShardTask
+        from .validate import ValidationPlan
+
+        self.folders = {o.config: f for o, f in zip(configs, folders)}
+        self.source, self.split = source, configs[0].split
+        tasks = {
+            o.config: {i: ShardTask(o.config, source, i, o.modules_per_shard, o.command, o.validation or ValidationPlan(), split=o.split) for i in range(source.shards)}
+            for o in configs
+        }
+        label = "+".join(o.config for o in configs)
+        self.progress = _ExtractProgress(f"extract {label}", len(source.targets), show_progress)
+        missing: dict[int, list] = {}
+        for config, by_index in tasks.items():
+            done = _finished_shards(self.folders[config], self.split, by_index)
+            for i, task in by_index.items():
+                if i not in done:
+                    missing.setdefault(i, []).append(task)
+        self.todo = [tuple(missing[i]) for i in sorted(missing)]
+        self.left = len(self.todo)
+        for i in range(source.shards):
+            if i not in missing:
+                self.progress.advance(len(source.targets_of(i)), 0)
+        self.rows_in_flight: dict[int, int] = {}  # by shard index: rows kept (of all its configs)
+
+    def on_row(self, index: int, rows: int) -> None:
+        self.rows_in_flight[index] = rows
+        self.progress.rows(sum(self.rows_in_flight.values()))
+
+    def urgent_jobs(self) -> list:
+        return []
+
+    def finished(self) -> bool:
+        return self.left == 0
+
+    def next_job(self):
+        return self.todo.pop(0) if self.todo else None
+
+    def take(self, job, results) -> None:
+        index = job[0].shard_index
+        for result in results:
+            files = result.full.files if result.counts.rows else {}
+            write_shard(self.folders[result.task.config], index, files, result.rejects, self.split, result.task.metadata(self.split, 0, 0, None))
+        self.left -= 1
+        self.rows_in_flight[index] = sum(r.counts.rows for r in results)
+        self.progress.advance(len(self.source.targets_of(index)), sum(self.rows_in_flight.values()))
+
+    def show(self, final: bool = False) -> None:
+        pass  # moves with the workers' reports and finished shards
 
 
 def iter_extracted_tables(opts: ExtractOptions):
@@ -143,7 +191,7 @@ def iter_extracted_tables(opts: ExtractOptions):
     from .validate import ValidationPlan
 
     found = find_modules(list(opts.sources), opts.license)
-    source = ModuleSource(tuple(found.targets), opts.modules_per_shard, opts.module_timeout, seed=0)
+    source = ModuleSource(tuple(found.targets), opts.modules_per_shard, opts.module_timeout)
     plan = opts.validation or ValidationPlan()
     for index in range(source.shards):
         result = build_shard(ShardTask(opts.config, source, index, opts.modules_per_shard, opts.command, plan, split=opts.split))
@@ -163,10 +211,9 @@ def _finished_shards(folder: Path, split: str, tasks: dict) -> set[int]:
         task = tasks.get(index)
         if task is None or path.name not in (shard_name(index, split), empty_marker_name(split, index)):
             raise BuildError(f"{path}: not a shard of this extraction (it has {len(tasks)} shards); use another --out")
-        want = task.metadata(split, 0, 0, None)
-        for key in ("config", "source", "source_digest", "validate", "arch", "ptx", "warp_version", "rows_per_shard"):
-            if meta[key] != want[key]:
-                raise BuildError(f"{path}: extracted with {key}={meta[key] or '-'}, this run has {key}={want[key] or '-'}; use another --out")
+        if differs := task.mismatch(meta):
+            key, theirs, want = differs
+            raise BuildError(f"{path}: extracted with {key}={theirs or '-'}, this run has {key}={want or '-'}; use another --out")
         if path.suffix == ".parquet":
             try:
                 verify_shard(path)
@@ -174,23 +221,6 @@ def _finished_shards(folder: Path, split: str, tasks: dict) -> set[int]:
                 raise BuildError(str(e)) from None
         done.add(index)
     return done
-
-
-def _write_extracted(folder: Path, split: str, index: int, result) -> None:
-    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in result.rejects)
-    rejects = folder / rejects_name(index, split)
-    if text:
-        atomic_write(rejects, text.encode())
-    else:
-        rejects.unlink(missing_ok=True)
-    # Last: the shard's file (or its empty marker) says the shard is done.
-    if result.counts.rows:
-        (folder / empty_marker_name(split, index)).unlink(missing_ok=True)
-        atomic_write(folder / shard_name(index, split), result.full.files[split])
-    else:
-        (folder / shard_name(index, split)).unlink(missing_ok=True)
-        meta = result.task.metadata(split, 0, 0, None)
-        atomic_write(folder / empty_marker_name(split, index), (json.dumps(meta, sort_keys=True) + "\n").encode())
 
 
 def _package(origin: str) -> str:
@@ -278,7 +308,7 @@ class _ExtractProgress:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("sources", nargs=-1, required=True)
-@click.option("--config", "config", required=True, help="Device to generate code for: cpu or cuda.")
+@click.option("--config", "config", required=True, help="Device to generate code for: cpu, cuda, or both in one pass (cpu,cuda or all).")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Dataset folder; rows go to OUT/CONFIG/SPLIT-NNNNN.parquet.")
 @click.option("--split", default="train", show_default=True, help="Split name of the rows (the production build's extracted split is 'real').")
 @click.option("--license", "license_", default=None, help="SPDX id of the code, recorded in every row (default: an installed distribution's own licence, else unknown).")
@@ -295,18 +325,25 @@ def main(sources, config, out, split, license_, workers, validate, arch, ptx, mo
     module/package names) into rows of the dataset's schema."""
     import os
 
-    from .checks import BuildError, check_device_options
+    from .checks import BuildError, check_device_options, parse_configs
 
-    plan = check_device_options(config, validate, arch, ptx)
+    configs = parse_configs(config)
+    if ptx and "cuda" not in configs:
+        raise BuildError("--ptx needs --config cuda (PTX is NVRTC's output for CUDA code)")
+    plans = {c: check_device_options(c, validate, arch, ptx and c == "cuda") for c in configs}
     if not re.fullmatch(r"[a-z][a-z0-9_]*", split) or split == "rejects":
         raise BuildError(f"--split must be a lowercase name like 'real', got {split!r}")
     if (workers is not None and workers < 1) or modules_per_shard < 1 or not module_timeout > 0:
         raise BuildError("--workers and --modules-per-shard must be at least 1, --module-timeout positive")
-    opts = ExtractOptions(tuple(sources), config, out, split, license_, workers or os.cpu_count() or 1, modules_per_shard, module_timeout, plan)
-    s = run_extract(opts, show_progress=not quiet)
+    workers = workers or os.cpu_count() or 1
+    runs = [ExtractOptions(tuple(sources), c, out, split, license_, workers, modules_per_shard, module_timeout, plans[c]) for c in configs]
+    summaries = run_extracts(runs, show_progress=not quiet)
     if summary_json is not None:
-        summary_json.write_text(json.dumps(asdict(s), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    echo_summary(s, out, sources)
+        # One config: its summary, as always; several: one per config.
+        report = asdict(summaries[0]) if len(summaries) == 1 else {"configs": {s.config: asdict(s) for s in summaries}}
+        summary_json.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    for s in summaries:
+        echo_summary(s, out, sources)
 
 
 def _missing_packages(s: ExtractSummary) -> str:

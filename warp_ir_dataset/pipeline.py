@@ -2,9 +2,10 @@
 
 A shard is the unit of work. ``ShardTask`` fully determines its rows, so shards can be built in
 any order, in any process or machine, and rebuilt after a crash with the same result. The task's
-source says where kernels come from: a generated shard fills a fixed number of slots, trying
-the next seed of a slot when a kernel fails; a shard of modules offers each kernel they register
-once, and a kernel that fails is a reject.
+source (a :class:`~warp_ir_dataset.sources.KernelSource`) says where kernels come from; one fill
+loop serves both: a generated shard fills a fixed number of slots, trying the next seed of a
+slot when a kernel fails; a shard of modules offers each kernel they register once, and a
+kernel that fails is a reject.
 """
 from __future__ import annotations
 
@@ -21,21 +22,25 @@ from .codegen import kernel_row, kernel_rows
 from .fingerprint import fingerprint, split_of
 from .generate import KernelSpec, source_id
 from .schema import SCHEMA_VERSION, rows_to_table
-from .sources import GeneratedSource, ModuleSource
+from .sources import KernelSource, ShardKernels
 from .validate import BATCH, ValidationPlan, check
 from .write import encode_shard
 
-MAX_ATTEMPTS = 64  # per slot; a family that fails this often is a bug, not bad luck
 MAX_CODE_CHARS = 120_000  # forward + backward + helpers; longer kernels are poor training rows
 CODE_COLUMNS = ("forward_code", "backward_code", "helper_code")  # what MAX_CODE_CHARS bounds
 GOAL_COLUMNS = ("python_source", *CODE_COLUMNS)  # what a text goal counts: known once a slot is filled (PTX comes later)
 MAX_PER_STRUCTURE = 2  # rows of one structural fingerprint in a shard: bounds any structure's share
 
 
+# What makes a shard on disk one of a given build or extraction: its source and every setting
+# that changes its rows (not its index, its cut, or the command's spelling).
+IDENTITY_KEYS = ("config", "source", "seed", "rows_per_shard", "generator_version", "source_digest", "warp_version", "validate", "arch", "ptx")
+
+
 @dataclass(frozen=True)
 class ShardTask:
     config: str  # the device: "cpu" or "cuda"
-    source: GeneratedSource | ModuleSource
+    source: KernelSource
     shard_index: int
     rows_per_shard: int  # slots of a generated shard; modules of a shard of modules
     build_command: str
@@ -49,9 +54,14 @@ class ShardTask:
     text_goal: int | None = None
     split: str | None = None  # every row goes to this split; None: train or test by structure
 
-    @property
-    def seed(self) -> int:
-        return self.source.seed
+    def mismatch(self, meta: dict[str, str]) -> tuple[str, str, str] | None:
+        """``(key, on disk, this task's)`` for the first setting of a shard's identity that a
+        shard on disk was made with otherwise (what a resume refuses); None when it is this one."""
+        want = self.metadata(meta.get("split", ""), 0, 0, None)
+        for key in IDENTITY_KEYS:
+            if meta[key] != want[key]:
+                return key, meta[key], want[key]
+        return None
 
     def metadata(self, split: str, rows: int, slots: int, final_for_target: int | None) -> dict[str, str]:
         return {
@@ -145,7 +155,6 @@ class ShardResult:
 class _Slot:
     row: dict
     code: _warp.KernelCode
-    attempt: int
     split: str
 
 
@@ -159,7 +168,7 @@ class _SharedBuilds:
 
     def __init__(self):
         self.waiting: dict[str, bool] = {}  # devices still to fill this slot: whether they compile it
-        self.candidates: dict[int, KernelSpec | Exception] = {}  # by attempt
+        self.candidates: dict[tuple[int, int], KernelSpec | Exception | None] = {}  # by (stream, attempt)
         self.built: dict[str, dict[str, tuple | Exception]] = {}  # source id -> device -> result
 
     def begin_slot(self, with_module: dict[str, bool]) -> None:
@@ -170,15 +179,16 @@ class _SharedBuilds:
         if not self.waiting:
             self.candidates, self.built = {}, {}
 
-    def candidate(self, task: ShardTask, slot: int, attempt: int) -> KernelSpec:
-        if task.config not in self.waiting:
-            return task.source.candidate(task.shard_index, slot, attempt)
-        if attempt not in self.candidates:
+    def candidate(self, device: str, kernels: ShardKernels, stream: int, attempt: int) -> KernelSpec | None:
+        if device not in self.waiting:
+            return kernels.candidate(stream, attempt)
+        key = (stream, attempt)
+        if key not in self.candidates:
             try:
-                self.candidates[attempt] = task.source.candidate(task.shard_index, slot, attempt)
+                self.candidates[key] = kernels.candidate(stream, attempt)
             except Exception as e:  # noqa: BLE001 - raised to each device that draws this seed
-                self.candidates[attempt] = e
-        spec = self.candidates[attempt]
+                self.candidates[key] = e
+        spec = self.candidates[key]
         if isinstance(spec, Exception):
             raise spec
         return spec
@@ -219,80 +229,100 @@ def text_chars(table: pa.Table) -> int:
 
 
 class _ShardBuilder:
-    """Fills a shard's slots in order; a kernel Warp cannot build, or one the toolchain
-    rejects, is replaced by the slot's next seed, so a shard's rows depend on its task only."""
+    """Fills a shard's slots in order, each with the first candidate of its stream that makes a
+    row; a row the toolchain rejects is replaced by the stream's next candidate (none left: the
+    slot is dropped). So a shard's rows depend on its task only."""
 
-    def __init__(self, task: ShardTask, on_row: Callable[[int], None] | None, builds: _SharedBuilds | None = None):
+    def __init__(self, task: ShardTask, kernels: ShardKernels, on_row: Callable[[int], None] | None, builds: _SharedBuilds | None = None):
         self.task = task
+        self.source: KernelSource = task.source
+        self.kernels = kernels
         self.on_row = on_row or (lambda n: None)
         self.builds = builds or _SharedBuilds()
-        self.slots: list[_Slot] = []
+        self.slots: list[_Slot | None] = []
         self.to_check: list[int] = []
+        self.next_attempt: dict[int, int] = {}  # by stream
+        self.spent = False  # a stream of a source without fixed slots ran out: the shard is full
         self.counts = ShardCounts()
-        self.rejects: list[dict] = []
+        self.rejects: list[dict] = list(kernels.rejects)
         self.seen: set[str] = set()
         self.structures: dict[str, int] = {}
         self.done = 0
         self.text = 0  # text_chars of the filled slots
 
-    def fill(self, slot: int, first_attempt: int = 0) -> _Slot:
-        task = self.task
-        compiled = task.validation.selects(task.seed, task.shard_index, slot)
-        for attempt in range(first_attempt, first_attempt + MAX_ATTEMPTS):
+    def fill(self, slot: int) -> _Slot | None:
+        """The slot's row from the next candidates of its stream; None when the stream is spent."""
+        task, source = self.task, self.source
+        compiled = self.compiles(slot)
+        stream = source.stream(slot)
+        while True:
+            attempt = self.next_attempt.get(stream, 0)
+            self.next_attempt[stream] = attempt + 1
             try:
-                spec = self.builds.candidate(task, slot, attempt)
+                spec = self.builds.candidate(task.config, self.kernels, stream, attempt)
             except Exception:  # noqa: BLE001 - a family bug must not kill a long build; counted, tested
                 self.counts.generator_errors += 1
                 continue
+            if spec is None:
+                if source.fixed_slots:
+                    raise RuntimeError(f"shard {task.shard_index} slot {slot}: no buildable kernel in {attempt} seeds")
+                return None
             kid = source_id(spec.python_source)
             if kid in self.seen:
                 self.counts.duplicates += 1
+                self._reject(slot, spec, None, "duplicate", "the same source as a kernel already in this shard")
                 continue
             self.seen.add(kid)
-            structure = fingerprint(spec.python_source)
-            if self.structures.get(structure, 0) >= MAX_PER_STRUCTURE:
+            structure = fingerprint(spec.python_source) if source.caps_structures else None
+            if structure is not None and self.structures.get(structure, 0) >= MAX_PER_STRUCTURE:
                 self.counts.structural_duplicates += 1
                 continue
             try:
                 row, code = self.builds.kernel_row(spec, task.config, compiled)
-            except Exception:  # noqa: BLE001 - any Warp build error means "try another seed"
+            except Exception as e:  # noqa: BLE001 - any Warp build error rejects the kernel
                 self.counts.codegen_failures += 1
                 self.counts.failures_by_family[spec.family] = self.counts.failures_by_family.get(spec.family, 0) + 1
+                self._reject(slot, spec, None, "codegen-error", _warp.portable_text(f"{type(e).__name__}: {e}")[:2000])
                 continue
             if _chars(row, CODE_COLUMNS) > MAX_CODE_CHARS:
                 self.counts.oversized += 1
+                self._reject(slot, spec, None, "oversized", f"generated code over {MAX_CODE_CHARS} characters")
                 continue
-            self.structures[structure] = self.structures.get(structure, 0) + 1
-            return _Slot(row, code, attempt, split_of(structure))
-        raise RuntimeError(f"shard {task.shard_index} slot {slot}: no buildable kernel in {MAX_ATTEMPTS} seeds")
+            if structure is not None:
+                self.structures[structure] = self.structures.get(structure, 0) + 1
+            return _Slot(row, code, task.split or split_of(structure))
 
     def progress(self, n: int = 1) -> None:
         self.done += n
         self.on_row(self.done)
 
     @property
-    def slot_count(self) -> int:
+    def slot_count(self) -> int | None:
+        """Slots to fill (None: until the source's stream is spent)."""
+        if not self.source.fixed_slots:
+            return None
         return min(self.task.slot_limit or self.task.rows_per_shard, self.task.rows_per_shard)
 
     def wants(self, slot: int) -> bool:
         """Whether the shard still fills ``slot`` (slots come in order)."""
-        goal = self.task.text_goal
-        return slot < self.slot_count and (goal is None or self.text < goal)
+        goal, count = self.task.text_goal, self.slot_count
+        return not self.spent and (count is None or slot < count) and (goal is None or self.text < goal)
 
     def compiles(self, slot: int) -> bool:
-        return self.task.validation.selects(self.task.seed, self.task.shard_index, slot)
+        return self.task.validation.selects(self.source.sample_seed, self.task.shard_index, slot)
 
     def build(self) -> list[dict]:
-        if isinstance(self.task.source, ModuleSource):
-            return self.build_listed()
-        for slot in range(self.slot_count):
-            if not self.wants(slot):
-                break
+        slot = 0
+        while self.wants(slot):
             self.add_slot(slot)
+            slot += 1
         return self.checked_rows()
 
     def add_slot(self, slot: int) -> None:
         filled = self.fill(slot)
+        if filled is None:
+            self.spent = True
+            return
         self.slots.append(filled)
         self.text += _chars(filled.row, GOAL_COLUMNS)
         if self.compiles(slot):
@@ -300,7 +330,8 @@ class _ShardBuilder:
         self.progress()  # rows awaiting the compiler count too: being built
 
     def checked_rows(self) -> list[dict]:
-        """The filled slots' rows after validation (a rejected row replaced by the slot's next seed)."""
+        """The filled slots' rows after validation (a rejected row replaced by its stream's next
+        candidate, or dropped when there is none)."""
         slots, to_check = self.slots, self.to_check
         # One validation batch at a time: amortizes the headers and keeps the progress line moving.
         for start in range(0, len(to_check), BATCH):
@@ -308,58 +339,18 @@ class _ShardBuilder:
             outcomes = self._check([slots[s] for s in batch])
             for slot, outcome in zip(batch, outcomes):
                 while not outcome.ok:
-                    self._reject(slot, slots[slot], outcome)
-                    slots[slot] = self.fill(slot, slots[slot].attempt + 1)
-                    outcome = self._check([slots[slot]])[0]
-                slots[slot].row["validation"] = "compiled"
-                slots[slot].row["ptx"] = outcome.ptx
-            self.on_row(self.done)  # no new rows, but a sign of life while the compiler works
-        self.counts.rows = len(slots)
-        self.splits = [s.split for s in slots]
-        return [s.row for s in slots]
-
-    def build_listed(self) -> list[dict]:
-        """Each kernel the shard's modules register, once; one that fails is a reject, not
-        replaced (there is no next seed to try)."""
-        task, plan = self.task, self.task.validation
-        specs, self.rejects = task.source.candidates(task.shard_index)
-        kept: list[_Slot] = []
-        for spec in specs:
-            slot = len(kept)
-            reason, message = None, ""
-            if source_id(spec.python_source) in self.seen:
-                self.counts.duplicates += 1
-                reason, message = "duplicate", "the same source as a kernel already in this shard"
-            else:
-                self.seen.add(source_id(spec.python_source))
-                try:
-                    row, code = self.builds.kernel_row(spec, task.config, plan.selects(task.seed, task.shard_index, slot))
-                except Exception as e:  # noqa: BLE001 - whatever Warp raises on this kernel is its reject reason
-                    self.counts.codegen_failures += 1
-                    reason, message = "codegen-error", _warp.portable_text(f"{type(e).__name__}: {e}")[:2000]
-                else:
-                    if _chars(row, CODE_COLUMNS) > MAX_CODE_CHARS:
-                        self.counts.oversized += 1
-                        reason, message = "oversized", f"generated code over {MAX_CODE_CHARS} characters"
-            if reason is not None:
-                self.rejects.append({"module": None, "kernel": spec.kernel_name, "reason": reason, "message": message, "origin": spec.origin})
-                continue
-            kept.append(_Slot(row, code, 0, task.split))
-            self.progress()
-        to_check = [i for i in range(len(kept)) if plan.selects(task.seed, task.shard_index, i)]
-        failed: set[int] = set()
-        for start in range(0, len(to_check), BATCH):
-            batch = to_check[start : start + BATCH]
-            for i, outcome in zip(batch, self._check([kept[i] for i in batch])):
-                if outcome.ok:
-                    kept[i].row["validation"] = "compiled"
-                    kept[i].row["ptx"] = outcome.ptx
-                else:
-                    failed.add(i)
                     self.counts.rejected += 1
-                    row = kept[i].row
-                    self.rejects.append({"module": None, "kernel": row["kernel_name"], "reason": outcome.reason, "message": outcome.message, "origin": row["origin"]})
-        kept = [s for i, s in enumerate(kept) if i not in failed]
+                    rejected = slots[slot].row
+                    self._reject(slot, None, rejected, outcome.reason, outcome.message)
+                    slots[slot] = self.fill(slot)
+                    if slots[slot] is None:
+                        break
+                    outcome = self._check([slots[slot]])[0]
+                else:
+                    slots[slot].row["validation"] = "compiled"
+                    slots[slot].row["ptx"] = outcome.ptx
+            self.on_row(self.done)  # no new rows, but a sign of life while the compiler works
+        kept = [s for s in slots if s is not None]
         self.counts.rows = len(kept)
         self.splits = [s.split for s in kept]
         return [s.row for s in kept]
@@ -371,52 +362,42 @@ class _ShardBuilder:
         self.counts.validation_seconds += time.perf_counter() - started
         return outcomes
 
-    def _reject(self, slot: int, filled: _Slot, outcome) -> None:
-        self.counts.rejected += 1
-        row = filled.row
-        self.rejects.append(
-            {
-                "shard_index": self.task.shard_index,
-                "slot": slot,
-                "id": row["id"],
-                "seed": row["seed"],
-                "family": row["family"],
-                "kernel_name": row["kernel_name"],
-                "device": row["device"],
-                "reason": outcome.reason,
-                "message": outcome.message,
-            }
-        )
+    def _reject(self, slot: int, spec: KernelSpec | None, row: dict | None, reason: str, message: str) -> None:
+        """Record a kernel that made no row, as its source words it (a source that replaces
+        failed kernels by fresh ones records only the toolchain's verdicts)."""
+        if row is None and self.source.fixed_slots:
+            return
+        name, origin = (spec.kernel_name, spec.origin) if row is None else (row["kernel_name"], row["origin"])
+        self.rejects.append(self.source.reject_record(self.task.shard_index, slot, name, origin, row, reason, message))
 
 
 def build_shard(task: ShardTask, on_row: Callable[[int], None] | None = None) -> ShardResult:
-    builder = _ShardBuilder(task, on_row)
+    builder = _ShardBuilder(task, task.source.kernels(task.shard_index), on_row)
     return _result(builder, builder.build())
 
 
 def build_shards(tasks: tuple[ShardTask, ...], on_row: Callable[[int], None] | None = None) -> tuple[ShardResult, ...]:
-    """One shard index for several configs (one task each, same generated source), each kernel
-    built once by Warp for all of them: every result equals its own :func:`build_shard`.
+    """One shard index for several configs (one task each, same source), each kernel found
+    (generated, or imported from its module) and built by Warp once for all of them: every
+    result equals its own :func:`build_shard`.
 
     Slots are filled in turn, every config's slot ``s`` before any config's slot ``s + 1``,
     then each config validates its own rows with its own toolchain."""
     if len(tasks) == 1:
         return (build_shard(tasks[0], on_row),)
     first = tasks[0]
-    if len({t.config for t in tasks}) != len(tasks) or any(
-        t.shard_index != first.shard_index or t.source != first.source or isinstance(t.source, ModuleSource) for t in tasks
-    ):
-        raise ValueError("build_shards: one generated shard index, one task per config")
+    if len({t.config for t in tasks}) != len(tasks) or any(t.shard_index != first.shard_index or t.source != first.source for t in tasks):
+        raise ValueError("build_shards: one shard index of one source, one task per config")
     builds = _SharedBuilds()
-    builders = [_ShardBuilder(t, on_row, builds) for t in tasks]
-    for slot in range(max(b.slot_count for b in builders)):
-        filling = [b for b in builders if b.wants(slot)]
-        if not filling:
-            break
+    kernels = first.source.kernels(first.shard_index)
+    builders = [_ShardBuilder(t, kernels, on_row, builds) for t in tasks]
+    slot = 0
+    while filling := [b for b in builders if b.wants(slot)]:
         builds.begin_slot({b.task.config: b.compiles(slot) for b in filling})
         for b in filling:
             b.add_slot(slot)
             builds.slot_filled(b.task.config)
+        slot += 1
     return tuple(_result(b, b.checked_rows()) for b in builders)
 
 

@@ -16,6 +16,7 @@ import importlib.util
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Callable, ClassVar, Protocol
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -42,16 +43,84 @@ class SourceError(Exception):
     """A SOURCE argument names nothing that can be read: one line for the user."""
 
 
+MAX_ATTEMPTS = 64  # seeds per generated slot; a family that fails this often is a bug, not bad luck
+
+
+@dataclass(frozen=True)
+class ShardKernels:
+    """What a source offers one shard: candidate kernels in numbered *streams* (a slot is filled
+    by the first candidate of its stream that makes a row; a row rejected later is replaced by
+    the next one), and the rejects of the source itself (a module that did not import)."""
+
+    candidate: Callable[[int, int], KernelSpec | None]  # (stream, attempt) → kernel; None: the stream is spent
+    rejects: tuple[dict, ...] = ()
+
+
+class KernelSource(Protocol):
+    """The head of the shard pipeline: where a shard's kernels come from.
+
+    ``GeneratedSource`` gives every slot a stream of its own (the slot's seeds, so a shard has
+    a fixed number of rows); ``ModuleSource`` gives all slots of a shard one stream (its modules'
+    kernels in order, so a kernel that fails leaves no gap and the shard ends when they do)."""
+
+    kind: ClassVar[str]
+    fixed_slots: ClassVar[bool]  # True: every slot is filled (a spent stream is a bug)
+    caps_structures: ClassVar[bool]  # True: at most MAX_PER_STRUCTURE rows of one structure a shard
+    sample_seed: int  # picks the rows that `--validate sample` compiles
+
+    def kernels(self, shard_index: int) -> ShardKernels: ...
+
+    def stream(self, slot: int) -> int: ...
+
+    def metadata(self) -> dict[str, str]:
+        """Who the source is, in the shard metadata (what a resume checks)."""
+        ...
+
+    def reject_record(self, shard_index: int, slot: int, kernel_name: str, origin: str, row: dict | None, reason: str, message: str) -> dict:
+        """A line of the shard's rejects file for a kernel that made no row."""
+        ...
+
+
 @dataclass(frozen=True)
 class GeneratedSource:
     seed: int = 0
-    kind = "generator"
+    kind: ClassVar[str] = "generator"
+    fixed_slots: ClassVar[bool] = True
+    caps_structures: ClassVar[bool] = True
+
+    @property
+    def sample_seed(self) -> int:
+        return self.seed
 
     def candidate(self, shard_index: int, slot: int, attempt: int) -> KernelSpec:
         return generate_kernel(derive_seed(self.seed, shard_index, slot, attempt))
 
+    def kernels(self, shard_index: int) -> ShardKernels:
+        def candidate(slot: int, attempt: int) -> KernelSpec | None:
+            return self.candidate(shard_index, slot, attempt) if attempt < MAX_ATTEMPTS else None
+
+        return ShardKernels(candidate)
+
+    def stream(self, slot: int) -> int:
+        return slot
+
     def metadata(self) -> dict[str, str]:
         return {"source": self.kind, "seed": str(self.seed), "generator_version": GENERATOR_VERSION, "source_digest": ""}
+
+    def reject_record(self, shard_index, slot, kernel_name, origin, row, reason, message) -> dict:
+        # Only the toolchain's verdicts are written: a kernel Warp cannot build is counted and
+        # replaced by the next seed, which is the generator's business, not the data's.
+        return {
+            "shard_index": shard_index,
+            "slot": slot,
+            "id": row["id"],
+            "seed": row["seed"],
+            "family": row["family"],
+            "kernel_name": row["kernel_name"],
+            "device": row["device"],
+            "reason": reason,
+            "message": message,
+        }
 
 
 @dataclass(frozen=True)
@@ -59,8 +128,10 @@ class ModuleSource:
     targets: tuple[ModuleTarget, ...]
     modules_per_shard: int = DEFAULT_MODULES_PER_SHARD
     timeout: float = DEFAULT_MODULE_TIMEOUT
-    seed: int = 0  # only picks which rows `--validate sample` compiles
-    kind = "modules"
+    kind: ClassVar[str] = "modules"
+    fixed_slots: ClassVar[bool] = False
+    caps_structures: ClassVar[bool] = False  # published code is what it is
+    sample_seed: ClassVar[int] = 0
 
     @property
     def shards(self) -> int:
@@ -70,8 +141,8 @@ class ModuleSource:
         start = shard_index * self.modules_per_shard
         return self.targets[start : start + self.modules_per_shard]
 
-    def candidates(self, shard_index: int) -> tuple[list[KernelSpec], list[dict]]:
-        """The kernels of the shard's modules, each imported alone, and what was rejected."""
+    def kernels(self, shard_index: int) -> ShardKernels:
+        """The kernels of the shard's modules, each module imported alone, and what was rejected."""
         specs, rejects = [], []
         for target in self.targets_of(shard_index):
             found: ProbeResult = probe(target, self.timeout)
@@ -79,7 +150,10 @@ class ModuleSource:
                 rejects.append({"module": target.name, **r})
             for k in found.kernels:
                 specs.append(KernelSpec(None, REAL_FAMILY, k["kernel_name"], k["python_source"], k["origin"], target.license))
-        return specs, rejects
+        return ShardKernels(lambda stream, attempt: specs[attempt] if attempt < len(specs) else None, tuple(rejects))
+
+    def stream(self, slot: int) -> int:
+        return 0
 
     @cached_property
     def digest(self) -> str:
@@ -92,6 +166,9 @@ class ModuleSource:
 
     def metadata(self) -> dict[str, str]:
         return {"source": self.kind, "seed": "", "generator_version": "", "source_digest": self.digest}
+
+    def reject_record(self, shard_index, slot, kernel_name, origin, row, reason, message) -> dict:
+        return {"module": None, "kernel": kernel_name, "reason": reason, "message": message, "origin": origin}
 
 
 # -- SOURCE arguments → modules ----------------------------------------------------------------

@@ -42,6 +42,34 @@ def empty_marker_name(split: str, index: int) -> str:
     return f".{split}-{index:05d}.empty.json"
 
 
+def write_shard(folder: Path, index: int, files: dict[str, bytes], rejects: list[dict], split: str | None = None, empty_metadata: dict | None = None) -> None:
+    """A shard's files and its rejects, the mark of a finished shard written last, so that a
+    crash leaves either a finished shard or one that is built again.
+
+    A generated shard (``split`` None) has a ``train`` file, its mark, and a ``test`` file when
+    it has test rows (written before it; a stale one from a longer cut is removed). An extracted
+    shard has its split's file, or, when its modules gave no row, an empty marker holding
+    ``empty_metadata`` (the shard's metadata, which a resume checks)."""
+    import json
+
+    rejects_path = folder / rejects_name(index, split)
+    if rejects:
+        atomic_write(rejects_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rejects).encode())
+    else:
+        rejects_path.unlink(missing_ok=True)
+    if split is None:
+        for name in sorted(files, key=lambda s: s == "train"):
+            atomic_write(folder / shard_name(index, name), files[name])
+        if "train" in files and "test" not in files:
+            (folder / shard_name(index, "test")).unlink(missing_ok=True)
+    elif split in files:
+        (folder / empty_marker_name(split, index)).unlink(missing_ok=True)
+        atomic_write(folder / shard_name(index, split), files[split])
+    else:
+        (folder / shard_name(index, split)).unlink(missing_ok=True)
+        atomic_write(folder / empty_marker_name(split, index), (json.dumps(empty_metadata, sort_keys=True) + "\n").encode())
+
+
 class ShardError(Exception):
     """A file in the output folder is not a shard this tool wrote, or is damaged."""
 
