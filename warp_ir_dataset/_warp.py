@@ -8,11 +8,13 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
+import io
 import linecache
 import os
 import re
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
@@ -580,3 +582,102 @@ def type_expression(value, struct_name) -> str | None:
         if types.type_is_matrix(value):
             return f"wp.types.matrix(shape={tuple(value._shape_)}, dtype={dtype})"
     return None
+
+
+# -- launching: what a kernel's arguments are, by names that outlive a process -------------------
+def argument_access(kernel) -> list[tuple[str, object, bool, bool]]:
+    """``(name, type, read, written)`` of each argument, as Warp's build of the kernel marks them
+    (arrays only: Warp follows them through helper functions and atomics; other kinds read)."""
+    from warp._src import context, types
+
+    # Warp marks reads and writes only for its autograd access check; its warnings are not ours.
+    options = dict(kernel.module.options) | {"verify_autograd_array_access": True}
+    with _native_stderr_silenced(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        context.ModuleBuilder(kernel.module, options, target="cpu")
+    return [(a.label, a.type, bool(a.is_read) or not types.is_array(a.type), bool(a.is_write)) for a in kernel.adj.args]
+
+
+def describe_type(t) -> dict:
+    """A Warp argument type as plain data: ``{"kind": "array", "dtype": "vec3f", "ndim": 1}``,
+    ``{"kind": "value", "dtype": "float32"}``, ``{"kind": "struct", "dtype": name, "fields": [...]}``."""
+    from warp._src import codegen, types
+
+    if types.is_array(t):
+        if type(t).__name__ != "array":
+            return {"kind": type(t).__name__}  # indexedarray, fabricarray …: not made by a contract
+        inner = describe_type(t.dtype)
+        if inner["kind"] != "value":
+            return {"kind": f"array of {inner['kind']}"}
+        return {"kind": "array", "dtype": inner["dtype"], "ndim": t.ndim}
+    if isinstance(t, codegen.Struct):
+        fields = []
+        for name, var in t.vars.items():
+            inner = describe_type(var.type)
+            if inner["kind"] not in ("value", "array", "struct"):
+                return {"kind": f"struct with a {inner['kind']}"}
+            fields.append({"name": name, "dtype": inner["dtype"], **({"ndim": inner["ndim"]} if inner["kind"] == "array" else {}),
+                           **({"fields": inner["fields"]} if inner["kind"] == "struct" else {})})
+        return {"kind": "struct", "dtype": t.key, "fields": fields}
+    name = value_type_name(t)
+    return {"kind": "value", "dtype": name} if name is not None else {"kind": getattr(t, "__name__", str(t))}
+
+
+_SCALARS = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32", "float64")
+
+
+def value_type_name(t) -> str | None:
+    """``float32``, ``vector(3,float32)``, ``matrix(3,3,float32)``, ``quat(float32)``,
+    ``transform(float32)``; None for anything else."""
+    if t is float:
+        return "float32"
+    if t is int:
+        return "int32"
+    if t is bool:
+        return "bool"
+    name = getattr(t, "__name__", None)
+    if name in _SCALARS:
+        return name
+    generic = getattr(t, "_wp_generic_type_str_", None)
+    scalar = getattr(getattr(t, "_wp_scalar_type_", None), "__name__", None)
+    if scalar not in _SCALARS:
+        return None
+    if generic == "vec_t":
+        return f"vector({t._length_},{scalar})"
+    if generic == "mat_t":
+        return f"matrix({t._shape_[0]},{t._shape_[1]},{scalar})"
+    if generic == "quat_t":
+        return f"quat({scalar})"
+    if generic == "transform_t":
+        return f"transform({scalar})"
+    return None
+
+
+def value_type(name: str):
+    """The Warp type :func:`value_type_name` names."""
+    import warp as wp
+
+    if name in _SCALARS:
+        return getattr(wp, name)
+    kind, _, params = name.partition("(")
+    parts = params.rstrip(")").split(",")
+    scalar = getattr(wp, parts[-1])
+    if kind == "vector":
+        return wp.types.vector(int(parts[0]), scalar)
+    if kind == "matrix":
+        return wp.types.matrix((int(parts[0]), int(parts[1])), scalar)
+    if kind == "quat":
+        return wp.types.quaternion(scalar)
+    if kind == "transform":
+        return wp.types.transformation(scalar)
+    raise ValueError(f"not a Warp value type: {name}")
+
+
+def struct_field_types(struct) -> dict:
+    """A ``@wp.struct``'s fields and their Warp types."""
+    return {name: var.type for name, var in struct.vars.items()}
+
+
+def has_backward(kernel) -> bool:
+    """Whether Warp generates the kernel's adjoint (its own option, else its module's)."""
+    return bool(kernel.options.get("enable_backward", kernel.module.options.get("enable_backward", True)))

@@ -1,0 +1,93 @@
+"""Stage 4, execution: a kernel launched on seeded inputs from its inferred contract, its outputs
+and gradients recorded; a kernel that crashes or hangs costs itself only."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from warp_ir_dataset.execute import Behaviour, Failure, Request, make_inputs, run_kernels
+from warp_ir_dataset.generate import source_id
+
+AXPY = """import warp as wp
+
+
+@wp.kernel
+def axpy(x: wp.array(dtype=wp.float32), y: wp.array(dtype=wp.float32), idx: wp.array(dtype=wp.int32), a: float,
+         out: wp.array(dtype=wp.float32), total: wp.array(dtype=wp.float32), skipped: wp.array(dtype=wp.float32)):
+    i = wp.tid()
+    out[i] = a * x[idx[i]] + y[i]
+    wp.atomic_add(total, 0, x[i])
+    if i == 0:
+        skipped[1] = 2.0
+"""
+
+OUT_OF_BOUNDS = """import warp as wp
+
+
+@wp.kernel
+def past_the_end(x: wp.array(dtype=wp.float32), out: wp.array(dtype=wp.float32)):
+    i = wp.tid()
+    out[i] = x[i + 1000]
+"""
+
+FOREVER = """import warp as wp
+
+
+@wp.kernel
+def forever(x: wp.array(dtype=wp.float32), out: wp.array(dtype=wp.float32)):
+    i = wp.tid()
+    v = x[i]
+    while v < 10.0:
+        v = v * 1.0
+    out[i] = v
+"""
+
+
+def request(source: str, name: str, seed: int = 3) -> Request:
+    return Request(source, name, seed, f"wirds_{source_id(source)}")
+
+
+@pytest.fixture(scope="module")
+def results():
+    return run_kernels([request(AXPY, "axpy"), request(OUT_OF_BOUNDS, "past_the_end"), request(FOREVER, "forever"), request(AXPY, "axpy")], timeout=20)
+
+
+def test_outputs_are_what_the_kernel_computes_on_its_recorded_inputs(results):
+    b = results[0]
+    assert isinstance(b, Behaviour), b
+    access = {a.name: (a.access, a.initial) for a in b.contract.args if a.kind == "array"}
+    assert access == {"x": ("read", "values"), "y": ("read", "values"), "idx": ("read", "values"),
+                      "out": ("write", "sentinel"), "total": ("write", "zeros"), "skipped": ("write", "sentinel")}
+    x, y, idx, a = (b.inputs[n] for n in ("x", "y", "idx", "a"))
+    assert idx.min() >= 0 and idx.max() < len(x)  # index arrays stay inside the arrays they index
+    np.testing.assert_allclose(b.outputs["out"], a * x[idx] + y, rtol=1e-6)
+    np.testing.assert_allclose(b.outputs["total"][0], x.sum(), rtol=1e-5)
+    # elements never written keep the sentinel, and are counted, not taken for results
+    assert np.isnan(b.outputs["skipped"]).sum() == len(x) - 1 and b.outputs["skipped"][1] == 2.0
+    assert b.unwritten == len(x) - 1 and b.non_finite == 0 and b.deterministic and b.executable
+
+
+def test_gradients_are_the_adjoint_of_the_seeded_output_gradients(results):
+    b = results[0]
+    g_out, g_total = b.output_grads["out"], b.output_grads["total"]
+    expected_x = g_total[0] + np.bincount(b.inputs["idx"], weights=b.inputs["a"] * g_out, minlength=len(b.inputs["x"]))
+    np.testing.assert_allclose(b.input_grads["x"], expected_x, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b.input_grads["y"], g_out, rtol=1e-6)
+
+
+def test_a_kernel_that_crashes_or_hangs_is_a_failure_and_the_next_one_runs(results):
+    crashed, hung, after = results[1], results[2], results[3]
+    assert isinstance(crashed, Failure) and crashed.reason == "launch-crashed" and "shape" in crashed.message
+    assert isinstance(hung, Failure) and hung.reason == "launch-timeout"
+    assert isinstance(after, Behaviour) and after.executable
+    # the same kernel, the same seed: the same bits, in another process
+    for name, value in results[0].outputs.items():
+        assert value.tobytes() == after.outputs[name].tobytes()
+
+
+def test_inputs_are_seeded():
+    b = run_kernels([request(AXPY, "axpy")])[0]
+    again = make_inputs(b.contract, 3)
+    other = make_inputs(b.contract, 4)
+    assert all(np.array_equal(again[k], v, equal_nan=True) for k, v in b.inputs.items())
+    assert not np.array_equal(other["x"], again["x"])

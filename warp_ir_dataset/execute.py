@@ -1,0 +1,406 @@
+"""Stage 4: launch a kernel on seeded inputs and record what it does (its behaviour).
+
+For each kernel: its launch contract (:mod:`~warp_ir_dataset.contract`), seeded inputs that
+respect it (:func:`make_inputs`: small arrays, values with boundary cases, index arrays inside
+the arrays they index, meshes, volumes, BVHs and hash grids built from seeded geometry), one
+launch on the cpu, and what came out: every array the kernel writes (written-only arrays start
+as a sentinel, NaN for floats, so elements never written show), the arrays it only reads
+checked unchanged, a second launch compared bit for bit, and, when the kernel has a backward
+pass, the gradients of its float inputs for seeded gradients of its float outputs (one adjoint
+launch through ``wp.Tape``).
+
+Kernels run in a process of their own (:func:`run_kernels`), with Warp in debug mode so an
+index outside an array aborts that process instead of writing elsewhere: a kernel that crashes
+or hangs (a time limit) costs itself only and is reported with the reason.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _warp, lifeline
+from .contract import Arg, Contract, ContractError, Field, infer
+
+SENTINEL_NAN_BITS = {np.dtype(np.float32): 0x7FA5A5A5, np.dtype(np.float64): 0x7FF4A5A5A5A5A5A5, np.dtype(np.float16): 0x7D5A}
+INT_VALUE_RANGE = (1, 5)  # int values (not arrays): counts, strides, small parameters; never 0 (a divisor)
+BOUNDARY_VALUES = (0.0, 1.0, -1.0, 0.5)  # one float element in four is one of these
+DEFAULT_TIMEOUT = 60.0  # seconds for one kernel (compile, two launches, the adjoint)
+
+
+@dataclass
+class Behaviour:
+    """What one launch did: plain numpy values by argument name."""
+
+    contract: Contract
+    inputs: dict  # argument → its value before the launch (arrays, values, structs as dicts, handles' geometry)
+    outputs: dict  # written array → its contents after the launch
+    input_grads: dict = field(default_factory=dict)  # float array read → its gradient
+    output_grads: dict = field(default_factory=dict)  # float array written → the gradient seeded into it
+    unwritten: int = 0  # elements of written-only arrays still holding the sentinel
+    non_finite: int = 0  # elements written as NaN or infinity
+    deterministic: bool = True  # a second launch gave the same bits
+    read_only_changed: tuple[str, ...] = ()  # arrays the contract says are only read, changed by the launch
+
+    @property
+    def executable(self) -> bool:
+        """Launched, finite, repeatable, and something observable written."""
+        written = any(v.size for v in self.outputs.values())
+        return written and self.non_finite == 0 and self.deterministic and not self.read_only_changed
+
+
+@dataclass(frozen=True)
+class Failure:
+    reason: str  # "no-contract", "launch-error", "launch-crashed", "launch-timeout"
+    message: str
+
+
+@dataclass(frozen=True)
+class Request:
+    python_source: str
+    kernel_name: str
+    seed: int
+    module_name: str
+    backward: bool = True
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+def make_inputs(contract: Contract, seed: int) -> dict:
+    """Seeded values for every argument of ``contract``: the same for the same seed."""
+    rng = np.random.default_rng(seed)
+    values = {}
+    index_high = min(contract.extents[: max(1, len(contract.launch))] + (contract.extents[0],))
+    for arg in contract.args:
+        if arg.kind == "array":
+            shape = contract.extents[: arg.ndim]
+            if arg.initial == "values":
+                values[arg.name] = _fill(arg.dtype, shape, rng, index_high)
+            elif arg.initial == "zeros":
+                values[arg.name] = np.zeros(shape + _inner(arg.dtype), dtype=_numpy_dtype(arg.dtype))
+            else:
+                values[arg.name] = _sentinel(arg.dtype, shape)
+        elif arg.kind == "struct":
+            values[arg.name] = _struct_values(arg.fields, rng, contract.extents[0], index_high)
+        elif arg.kind == "handle":
+            values[arg.name] = _geometry(arg, rng, contract.extents[0])
+        elif _scalar_of(arg.dtype) in _INTS and not _inner(arg.dtype):
+            values[arg.name] = np.asarray(rng.integers(*INT_VALUE_RANGE), dtype=_numpy_dtype(arg.dtype))
+        else:
+            values[arg.name] = _fill(arg.dtype, (), rng, index_high)
+    return values
+
+
+_INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+
+
+def _scalar_of(dtype: str) -> str:
+    return dtype.rsplit(",", 1)[-1].rstrip(")").removeprefix("quat(").removeprefix("transform(")
+
+
+def _numpy_dtype(dtype: str) -> np.dtype:
+    return np.dtype(bool) if dtype == "bool" else np.dtype(_scalar_of(dtype))
+
+
+def _inner(dtype: str) -> tuple[int, ...]:
+    kind, _, params = dtype.partition("(")
+    parts = params.rstrip(")").split(",")
+    if kind == "vector":
+        return (int(parts[0]),)
+    if kind == "matrix":
+        return (int(parts[0]), int(parts[1]))
+    return {"quat": (4,), "transform": (7,)}.get(kind, ())
+
+
+def _fill(dtype: str, shape: tuple, rng: np.random.Generator, index_high: int) -> np.ndarray:
+    full = tuple(shape) + _inner(dtype)
+    scalar = _scalar_of(dtype)
+    if dtype == "bool":
+        return rng.random(full) < 0.5
+    if scalar in _INTS:  # ints in arrays and vectors index the arrays: inside every extent
+        return rng.integers(0, index_high, size=full).astype(scalar)
+    data = rng.uniform(-1.0, 1.0, size=full)
+    boundary = rng.random(full) < 0.25
+    data[boundary] = rng.choice(BOUNDARY_VALUES, size=int(boundary.sum()))
+    if dtype.startswith("quat("):  # rotations are unit quaternions
+        data = _unit(rng.uniform(-1.0, 1.0, size=full))
+    elif dtype.startswith("transform("):
+        data[..., 3:] = _unit(rng.uniform(-1.0, 1.0, size=full[:-1] + (4,)))
+    return data.astype(scalar)
+
+
+def _unit(q: np.ndarray) -> np.ndarray:
+    return q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), 1e-6)
+
+
+def _sentinel(dtype: str, shape: tuple) -> np.ndarray:
+    np_dtype = _numpy_dtype(dtype)
+    full = tuple(shape) + _inner(dtype)
+    if np_dtype in SENTINEL_NAN_BITS:
+        bits = np.full(full, SENTINEL_NAN_BITS[np_dtype], dtype=f"u{np_dtype.itemsize}")
+        return bits.view(np_dtype)
+    return np.zeros(full, dtype=np_dtype)  # ints and bools: no value is impossible; zero is the convention
+
+
+def _struct_values(fields: tuple[Field, ...], rng, extent: int, index_high: int) -> dict:
+    out = {}
+    for f in fields:
+        if f.fields:
+            out[f.name] = _struct_values(f.fields, rng, extent, index_high)
+        elif f.ndim:
+            out[f.name] = _fill(f.dtype, (extent,) * f.ndim, rng, index_high)
+        elif _scalar_of(f.dtype) in _INTS and not _inner(f.dtype):
+            out[f.name] = np.asarray(rng.integers(*INT_VALUE_RANGE), dtype=_numpy_dtype(f.dtype))
+        else:
+            out[f.name] = _fill(f.dtype, (), rng, index_high)
+    return out
+
+
+def _geometry(arg: Arg, rng, extent: int) -> dict:
+    """The data a handle is built from: no more items (faces, boxes, points) than an array has
+    elements, since kernels index their arrays with what a query returns."""
+    if arg.handle == "mesh":
+        # A closed, jittered octahedron: 6 points, 8 faces, around the inputs' [-1, 1] range.
+        points = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=np.float32)
+        points = (points * 0.9 + rng.uniform(-0.1, 0.1, points.shape)).astype(np.float32)
+        faces = [(0, 2, 4), (2, 1, 4), (1, 3, 4), (3, 0, 4), (2, 0, 5), (1, 2, 5), (3, 1, 5), (0, 3, 5)]
+        return {"points": points, "indices": np.array(faces, dtype=np.int32).ravel()}
+    if arg.handle == "volume":
+        shape = (8, 8, 8) + _inner(arg.dtype)
+        scalar = _scalar_of(arg.dtype)
+        data = rng.integers(0, extent, size=shape) if scalar in _INTS else rng.uniform(-1.0, 1.0, size=shape)
+        return {"values": data.astype(scalar), "min_world": np.array([-1.0, -1.0, -1.0], dtype=np.float32), "voxel_size": np.float32(0.25)}
+    centers = rng.uniform(-1.0, 1.0, size=(extent, 3)).astype(np.float32)
+    if arg.handle == "bvh":
+        half = rng.uniform(0.05, 0.3, size=(extent, 3)).astype(np.float32)
+        return {"lowers": centers - half, "uppers": centers + half}
+    return {"points": centers, "radius": np.float32(0.5), "dims": np.array([4, 4, 4], dtype=np.int32)}  # hash grid
+
+
+# -- one launch (inside the executing process) --------------------------------------------------
+def _warp_value(wp, arg_or_field_dtype: str, value: np.ndarray, ndim: int):
+    dtype = wp.bool if arg_or_field_dtype == "bool" else _warp.value_type(arg_or_field_dtype)
+    if ndim:
+        return wp.array(value, dtype=dtype, device="cpu")
+    if not _inner(arg_or_field_dtype):
+        return value.item()
+    return dtype(*value.ravel().tolist())
+
+
+def _warp_struct(wp, cls, fields: tuple[Field, ...], values: dict):
+    instance = cls()
+    for f in fields:
+        if f.fields:
+            setattr(instance, f.name, _warp_struct(wp, _warp.struct_field_types(cls)[f.name], f.fields, values[f.name]))
+        else:
+            setattr(instance, f.name, _warp_value(wp, f.dtype, values[f.name], f.ndim))
+    return instance
+
+
+def _warp_handle(wp, arg: Arg, geometry: dict, keep: list):
+    if arg.handle == "mesh":
+        handle = wp.Mesh(points=wp.array(geometry["points"], dtype=wp.vec3, device="cpu"), indices=wp.array(geometry["indices"], dtype=wp.int32, device="cpu"))
+    elif arg.handle == "volume":
+        handle = wp.Volume.load_from_numpy(geometry["values"], min_world=tuple(geometry["min_world"].tolist()), voxel_size=float(geometry["voxel_size"]), bg_value=_background(geometry["values"]), device="cpu")
+    elif arg.handle == "bvh":
+        handle = wp.Bvh(wp.array(geometry["lowers"], dtype=wp.vec3, device="cpu"), wp.array(geometry["uppers"], dtype=wp.vec3, device="cpu"))
+    else:
+        handle = wp.HashGrid(*geometry["dims"].tolist(), device="cpu")
+        handle.build(wp.array(geometry["points"], dtype=wp.vec3, device="cpu"), float(geometry["radius"]))
+    keep.append(handle)  # a handle must outlive the launch that uses its id
+    return handle.id
+
+
+def _background(values: np.ndarray):
+    return tuple([0] * values.shape[-1]) if values.ndim == 4 else values.dtype.type(0).item()
+
+
+def _arguments(wp, kernel, contract: Contract, inputs: dict, keep: list, requires_grad: bool = False) -> list:
+    structs = _warp.argument_types(kernel)
+    out = []
+    for arg in contract.args:
+        value = inputs[arg.name]
+        if arg.kind == "array":
+            dtype = wp.bool if arg.dtype == "bool" else _warp.value_type(arg.dtype)
+            grad = requires_grad and _scalar_of(arg.dtype).startswith("float")
+            out.append(wp.array(value.copy(), dtype=dtype, device="cpu", requires_grad=grad))
+        elif arg.kind == "struct":
+            out.append(_warp_struct(wp, structs[arg.name], arg.fields, value))
+        elif arg.kind == "handle":
+            out.append(_warp_handle(wp, arg, value, keep))
+        else:
+            out.append(_warp_value(wp, arg.dtype, value, 0))
+    return out
+
+
+def _launch(wp, kernel, contract: Contract, args: list) -> None:
+    if contract.block_dim:
+        wp.launch_tiled(kernel, dim=contract.launch, inputs=args, block_dim=contract.block_dim, device="cpu")
+    else:
+        wp.launch(kernel, dim=contract.launch, inputs=args, device="cpu")
+    wp.synchronize_device("cpu")
+
+
+def behave(kernel, source: str, seed: int, backward: bool = True) -> Behaviour:
+    """Launch ``kernel`` (loaded from ``source``) on seeded inputs; what it did."""
+    import warp as wp
+
+    contract = infer(kernel, source)
+    inputs = make_inputs(contract, seed)
+    keep: list = []
+    runs = []
+    for _ in range(2):
+        args = _arguments(wp, kernel, contract, inputs, keep)
+        _launch(wp, kernel, contract, args)
+        runs.append({a.name: arr.numpy().copy() for a, arr in zip(contract.args, args) if a.kind == "array"})
+    first, second = runs
+    written = [a for a in contract.args if a.kind == "array" and a.written]
+    outputs = {a.name: first[a.name] for a in written}
+    behaviour = Behaviour(contract, inputs, outputs)
+    behaviour.deterministic = all(first[n].tobytes() == second[n].tobytes() for n in first)
+    behaviour.read_only_changed = tuple(
+        a.name for a in contract.args if a.kind == "array" and a.access == "read" and first[a.name].tobytes() != inputs[a.name].tobytes()
+    )
+    for a in written:
+        data = outputs[a.name]
+        if data.dtype in SENTINEL_NAN_BITS:
+            sentinel = np.asarray(SENTINEL_NAN_BITS[data.dtype], dtype=f"u{data.dtype.itemsize}")
+            untouched = data.view(f"u{data.dtype.itemsize}") == sentinel
+            behaviour.unwritten += int(untouched.sum())
+            behaviour.non_finite += int((~np.isfinite(data) & ~untouched).sum())
+    if backward and _warp.has_backward(kernel):
+        _adjoint(wp, kernel, contract, inputs, seed, behaviour)
+    return behaviour
+
+
+def _adjoint(wp, kernel, contract: Contract, inputs: dict, seed: int, behaviour: Behaviour) -> None:
+    floats = [a for a in contract.args if a.kind == "array" and _scalar_of(a.dtype).startswith("float")]
+    outs = [a for a in floats if a.written]
+    ins = [a for a in floats if a.access in ("read", "readwrite")]
+    if not outs or not ins:
+        return
+    rng = np.random.default_rng([seed, 1])
+    keep: list = []
+    args = _arguments(wp, kernel, contract, inputs, keep, requires_grad=True)
+    by_name = {a.name: v for a, v in zip(contract.args, args)}
+    tape = wp.Tape()
+    with tape:
+        _launch(wp, kernel, contract, args)
+    seeded = {a.name: rng.uniform(-1.0, 1.0, size=by_name[a.name].numpy().shape).astype(by_name[a.name].numpy().dtype) for a in outs}
+    tape.backward(grads={by_name[n]: wp.array(g, dtype=by_name[n].dtype, device="cpu") for n, g in seeded.items()})
+    wp.synchronize_device("cpu")
+    behaviour.output_grads = seeded
+    behaviour.input_grads = {a.name: by_name[a.name].grad.numpy().copy() for a in ins}
+
+
+# -- the executing process ------------------------------------------------------------------------
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); import warp_ir_dataset.execute as execute; "
+    "sys.path.remove(sys.argv[1]); execute.main(sys.argv[2], sys.argv[3])"
+)
+_LENGTH = struct.Struct("<Q")
+
+
+def run_kernels(requests: list[Request], timeout: float = DEFAULT_TIMEOUT) -> list[Behaviour | Failure]:
+    """Each request's behaviour (or why there is none), in order. Kernels run one after another
+    in a process of their own; one that crashes it or runs past ``timeout`` seconds is a
+    failure, and the next kernels run in a fresh process."""
+    results: list[Behaviour | Failure | None] = [None] * len(requests)
+    todo = list(range(len(requests)))
+    with tempfile.TemporaryDirectory(prefix="wirds-execute-") as tmp:
+        while todo:
+            done = _run_some(requests, todo, timeout, tmp, results)
+            todo = [i for i in todo if results[i] is None]
+            if todo and done is not None:  # the process ended at todo[0]: that kernel is to blame
+                results[todo[0]] = done
+                todo = todo[1:]
+    return results  # type: ignore[return-value]
+
+
+def _run_some(requests, todo: list[int], timeout: float, tmp: str, results: list) -> Failure | None:
+    """Run ``todo`` in one process until it ends; returns why it ended early (None: it finished)."""
+    request_path, result_path = os.path.join(tmp, "requests.pickle"), os.path.join(tmp, "results.pickle")
+    with open(request_path, "wb") as f:
+        pickle.dump([(i, requests[i]) for i in todo], f)
+    open(result_path, "wb").close()
+    env = lifeline.child_env({**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
+    with open(os.path.join(tmp, "stderr"), "w+b") as err:
+        proc = subprocess.Popen([sys.executable, "-c", _BOOTSTRAP, _PACKAGE_PARENT, request_path, result_path],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=tmp, env=env)
+        offset, last = 0, time.monotonic()
+        try:
+            while True:
+                offset, got = _read_results(result_path, offset, results)
+                if got:
+                    last = time.monotonic()
+                if proc.poll() is not None:
+                    offset, _ = _read_results(result_path, offset, results)
+                    if all(results[i] is not None for i in todo):
+                        return None
+                    err.seek(0)
+                    tail = _warp.portable_text(err.read().decode("utf-8", "replace").strip())[-2000:]
+                    how = f"killed by {signal.Signals(-proc.returncode).name}" if proc.returncode < 0 else f"exit status {proc.returncode}"
+                    return Failure("launch-crashed", f"the launching process died ({how})" + (f": {tail}" if tail else ""))
+                if time.monotonic() - last > timeout:
+                    proc.kill()
+                    proc.wait()
+                    _read_results(result_path, offset, results)
+                    return Failure("launch-timeout", f"still running after {timeout:g}s; stopped")
+                time.sleep(0.01)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def _read_results(path: str, offset: int, results: list) -> tuple[int, bool]:
+    got = False
+    with open(path, "rb") as f:
+        f.seek(offset)
+        while True:
+            head = f.read(_LENGTH.size)
+            if len(head) < _LENGTH.size:
+                break
+            (size,) = _LENGTH.unpack(head)
+            body = f.read(size)
+            if len(body) < size:
+                break
+            index, result = pickle.loads(body)
+            results[index] = result
+            offset += _LENGTH.size + size
+            got = True
+    return offset, got
+
+
+def main(request_path: str, result_path: str) -> None:
+    lifeline.die_with_parent()
+    import warp as wp
+
+    wp.config.mode = "debug"  # an index outside an array aborts this process, not the build
+    wp.config.quiet = True
+    _warp.init()
+    with open(request_path, "rb") as f:
+        requests = pickle.load(f)
+    with open(result_path, "ab") as out:
+        for index, request in requests:
+            try:
+                with _warp.fd_redirected(1, 2), _warp.LoadedKernel(request.python_source, request.module_name, request.kernel_name) as loaded:
+                    result = behave(loaded.kernel, request.python_source, request.seed, request.backward)
+            except ContractError as e:
+                result = Failure("no-contract", str(e))
+            except Exception as e:  # noqa: BLE001 - whatever Warp raises launching this kernel is its reason
+                result = Failure("launch-error", _warp.portable_text(f"{type(e).__name__}: {e}")[:2000])
+            body = pickle.dumps((index, result))
+            out.write(_LENGTH.pack(len(body)) + body)
+            out.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
