@@ -222,15 +222,14 @@ def _background(values: np.ndarray):
     return tuple([0] * values.shape[-1]) if values.ndim == 4 else values.dtype.type(0).item()
 
 
-def _arguments(wp, kernel, contract: Contract, inputs: dict, keep: list, requires_grad: bool = False) -> list:
+def _arguments(wp, kernel, contract: Contract, inputs: dict, keep: list, requires_grad: set[str] = frozenset()) -> list:
     structs = _warp.argument_types(kernel)
     out = []
     for arg in contract.args:
         value = inputs[arg.name]
         if arg.kind == "array":
             dtype = wp.bool if arg.dtype == "bool" else _warp.value_type(arg.dtype)
-            grad = requires_grad and _scalar_of(arg.dtype).startswith("float")
-            out.append(wp.array(value.copy(), dtype=dtype, device="cpu", requires_grad=grad))
+            out.append(wp.array(value.copy(), dtype=dtype, device="cpu", requires_grad=arg.name in requires_grad))
         elif arg.kind == "struct":
             out.append(_warp_struct(wp, structs[arg.name], arg.fields, value))
         elif arg.kind == "handle":
@@ -276,19 +275,30 @@ def behave(kernel, source: str, seed: int, backward: bool = True) -> Behaviour:
             behaviour.unwritten += int(untouched.sum())
             behaviour.non_finite += int((~np.isfinite(data) & ~untouched).sum())
     if backward and _warp.has_backward(kernel):
-        _adjoint(wp, kernel, contract, inputs, seed, behaviour)
+        _adjoint(wp, kernel, contract, inputs, seed, behaviour, source)
     return behaviour
 
 
-def _adjoint(wp, kernel, contract: Contract, inputs: dict, seed: int, behaviour: Behaviour) -> None:
-    floats = [a for a in contract.args if a.kind == "array" and _scalar_of(a.dtype).startswith("float")]
+def _shape_read(source: str) -> set[str]:
+    """Names whose ``.shape`` the source reads. Warp 1.19's adjoint of ``a.shape`` assigns a zero
+    shape to ``a``'s gradient array (``adj_a.shape = adj_k;`` in the backward code), so in
+    debug mode the next gradient accumulated into it fails its bounds check: such arrays take
+    no gradient (their adjoint is then a null array, which Warp skips)."""
+    import ast
+
+    return {n.value.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Attribute) and n.attr == "shape" and isinstance(n.value, ast.Name)}
+
+
+def _adjoint(wp, kernel, contract: Contract, inputs: dict, seed: int, behaviour: Behaviour, source: str) -> None:
+    no_grad = _shape_read(source)
+    floats = [a for a in contract.args if a.kind == "array" and _scalar_of(a.dtype).startswith("float") and a.name not in no_grad]
     outs = [a for a in floats if a.written]
     ins = [a for a in floats if a.access in ("read", "readwrite")]
     if not outs or not ins:
         return
     rng = np.random.default_rng([seed, 1])
     keep: list = []
-    args = _arguments(wp, kernel, contract, inputs, keep, requires_grad=True)
+    args = _arguments(wp, kernel, contract, inputs, keep, requires_grad={a.name for a in floats})
     by_name = {a.name: v for a, v in zip(contract.args, args)}
     tape = wp.Tape()
     with tape:
