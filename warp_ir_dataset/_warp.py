@@ -607,9 +607,9 @@ def describe_type(t) -> dict:
         if type(t).__name__ != "array":
             return {"kind": type(t).__name__}  # indexedarray, fabricarray …: not made by a contract
         inner = describe_type(t.dtype)
-        if inner["kind"] != "value":
+        if inner["kind"] not in ("value", "struct"):
             return {"kind": f"array of {inner['kind']}"}
-        return {"kind": "array", "dtype": inner["dtype"], "ndim": t.ndim}
+        return {**inner, "kind": "array", "ndim": t.ndim}
     if isinstance(t, codegen.Struct):
         fields = []
         for name, var in t.vars.items():
@@ -681,3 +681,8 @@ def struct_field_types(struct) -> dict:
 def has_backward(kernel) -> bool:
     """Whether Warp generates the kernel's adjoint (its own option, else its module's)."""
     return bool(kernel.options.get("enable_backward", kernel.module.options.get("enable_backward", True)))
+
+
+def array_dtype(array_type):
+    """The element type of a Warp array type."""
+    return array_type.dtype

@@ -43,6 +43,7 @@ class Arg:
     kind: str  # "array", "value", "struct" or "handle"
     dtype: str  # Warp's name of the element (value) type: float32, vec3f, int32, a struct's name …
     ndim: int = 0
+    shape: tuple[int, ...] = ()  # arrays: elements along each dimension
     access: str = "read"  # arrays: "read", "write", "readwrite" or "unused"
     # a written array's contents before the launch: "values" (it is read too), "zeros" (it is
     # accumulated into: atomics, +=) or "sentinel" (NaN for floats: elements never written show)
@@ -92,7 +93,29 @@ def infer(kernel, source: str) -> Contract:
         args.append(arg)
     tiled = any(isinstance(n, ast.Attribute) and n.attr.startswith("tile") for n in ast.walk(tree))
     extents = tuple(launch[d] if d < len(launch) else EXTENT for d in range(4))
+    strides = _strides(kernel_def)
+    args = [replace(a, shape=(extents[0] * strides.get(a.name, 1),) + extents[1 : a.ndim]) if a.kind == "array" else a for a in args]
     return Contract(launch, tuple(args), TILE_BLOCK_DIM if tiled else None, extents)
+
+
+def _strides(kernel_def: ast.FunctionDef) -> dict[str, int]:
+    """Arrays indexed ``a[c * i + k]`` with ``i`` from ``wp.tid()`` hold ``c`` elements per
+    thread (pairs, triples): their first dimension is ``c`` times the launch's."""
+    tids = set()
+    for node in ast.walk(kernel_def):
+        if isinstance(node, ast.Assign) and _is_call(node.value, "tid"):
+            target = node.targets[0]
+            tids |= {e.id for e in (target.elts if isinstance(target, ast.Tuple) else [target]) if isinstance(e, ast.Name)}
+    strides: dict[str, int] = {}
+    for node in ast.walk(kernel_def):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            for inner in ast.walk(node.slice):
+                if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Mult):
+                    sides = (inner.left, inner.right)
+                    constant = [x.value for x in sides if isinstance(x, ast.Constant) and isinstance(x.value, int)]
+                    if constant and any(isinstance(x, ast.Name) and x.id in tids for x in sides):
+                        strides[node.value.id] = max(strides.get(node.value.id, 1), constant[0])
+    return strides
 
 
 _STORES = ("tile_store", "tile_atomic_add", "atomic_")  # builtins writing into their first argument
@@ -168,7 +191,7 @@ def _arg(name: str, warp_type, read: bool, written: bool, kernel_def, functions)
     kind = described["kind"]
     if kind == "array":
         access = {(True, True): "readwrite", (False, True): "write", (True, False): "read"}.get((read, written), "unused")
-        return Arg(name, "array", described["dtype"], described["ndim"], access)
+        return Arg(name, "array", described["dtype"], described["ndim"], access=access, fields=_fields(described.get("fields", [])))
     if kind == "struct":
         return Arg(name, "struct", described["dtype"], fields=_fields(described["fields"]))
     if kind != "value":

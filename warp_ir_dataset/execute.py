@@ -53,7 +53,7 @@ class Behaviour:
     @property
     def executable(self) -> bool:
         """Launched, finite, repeatable, and something observable written."""
-        written = any(v.size for v in self.outputs.values())
+        written = bool(self.outputs)
         return written and self.non_finite == 0 and self.deterministic and not self.read_only_changed
 
 
@@ -79,8 +79,10 @@ def make_inputs(contract: Contract, seed: int) -> dict:
     values = {}
     index_high = min(contract.extents[: max(1, len(contract.launch))] + (contract.extents[0],))
     for arg in contract.args:
-        if arg.kind == "array":
-            shape = contract.extents[: arg.ndim]
+        if arg.kind == "array" and arg.fields:  # structs, field by field, one value per element
+            values[arg.name] = _struct_values(arg.fields, rng, contract.extents[0], index_high, arg.shape)
+        elif arg.kind == "array":
+            shape = arg.shape
             if arg.initial == "values":
                 values[arg.name] = _fill(arg.dtype, shape, rng, index_high)
             elif arg.initial == "zeros":
@@ -149,17 +151,19 @@ def _sentinel(dtype: str, shape: tuple) -> np.ndarray:
     return np.zeros(full, dtype=np_dtype)  # ints and bools: no value is impossible; zero is the convention
 
 
-def _struct_values(fields: tuple[Field, ...], rng, extent: int, index_high: int) -> dict:
+def _struct_values(fields: tuple[Field, ...], rng, extent: int, index_high: int, shape: tuple[int, ...] = ()) -> dict:
+    """A struct's values field by field; with ``shape``, an array of structs: each field holds
+    one value per element (an array field, one array per element)."""
     out = {}
     for f in fields:
         if f.fields:
-            out[f.name] = _struct_values(f.fields, rng, extent, index_high)
+            out[f.name] = _struct_values(f.fields, rng, extent, index_high, shape)
         elif f.ndim:
-            out[f.name] = _fill(f.dtype, (extent,) * f.ndim, rng, index_high)
+            out[f.name] = _fill(f.dtype, shape + (extent,) * f.ndim, rng, index_high)
         elif _scalar_of(f.dtype) in _INTS and not _inner(f.dtype):
-            out[f.name] = np.asarray(rng.integers(*INT_VALUE_RANGE), dtype=_numpy_dtype(f.dtype))
+            out[f.name] = rng.integers(*INT_VALUE_RANGE, size=shape).astype(_numpy_dtype(f.dtype))
         else:
-            out[f.name] = _fill(f.dtype, (), rng, index_high)
+            out[f.name] = _fill(f.dtype, shape, rng, index_high)
     return out
 
 
@@ -194,13 +198,14 @@ def _warp_value(wp, arg_or_field_dtype: str, value: np.ndarray, ndim: int):
     return dtype(*value.ravel().tolist())
 
 
-def _warp_struct(wp, cls, fields: tuple[Field, ...], values: dict):
+def _warp_struct(wp, cls, fields: tuple[Field, ...], values: dict, at: tuple = ()):
+    """The struct instance of ``values`` (of element ``at`` of an array of structs)."""
     instance = cls()
     for f in fields:
         if f.fields:
-            setattr(instance, f.name, _warp_struct(wp, _warp.struct_field_types(cls)[f.name], f.fields, values[f.name]))
+            setattr(instance, f.name, _warp_struct(wp, _warp.struct_field_types(cls)[f.name], f.fields, values[f.name], at))
         else:
-            setattr(instance, f.name, _warp_value(wp, f.dtype, values[f.name], f.ndim))
+            setattr(instance, f.name, _warp_value(wp, f.dtype, np.asarray(values[f.name][at]), f.ndim))
     return instance
 
 
@@ -227,7 +232,11 @@ def _arguments(wp, kernel, contract: Contract, inputs: dict, keep: list, require
     out = []
     for arg in contract.args:
         value = inputs[arg.name]
-        if arg.kind == "array":
+        if arg.kind == "array" and arg.fields:
+            cls = _warp.array_dtype(structs[arg.name])
+            instances = [_warp_struct(wp, cls, arg.fields, value, at) for at in np.ndindex(*arg.shape)]
+            out.append(wp.array(instances, dtype=cls, device="cpu").reshape(arg.shape))
+        elif arg.kind == "array":
             dtype = wp.bool if arg.dtype == "bool" else _warp.value_type(arg.dtype)
             out.append(wp.array(value.copy(), dtype=dtype, device="cpu", requires_grad=arg.name in requires_grad))
         elif arg.kind == "struct":
@@ -257,19 +266,20 @@ def behave(kernel, source: str, seed: int, backward: bool = True) -> Behaviour:
     runs = []
     for _ in range(2):
         args = _arguments(wp, kernel, contract, inputs, keep)
+        before = {a.name: _bits(arr.numpy()) for a, arr in zip(contract.args, args) if a.kind == "array"}
         _launch(wp, kernel, contract, args)
-        runs.append({a.name: arr.numpy().copy() for a, arr in zip(contract.args, args) if a.kind == "array"})
+        runs.append({a.name: _plain(arr.numpy().copy()) for a, arr in zip(contract.args, args) if a.kind == "array"})
     first, second = runs
     written = [a for a in contract.args if a.kind == "array" and a.written]
     outputs = {a.name: first[a.name] for a in written}
     behaviour = Behaviour(contract, inputs, outputs)
-    behaviour.deterministic = all(first[n].tobytes() == second[n].tobytes() for n in first)
+    behaviour.deterministic = all(_bits(first[n]) == _bits(second[n]) for n in first)
     behaviour.read_only_changed = tuple(
-        a.name for a in contract.args if a.kind == "array" and a.access == "read" and first[a.name].tobytes() != inputs[a.name].tobytes()
+        a.name for a in contract.args if a.kind == "array" and a.access == "read" and _bits(first[a.name]) != before[a.name]
     )
     for a in written:
         data = outputs[a.name]
-        if data.dtype in SENTINEL_NAN_BITS:
+        if isinstance(data, np.ndarray) and data.dtype in SENTINEL_NAN_BITS:
             sentinel = np.asarray(SENTINEL_NAN_BITS[data.dtype], dtype=f"u{data.dtype.itemsize}")
             untouched = data.view(f"u{data.dtype.itemsize}") == sentinel
             behaviour.unwritten += int(untouched.sum())
@@ -277,6 +287,24 @@ def behave(kernel, source: str, seed: int, backward: bool = True) -> Behaviour:
     if backward and _warp.has_backward(kernel):
         _adjoint(wp, kernel, contract, inputs, seed, behaviour, source)
     return behaviour
+
+
+_ARRAY_DESCRIPTOR = ("data", "grad", "shape", "strides", "ndim", "flags")  # an array field of a struct, as numpy sees it
+
+
+def _plain(values: np.ndarray):
+    """An array's values; a struct array's as a dict of its fields' (its padding, and the
+    addresses of its array fields, are not values)."""
+    if values.dtype.names is None:
+        return values
+    return {name: _plain(np.ascontiguousarray(values[name])) for name in values.dtype.names if values[name].dtype.names != _ARRAY_DESCRIPTOR}
+
+
+def _bits(values) -> bytes:
+    values = _plain(values) if isinstance(values, np.ndarray) else values
+    if isinstance(values, dict):
+        return b"".join(_bits(v) for v in values.values())
+    return values.tobytes()
 
 
 def _shape_read(source: str) -> set[str]:
@@ -291,7 +319,7 @@ def _shape_read(source: str) -> set[str]:
 
 def _adjoint(wp, kernel, contract: Contract, inputs: dict, seed: int, behaviour: Behaviour, source: str) -> None:
     no_grad = _shape_read(source)
-    floats = [a for a in contract.args if a.kind == "array" and _scalar_of(a.dtype).startswith("float") and a.name not in no_grad]
+    floats = [a for a in contract.args if a.kind == "array" and not a.fields and _scalar_of(a.dtype).startswith("float") and a.name not in no_grad]
     outs = [a for a in floats if a.written]
     ins = [a for a in floats if a.access in ("read", "readwrite")]
     if not outs or not ins:
