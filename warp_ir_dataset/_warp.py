@@ -604,8 +604,9 @@ def describe_type(t) -> dict:
     from warp._src import codegen, types
 
     if types.is_array(t):
-        if type(t).__name__ != "array":
-            return {"kind": type(t).__name__}  # indexedarray, fabricarray …: not made by a contract
+        concrete = t._concrete_cls.__name__ if isinstance(t, types._ArrayAnnotationBase) else type(t).__name__
+        if concrete != "array":
+            return {"kind": concrete}  # indexedarray, fabricarray …: not made by a contract
         inner = describe_type(t.dtype)
         if inner["kind"] not in ("value", "struct"):
             return {"kind": f"array of {inner['kind']}"}

@@ -49,6 +49,10 @@ class Arg:
     # accumulated into: atomics, +=) or "sentinel" (NaN for floats: elements never written show)
     initial: str = "values"
     handle: str | None = None  # "mesh", "volume", "bvh" or "hash_grid"; a volume's dtype is ``dtype``
+    # int arrays of offsets or indices into dimension ``dim`` of array ``array``: ``(array, dim,
+    # count)``, each value plus its count (an int, or an int array of counts per element) inside it
+    index: tuple | None = None
+    value: int | None = None  # an int value the kernel needs as it is (a count bound to an extent)
     fields: tuple[Field, ...] = ()
 
     @property
@@ -62,6 +66,9 @@ class Contract:
     args: tuple[Arg, ...]
     block_dim: int | None = None  # a tile kernel's block size (launched with wp.launch_tiled)
     extents: tuple[int, ...] = field(default=(EXTENT,))  # array dimensions, by position
+    # numbers the kernel compares values with: inputs hit them exactly, so a comparison
+    # written the other way round (< for <=) gives other outputs
+    thresholds: tuple[float, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
@@ -71,8 +78,9 @@ class ContractError(Exception):
     """The kernel takes something no contract can say how to build (one line, the reason)."""
 
 
-def infer(kernel, source: str) -> Contract:
-    """The contract of a kernel Warp has loaded from ``source``."""
+def infer(kernel, source: str, family_contract: dict | None = None) -> Contract:
+    """The contract of a kernel Warp has loaded from ``source``; ``family_contract``, where the
+    generator family states one (extents by name, index arrays, counts), sets the sizes."""
     tree = ast.parse(source)
     functions = {node.name: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
     kernel_def = functions.get(kernel.key)
@@ -95,7 +103,42 @@ def infer(kernel, source: str) -> Contract:
     extents = tuple(launch[d] if d < len(launch) else EXTENT for d in range(4))
     strides = _strides(kernel_def)
     args = [replace(a, shape=(extents[0] * strides.get(a.name, 1),) + extents[1 : a.ndim]) if a.kind == "array" else a for a in args]
-    return Contract(launch, tuple(args), TILE_BLOCK_DIM if tiled else None, extents)
+    inferred = Contract(launch, tuple(args), TILE_BLOCK_DIM if tiled else None, extents, _thresholds(tree))
+    return inferred if family_contract is None else _with_family_contract(inferred, family_contract)
+
+
+def _with_family_contract(contract: Contract, family: dict) -> Contract:
+    """The inferred contract, sized as the family says: shapes in its named extents, its index
+    arrays and count values."""
+    import numpy as np
+
+    from .launch import extents as named_extents
+
+    size = named_extents(family, np.random.default_rng(0))
+    stated = {a["name"]: a for a in family["args"]}
+    args = []
+    for arg in contract.args:
+        said = stated.get(arg.name)
+        if said is not None and arg.kind == "array" and said["shape"]:
+            index = said["indexes"]
+            arg = replace(arg, shape=tuple(size[e] if isinstance(e, str) else int(e) for e in said["shape"]),
+                          index=(index["array"], index["dim"], index["count"]) if index else None)
+        elif said is not None and arg.kind == "value" and said.get("bound"):
+            arg = replace(arg, value=size[said["bound"]])
+        args.append(arg)
+    launch = tuple(size[e] for e in family["launch"])
+    return replace(contract, launch=launch, args=tuple(args), extents=(min(launch),) * 4)
+
+
+def _thresholds(tree: ast.AST) -> tuple[float, ...]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            for side in [node.left, *node.comparators]:
+                value = -side.operand.value if isinstance(side, ast.UnaryOp) and isinstance(side.op, ast.USub) and isinstance(side.operand, ast.Constant) else getattr(side, "value", None) if isinstance(side, ast.Constant) else None
+                if isinstance(value, float) and abs(value) <= 1e6:
+                    found.add(value)
+    return tuple(sorted(found))
 
 
 def _strides(kernel_def: ast.FunctionDef) -> dict[str, int]:

@@ -33,6 +33,7 @@ from .contract import Arg, Contract, ContractError, Field, infer
 SENTINEL_NAN_BITS = {np.dtype(np.float32): 0x7FA5A5A5, np.dtype(np.float64): 0x7FF4A5A5A5A5A5A5, np.dtype(np.float16): 0x7D5A}
 INT_VALUE_RANGE = (1, 5)  # int values (not arrays): counts, strides, small parameters; never 0 (a divisor)
 BOUNDARY_VALUES = (0.0, 1.0, -1.0, 0.5)  # one float element in four is one of these
+INPUT_DRAWS = 3  # seeded inputs tried before a kernel that writes NaN or infinity is taken as it is
 DEFAULT_TIMEOUT = 60.0  # seconds for one kernel (compile, two launches, the adjoint)
 
 
@@ -70,21 +71,28 @@ class Request:
     seed: int
     module_name: str
     backward: bool = True
+    family_contract: dict | None = None  # the generator family's statement of it, where it has one
 
 
 # -- inputs ---------------------------------------------------------------------------------------
 def make_inputs(contract: Contract, seed: int) -> dict:
     """Seeded values for every argument of ``contract``: the same for the same seed."""
     rng = np.random.default_rng(seed)
+    boundary = BOUNDARY_VALUES + contract.thresholds
     values = {}
-    index_high = min(contract.extents[: max(1, len(contract.launch))] + (contract.extents[0],))
-    for arg in contract.args:
+    arrays = [a for a in contract.args if a.kind == "array"]
+    # ints that index arrays stay inside the smallest dimension of any
+    index_high = max(1, min([d for a in arrays for d in a.shape] + list(contract.launch)))
+    shapes = {a.name: a.shape for a in arrays}
+    for arg in sorted(contract.args, key=lambda a: a.index is not None):  # counts before the offsets that use them
         if arg.kind == "array" and arg.fields:  # structs, field by field, one value per element
             values[arg.name] = _struct_values(arg.fields, rng, contract.extents[0], index_high, arg.shape)
+        elif arg.kind == "array" and arg.index is not None:
+            values[arg.name] = _offsets(arg, shapes, values, rng)
         elif arg.kind == "array":
             shape = arg.shape
             if arg.initial == "values":
-                values[arg.name] = _fill(arg.dtype, shape, rng, index_high)
+                values[arg.name] = _fill(arg.dtype, shape, rng, index_high, boundary)
             elif arg.initial == "zeros":
                 values[arg.name] = np.zeros(shape + _inner(arg.dtype), dtype=_numpy_dtype(arg.dtype))
             else:
@@ -93,11 +101,26 @@ def make_inputs(contract: Contract, seed: int) -> dict:
             values[arg.name] = _struct_values(arg.fields, rng, contract.extents[0], index_high)
         elif arg.kind == "handle":
             values[arg.name] = _geometry(arg, rng, contract.extents[0])
+        elif arg.value is not None:
+            values[arg.name] = np.asarray(arg.value, dtype=_numpy_dtype(arg.dtype))
         elif _scalar_of(arg.dtype) in _INTS and not _inner(arg.dtype):
             values[arg.name] = np.asarray(rng.integers(*INT_VALUE_RANGE), dtype=_numpy_dtype(arg.dtype))
         else:
-            values[arg.name] = _fill(arg.dtype, (), rng, index_high)
-    return values
+            values[arg.name] = _fill(arg.dtype, (), rng, index_high, boundary)
+    return {a.name: values[a.name] for a in contract.args}
+
+
+def _offsets(arg: Arg, shapes: dict, values: dict, rng) -> np.ndarray:
+    """Offsets or indices into a dimension of another array, each with its count (an int, or
+    the matching element of an int array of counts, cut to fit) inside that dimension."""
+    array, dim, count = arg.index
+    extent = shapes[array][dim]
+    if isinstance(count, str):
+        span = np.minimum(values[count].astype(np.int64), extent)
+        values[count] = span.astype(values[count].dtype)  # the counts must fit too
+    else:
+        span = np.full(arg.shape, min(count or 1, extent), dtype=np.int64)
+    return (rng.random(arg.shape) * (extent - span + 1)).astype(_numpy_dtype(arg.dtype))
 
 
 _INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
@@ -121,7 +144,7 @@ def _inner(dtype: str) -> tuple[int, ...]:
     return {"quat": (4,), "transform": (7,)}.get(kind, ())
 
 
-def _fill(dtype: str, shape: tuple, rng: np.random.Generator, index_high: int) -> np.ndarray:
+def _fill(dtype: str, shape: tuple, rng: np.random.Generator, index_high: int, boundary: tuple = BOUNDARY_VALUES) -> np.ndarray:
     full = tuple(shape) + _inner(dtype)
     scalar = _scalar_of(dtype)
     if dtype == "bool":
@@ -129,8 +152,8 @@ def _fill(dtype: str, shape: tuple, rng: np.random.Generator, index_high: int) -
     if scalar in _INTS:  # ints in arrays and vectors index the arrays: inside every extent
         return rng.integers(0, index_high, size=full).astype(scalar)
     data = rng.uniform(-1.0, 1.0, size=full)
-    boundary = rng.random(full) < 0.25
-    data[boundary] = rng.choice(BOUNDARY_VALUES, size=int(boundary.sum()))
+    at_boundary = rng.random(full) < 0.25
+    data[at_boundary] = rng.choice(boundary, size=int(at_boundary.sum()))
     if dtype.startswith("quat("):  # rotations are unit quaternions
         data = _unit(rng.uniform(-1.0, 1.0, size=full))
     elif dtype.startswith("transform("):
@@ -256,12 +279,25 @@ def _launch(wp, kernel, contract: Contract, args: list) -> None:
     wp.synchronize_device("cpu")
 
 
-def behave(kernel, source: str, seed: int, backward: bool = True) -> Behaviour:
-    """Launch ``kernel`` (loaded from ``source``) on seeded inputs; what it did."""
+def behave(kernel, source: str, seed: int, backward: bool = True, family_contract: dict | None = None) -> Behaviour:
+    """Launch ``kernel`` (loaded from ``source``) on seeded inputs; what it did. Inputs that
+    make the kernel write NaN or infinity (a boundary value it divides by) are drawn again,
+    up to ``INPUT_DRAWS`` times: the row records the inputs used."""
     import warp as wp
 
-    contract = infer(kernel, source)
-    inputs = make_inputs(contract, seed)
+    contract = infer(kernel, source, family_contract)
+    for draw in range(INPUT_DRAWS):
+        inputs = make_inputs(contract, seed if draw == 0 else seed + draw * 1_000_003)
+        behaviour = _forward(wp, kernel, contract, inputs)
+        if behaviour.non_finite == 0:
+            break
+    if backward and _warp.has_backward(kernel):
+        _adjoint(wp, kernel, contract, inputs, seed, behaviour, source)
+    return behaviour
+
+
+def _forward(wp, kernel, contract: Contract, inputs: dict) -> Behaviour:
+    """Two launches on the same inputs: the first's outputs, and whether the second agrees."""
     keep: list = []
     runs = []
     for _ in range(2):
@@ -271,21 +307,18 @@ def behave(kernel, source: str, seed: int, backward: bool = True) -> Behaviour:
         runs.append({a.name: _plain(arr.numpy().copy()) for a, arr in zip(contract.args, args) if a.kind == "array"})
     first, second = runs
     written = [a for a in contract.args if a.kind == "array" and a.written]
-    outputs = {a.name: first[a.name] for a in written}
-    behaviour = Behaviour(contract, inputs, outputs)
+    behaviour = Behaviour(contract, inputs, {a.name: first[a.name] for a in written})
     behaviour.deterministic = all(_bits(first[n]) == _bits(second[n]) for n in first)
     behaviour.read_only_changed = tuple(
         a.name for a in contract.args if a.kind == "array" and a.access == "read" and _bits(first[a.name]) != before[a.name]
     )
     for a in written:
-        data = outputs[a.name]
+        data = behaviour.outputs[a.name]
         if isinstance(data, np.ndarray) and data.dtype in SENTINEL_NAN_BITS:
             sentinel = np.asarray(SENTINEL_NAN_BITS[data.dtype], dtype=f"u{data.dtype.itemsize}")
             untouched = data.view(f"u{data.dtype.itemsize}") == sentinel
             behaviour.unwritten += int(untouched.sum())
             behaviour.non_finite += int((~np.isfinite(data) & ~untouched).sum())
-    if backward and _warp.has_backward(kernel):
-        _adjoint(wp, kernel, contract, inputs, seed, behaviour, source)
     return behaviour
 
 
@@ -431,7 +464,7 @@ def main(request_path: str, result_path: str) -> None:
         for index, request in requests:
             try:
                 with _warp.fd_redirected(1, 2), _warp.LoadedKernel(request.python_source, request.module_name, request.kernel_name) as loaded:
-                    result = behave(loaded.kernel, request.python_source, request.seed, request.backward)
+                    result = behave(loaded.kernel, request.python_source, request.seed, request.backward, request.family_contract)
             except ContractError as e:
                 result = Failure("no-contract", str(e))
             except Exception as e:  # noqa: BLE001 - whatever Warp raises launching this kernel is its reason

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .families import registry
@@ -29,6 +29,8 @@ class KernelSpec:
     python_source: str
     origin: str | None = None  # extracted kernels: "dist==version:path:line" or "path:line"
     license: str | None = None  # SPDX id of the code it came from, when known
+    # How to launch it, where its family states it (see families/_compose): extents, index arrays
+    contract: dict | None = field(default=None, compare=False)
 
 
 def derive_seed(*parts: int | str) -> int:
@@ -75,7 +77,7 @@ def generate_kernel(seed: int, family: str | None = None) -> KernelSpec:
     name = family or family_for_seed(seed)
     rng = KernelRandom(derive_seed("kernel", seed))
     kernel = registry()[name].generate(rng)
-    return KernelSpec(seed, name, kernel.kernel_name, kernel.python_source)
+    return KernelSpec(seed, name, kernel.kernel_name, kernel.python_source, contract=kernel.contract)
 
 
 def source_id(python_source: str) -> str:
