@@ -237,6 +237,8 @@ def _arg(name: str, warp_type, read: bool, written: bool, kernel_def, functions)
         return Arg(name, "array", described["dtype"], described["ndim"], access=access, fields=_fields(described.get("fields", [])))
     if kind == "struct":
         return Arg(name, "struct", described["dtype"], fields=_fields(described["fields"]))
+    if kind in _TEXTURES:  # sampled as floats: one channel
+        return Arg(name, "handle", "float32", ndim=_TEXTURES[kind], handle="texture")
     if kind != "value":
         raise ContractError(f"argument {name} is a {kind}")
     if described["dtype"] == "uint64":
@@ -250,6 +252,7 @@ def _fields(described: list[dict]) -> tuple[Field, ...]:
     return tuple(Field(f["name"], f["dtype"], f.get("ndim", 0), _fields(f.get("fields", []))) for f in described)
 
 
+_TEXTURES = {"Texture1D": 1, "Texture2D": 2, "Texture3D": 3}
 # What a uint64 id is, by the builtins it is passed to (first argument).
 _HANDLE_PREFIXES = (("mesh_", "mesh"), ("volume_", "volume"), ("bvh_", "bvh"), ("hash_grid_", "hash_grid"))
 _VOLUME_SUFFIX = {"_f": "float32", "_v": "vector(3,float32)", "_i": "int32"}
@@ -269,7 +272,7 @@ def _handle_kind(name: str, function: ast.FunctionDef, functions: dict, seen: fr
             continue
         if isinstance(node.func, ast.Attribute) and positions[0] == 0:
             for prefix, found in _HANDLE_PREFIXES:
-                if callee.startswith(prefix):
+                if callee.removeprefix("tile_").startswith(prefix):
                     kind = found
                     if found == "volume":
                         dtype = _volume_dtype(callee, node, dtype)

@@ -204,6 +204,8 @@ def _geometry(arg: Arg, rng, extent: int) -> dict:
         scalar = _scalar_of(arg.dtype)
         data = rng.integers(0, extent, size=shape) if scalar in _INTS else rng.uniform(-1.0, 1.0, size=shape)
         return {"values": data.astype(scalar), "min_world": np.array([-1.0, -1.0, -1.0], dtype=np.float32), "voxel_size": np.float32(0.25)}
+    if arg.handle == "texture":
+        return {"values": rng.uniform(-1.0, 1.0, size=(8,) * arg.ndim).astype(np.float32)}
     centers = rng.uniform(-1.0, 1.0, size=(extent, 3)).astype(np.float32)
     if arg.handle == "bvh":
         half = rng.uniform(0.05, 0.3, size=(extent, 3)).astype(np.float32)
@@ -237,6 +239,10 @@ def _warp_handle(wp, arg: Arg, geometry: dict, keep: list):
         handle = wp.Mesh(points=wp.array(geometry["points"], dtype=wp.vec3, device="cpu"), indices=wp.array(geometry["indices"], dtype=wp.int32, device="cpu"))
     elif arg.handle == "volume":
         handle = wp.Volume.load_from_numpy(geometry["values"], min_world=tuple(geometry["min_world"].tolist()), voxel_size=float(geometry["voxel_size"]), bg_value=_background(geometry["values"]), device="cpu")
+    elif arg.handle == "texture":
+        texture = {1: wp.Texture1D, 2: wp.Texture2D, 3: wp.Texture3D}[arg.ndim](geometry["values"], device="cpu")
+        keep.append(texture)
+        return texture
     elif arg.handle == "bvh":
         handle = wp.Bvh(wp.array(geometry["lowers"], dtype=wp.vec3, device="cpu"), wp.array(geometry["uppers"], dtype=wp.vec3, device="cpu"))
     else:
