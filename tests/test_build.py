@@ -377,8 +377,14 @@ def test_a_limited_last_shard_with_a_rejected_row_is_built_again_in_full(tmp_pat
     from warp_ir_dataset.cli import run_cli
     from warp_ir_dataset.validate import Outcome
 
+    from warp_ir_dataset.contract import Contract
+    from warp_ir_dataset.execute import Behaviour, Failure
+
     def fake_check(codes, device, plan):
         return [Outcome(ok=hashlib.sha256(c.forward_code.encode()).digest()[0] >= 52, reason="injected", message="injected") for c in codes]
+
+    def fake_run_kernels(requests, *a, **kw):  # a cpu row is compiled by its launch
+        return [Behaviour(Contract((1,), ()), {}, {}) if hashlib.sha256(r.python_source.encode()).digest()[0] >= 52 else Failure("injected", "injected") for r in requests]
 
     tasks = []
     real_build_shards = engines.build_shards
@@ -388,6 +394,7 @@ def test_a_limited_last_shard_with_a_rejected_row_is_built_again_in_full(tmp_pat
         return real_build_shards(job, on_row)
 
     monkeypatch.setattr(pipeline, "check", fake_check)
+    monkeypatch.setattr(pipeline, "run_kernels", fake_run_kernels)
     monkeypatch.setattr(engines, "build_shards", spy)
     common = ["--config", "cpu", "--rows-per-shard", "20", "--validate", "all", "--workers", "1", "--quiet"]
     run_cli(build_module.main, "build", ["--target-mb", "0.15", "--out", str(tmp_path / "small"), *common])

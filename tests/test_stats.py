@@ -48,6 +48,7 @@ def row(family: str, source: str, device: str, ptx: str | None = None) -> dict:
         "backward_code": None, "helper_code": "", "ptx": ptx, "arg_names": ["a", "out"],
         "arg_types": ["array(ndim=1, dtype=float32)"] * 2, "builtins": sorted(set(re.findall(r"wp\.(\w+)\(", source)) - {"array", "kernel"}),
         "validation": "unchecked", "warp_version": "1.19.0", "generator_version": "1", "origin": None, "license": None,
+        "contract": None, "inputs": None, "outputs": None, "output_grads": None, "input_grads": None,
     }
 
 

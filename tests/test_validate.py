@@ -7,6 +7,7 @@ import pytest
 
 from helpers import ROOT, build
 from warp_ir_dataset import pipeline
+from warp_ir_dataset.execute import Failure
 from warp_ir_dataset.pipeline import ShardTask, build_shard
 from warp_ir_dataset.sources import GeneratedSource
 from warp_ir_dataset.validate import SAMPLE_EVERY, ValidationPlan
@@ -37,6 +38,15 @@ def break_the_third_kernel(monkeypatch) -> dict:
         return row, code
 
     monkeypatch.setattr(pipeline, "kernel_row", kernel_row_breaking_the_third)
+    # A cpu row of a generated kernel is compiled by its launch (stage 4), from its source: the
+    # broken kernel's launch fails as its compile would.
+    real_run_kernels = pipeline.run_kernels
+
+    def run_kernels_failing_the_broken(requests, *a, **kw):
+        results = real_run_kernels([r for r in requests if r.module_name != f"wirds_{calls['broken']}"], *a, **kw)
+        return [Failure("clang-error", "error: injected by the test") if r.module_name == f"wirds_{calls['broken']}" else results.pop(0) for r in requests]
+
+    monkeypatch.setattr(pipeline, "run_kernels", run_kernels_failing_the_broken)
     return calls
 
 
@@ -47,7 +57,7 @@ def test_broken_code_is_rejected_with_its_reason_and_replaced(monkeypatch, devic
     result = build_shard(task)
     table = result.table
     assert table.num_rows == 6
-    assert set(table.column("validation").to_pylist()) == {"compiled"}
+    assert set(table.column("validation").to_pylist()) == {"executed"}  # compiled, then launched on the cpu
     assert calls["broken"] not in table.column("id").to_pylist()
     assert [r["id"] for r in result.rejects] == [calls["broken"]]
     reject = result.rejects[0]
@@ -67,13 +77,15 @@ def _ptxas_checks(ptx: str, arch: str, tmp_path) -> subprocess.CompletedProcess:
 def ptx_rows(tmp_path_factory):
     out = tmp_path_factory.mktemp("ptx") / "d"
     build(out, "cuda", 0.15, "--validate", "all", "--ptx", "--rows-per-shard", "4", "--workers", "2")
-    return out, pq.read_table(out / "cuda")
+    import pyarrow as pa
+
+    return out, pa.concat_tables([pq.read_table(p) for p in sorted((out / "cuda").glob("*.parquet"))])
 
 
 def test_cuda_build_with_ptx_compiles_every_row_and_each_ptx_is_the_rows_own(ptx_rows):
     out, table = ptx_rows
     assert table.num_rows >= 4
-    assert set(table.column("validation").to_pylist()) == {"compiled"}
+    assert set(table.column("validation").to_pylist()) == {"executed"}  # NVRTC compiled them; each launched on the cpu
     assert pq.read_schema(next((out / "cuda").glob("*.parquet"))).metadata[b"arch"] == b"sm_90"
     for row in table.to_pylist():
         entries = re.findall(r"^\.visible \.entry (\w+)\(", row["ptx"], re.MULTILINE)
@@ -95,11 +107,12 @@ def test_each_rows_ptx_is_assembled_by_a_cuda_toolkits_ptxas(ptx_rows, tmp_path)
         assert proc.returncode == 0, proc.stderr
 
 
-def test_cpu_build_validate_all_marks_every_row_compiled(tmp_path):
+def test_cpu_build_validate_all_marks_every_row_compiled_and_executed(tmp_path):
     out = tmp_path / "d"
     proc = build(out, "cpu", 0.06, "--validate", "all", "--rows-per-shard", "8", "--workers", "2")
-    table = pq.read_table(out / "cpu", columns=["validation"])
-    assert set(table.column("validation").to_pylist()) == {"compiled"}
+    table = pq.read_table(out / "cpu", columns=["validation", "outputs"])
+    assert set(table.column("validation").to_pylist()) == {"executed"}
+    assert all(outputs for outputs in table.column("outputs").to_pylist())
     assert "validated" in proc.stdout and "rows/s per worker" in proc.stdout
 
 

@@ -687,3 +687,11 @@ def has_backward(kernel) -> bool:
 def array_dtype(array_type):
     """The element type of a Warp array type."""
     return array_type.dtype
+
+
+def cuda_available() -> bool:
+    """Whether a CUDA device (a GPU and its driver) can launch kernels here."""
+    import warp as wp
+
+    init()
+    return wp.is_cuda_available()

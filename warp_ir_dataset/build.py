@@ -515,9 +515,10 @@ def _echo_summary(opts: BuildOptions, summary: BuildSummary) -> dict:
     if counts.generator_errors:
         click.echo(f"{config}: warning: the generator raised {counts.generator_errors} times (a family bug; seeds skipped)", err=True)
     if counts.validated:
+        seconds = counts.validation_seconds + counts.execution_seconds
         click.echo(
-            f"{config}: validated {counts.validated} rows with {'clang' if config == 'cpu' else 'NVRTC'} "
-            f"in {counts.validation_seconds:.1f}s of worker time ({counts.validated / counts.validation_seconds:.1f} rows/s per worker); "
+            f"{config}: validated {counts.validated} rows with {'clang' if config == 'cpu' else 'NVRTC'}, executed {counts.executed} on the cpu, "
+            f"in {seconds:.1f}s of worker time ({counts.validated / max(seconds, 1e-9):.1f} rows/s per worker); "
             + (f"{counts.rejected} rejected (see {out / config}/rejects-*.jsonl)" if counts.rejected else "none rejected")
         )
     return {**asdict(summary), "rows_per_second": rate, "workers": opts.workers, "target_bytes": opts.target_bytes}

@@ -51,4 +51,10 @@ def _row(spec: KernelSpec, kid: str, device: str, code: _warp.KernelCode, builti
         "generator_version": GENERATOR_VERSION if spec.seed is not None else "",
         "origin": spec.origin,
         "license": spec.license,
+        # what it does: filled in for the rows that are executed (stage 4)
+        "contract": None,
+        "inputs": None,
+        "outputs": None,
+        "output_grads": None,
+        "input_grads": None,
     }

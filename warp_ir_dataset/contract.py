@@ -73,6 +73,19 @@ class Contract:
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
+    @classmethod
+    def from_json(cls, text: str) -> "Contract":
+        data = json.loads(text)
+
+        def fields(items: list) -> tuple[Field, ...]:
+            return tuple(Field(f["name"], f["dtype"], f["ndim"], fields(f["fields"])) for f in items)
+
+        args = tuple(
+            Arg(**{**a, "shape": tuple(a["shape"]), "index": tuple(a["index"]) if a["index"] else None, "fields": fields(a["fields"])})
+            for a in data["args"]
+        )
+        return cls(tuple(data["launch"]), args, data["block_dim"], tuple(data["extents"]), tuple(data["thresholds"]))
+
 
 class ContractError(Exception):
     """The kernel takes something no contract can say how to build (one line, the reason)."""

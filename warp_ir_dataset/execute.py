@@ -72,6 +72,12 @@ class Request:
     module_name: str
     backward: bool = True
     family_contract: dict | None = None  # the generator family's statement of it, where it has one
+    # A replay of a stored row: its contract and inputs (value records) instead of seeded ones,
+    # the output gradients to seed, and the device to launch on.
+    contract_json: str | None = None
+    inputs: list | None = None
+    output_grads: list | None = None
+    device: str = "cpu"
 
 
 # -- inputs ---------------------------------------------------------------------------------------
@@ -214,40 +220,40 @@ def _geometry(arg: Arg, rng, extent: int) -> dict:
 
 
 # -- one launch (inside the executing process) --------------------------------------------------
-def _warp_value(wp, arg_or_field_dtype: str, value: np.ndarray, ndim: int):
+def _warp_value(wp, arg_or_field_dtype: str, value: np.ndarray, ndim: int, device: str):
     dtype = wp.bool if arg_or_field_dtype == "bool" else _warp.value_type(arg_or_field_dtype)
     if ndim:
-        return wp.array(value, dtype=dtype, device="cpu")
+        return wp.array(value, dtype=dtype, device=device)
     if not _inner(arg_or_field_dtype):
         return value.item()
     return dtype(*value.ravel().tolist())
 
 
-def _warp_struct(wp, cls, fields: tuple[Field, ...], values: dict, at: tuple = ()):
+def _warp_struct(wp, cls, fields: tuple[Field, ...], values: dict, device: str, at: tuple = ()):
     """The struct instance of ``values`` (of element ``at`` of an array of structs)."""
     instance = cls()
     for f in fields:
         if f.fields:
-            setattr(instance, f.name, _warp_struct(wp, _warp.struct_field_types(cls)[f.name], f.fields, values[f.name], at))
+            setattr(instance, f.name, _warp_struct(wp, _warp.struct_field_types(cls)[f.name], f.fields, values[f.name], device, at))
         else:
-            setattr(instance, f.name, _warp_value(wp, f.dtype, np.asarray(values[f.name][at]), f.ndim))
+            setattr(instance, f.name, _warp_value(wp, f.dtype, np.asarray(values[f.name][at]), f.ndim, device))
     return instance
 
 
-def _warp_handle(wp, arg: Arg, geometry: dict, keep: list):
+def _warp_handle(wp, arg: Arg, geometry: dict, keep: list, device: str):
     if arg.handle == "mesh":
-        handle = wp.Mesh(points=wp.array(geometry["points"], dtype=wp.vec3, device="cpu"), indices=wp.array(geometry["indices"], dtype=wp.int32, device="cpu"))
+        handle = wp.Mesh(points=wp.array(geometry["points"], dtype=wp.vec3, device=device), indices=wp.array(geometry["indices"], dtype=wp.int32, device=device))
     elif arg.handle == "volume":
-        handle = wp.Volume.load_from_numpy(geometry["values"], min_world=tuple(geometry["min_world"].tolist()), voxel_size=float(geometry["voxel_size"]), bg_value=_background(geometry["values"]), device="cpu")
+        handle = wp.Volume.load_from_numpy(geometry["values"], min_world=tuple(geometry["min_world"].tolist()), voxel_size=float(geometry["voxel_size"]), bg_value=_background(geometry["values"]), device=device)
     elif arg.handle == "texture":
-        texture = {1: wp.Texture1D, 2: wp.Texture2D, 3: wp.Texture3D}[arg.ndim](geometry["values"], device="cpu")
+        texture = {1: wp.Texture1D, 2: wp.Texture2D, 3: wp.Texture3D}[arg.ndim](geometry["values"], device=device)
         keep.append(texture)
         return texture
     elif arg.handle == "bvh":
-        handle = wp.Bvh(wp.array(geometry["lowers"], dtype=wp.vec3, device="cpu"), wp.array(geometry["uppers"], dtype=wp.vec3, device="cpu"))
+        handle = wp.Bvh(wp.array(geometry["lowers"], dtype=wp.vec3, device=device), wp.array(geometry["uppers"], dtype=wp.vec3, device=device))
     else:
-        handle = wp.HashGrid(*geometry["dims"].tolist(), device="cpu")
-        handle.build(wp.array(geometry["points"], dtype=wp.vec3, device="cpu"), float(geometry["radius"]))
+        handle = wp.HashGrid(*geometry["dims"].tolist(), device=device)
+        handle.build(wp.array(geometry["points"], dtype=wp.vec3, device=device), float(geometry["radius"]))
     keep.append(handle)  # a handle must outlive the launch that uses its id
     return handle.id
 
@@ -256,33 +262,33 @@ def _background(values: np.ndarray):
     return tuple([0] * values.shape[-1]) if values.ndim == 4 else values.dtype.type(0).item()
 
 
-def _arguments(wp, kernel, contract: Contract, inputs: dict, keep: list, requires_grad: set[str] = frozenset()) -> list:
+def _arguments(wp, kernel, contract: Contract, inputs: dict, keep: list, device: str, requires_grad: set[str] = frozenset()) -> list:
     structs = _warp.argument_types(kernel)
     out = []
     for arg in contract.args:
         value = inputs[arg.name]
         if arg.kind == "array" and arg.fields:
             cls = _warp.array_dtype(structs[arg.name])
-            instances = [_warp_struct(wp, cls, arg.fields, value, at) for at in np.ndindex(*arg.shape)]
-            out.append(wp.array(instances, dtype=cls, device="cpu").reshape(arg.shape))
+            instances = [_warp_struct(wp, cls, arg.fields, value, device, at) for at in np.ndindex(*arg.shape)]
+            out.append(wp.array(instances, dtype=cls, device=device).reshape(arg.shape))
         elif arg.kind == "array":
             dtype = wp.bool if arg.dtype == "bool" else _warp.value_type(arg.dtype)
-            out.append(wp.array(value.copy(), dtype=dtype, device="cpu", requires_grad=arg.name in requires_grad))
+            out.append(wp.array(value.copy(), dtype=dtype, device=device, requires_grad=arg.name in requires_grad))
         elif arg.kind == "struct":
-            out.append(_warp_struct(wp, structs[arg.name], arg.fields, value))
+            out.append(_warp_struct(wp, structs[arg.name], arg.fields, value, device))
         elif arg.kind == "handle":
-            out.append(_warp_handle(wp, arg, value, keep))
+            out.append(_warp_handle(wp, arg, value, keep, device))
         else:
-            out.append(_warp_value(wp, arg.dtype, value, 0))
+            out.append(_warp_value(wp, arg.dtype, value, 0, device))
     return out
 
 
-def _launch(wp, kernel, contract: Contract, args: list) -> None:
+def _launch(wp, kernel, contract: Contract, args: list, device: str) -> None:
     if contract.block_dim:
-        wp.launch_tiled(kernel, dim=contract.launch, inputs=args, block_dim=contract.block_dim, device="cpu")
+        wp.launch_tiled(kernel, dim=contract.launch, inputs=args, block_dim=contract.block_dim, device=device)
     else:
-        wp.launch(kernel, dim=contract.launch, inputs=args, device="cpu")
-    wp.synchronize_device("cpu")
+        wp.launch(kernel, dim=contract.launch, inputs=args, device=device)
+    wp.synchronize_device(device)
 
 
 def behave(kernel, source: str, seed: int, backward: bool = True, family_contract: dict | None = None) -> Behaviour:
@@ -302,14 +308,26 @@ def behave(kernel, source: str, seed: int, backward: bool = True, family_contrac
     return behaviour
 
 
-def _forward(wp, kernel, contract: Contract, inputs: dict) -> Behaviour:
+def replay(kernel, request: Request) -> Behaviour:
+    """A stored row's launch again: its contract, its inputs, its output gradients."""
+    import warp as wp
+
+    contract = Contract.from_json(request.contract_json)
+    inputs = records_to_values(request.inputs)
+    behaviour = _forward(wp, kernel, contract, inputs, request.device)
+    if request.output_grads:
+        _adjoint(wp, kernel, contract, inputs, 0, behaviour, request.python_source, request.device, records_to_values(request.output_grads))
+    return behaviour
+
+
+def _forward(wp, kernel, contract: Contract, inputs: dict, device: str = "cpu") -> Behaviour:
     """Two launches on the same inputs: the first's outputs, and whether the second agrees."""
     keep: list = []
     runs = []
     for _ in range(2):
-        args = _arguments(wp, kernel, contract, inputs, keep)
+        args = _arguments(wp, kernel, contract, inputs, keep, device)
         before = {a.name: _bits(arr.numpy()) for a, arr in zip(contract.args, args) if a.kind == "array"}
-        _launch(wp, kernel, contract, args)
+        _launch(wp, kernel, contract, args, device)
         runs.append({a.name: _plain(arr.numpy().copy()) for a, arr in zip(contract.args, args) if a.kind == "array"})
     first, second = runs
     written = [a for a in contract.args if a.kind == "array" and a.written]
@@ -356,7 +374,7 @@ def _shape_read(source: str) -> set[str]:
     return {n.value.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Attribute) and n.attr == "shape" and isinstance(n.value, ast.Name)}
 
 
-def _adjoint(wp, kernel, contract: Contract, inputs: dict, seed: int, behaviour: Behaviour, source: str) -> None:
+def _adjoint(wp, kernel, contract: Contract, inputs: dict, seed: int, behaviour: Behaviour, source: str, device: str = "cpu", seeded: dict | None = None) -> None:
     no_grad = _shape_read(source)
     floats = [a for a in contract.args if a.kind == "array" and not a.fields and _scalar_of(a.dtype).startswith("float") and a.name not in no_grad]
     outs = [a for a in floats if a.written]
@@ -365,14 +383,16 @@ def _adjoint(wp, kernel, contract: Contract, inputs: dict, seed: int, behaviour:
         return
     rng = np.random.default_rng([seed, 1])
     keep: list = []
-    args = _arguments(wp, kernel, contract, inputs, keep, requires_grad={a.name for a in floats})
+    args = _arguments(wp, kernel, contract, inputs, keep, device, requires_grad={a.name for a in floats})
     by_name = {a.name: v for a, v in zip(contract.args, args)}
     tape = wp.Tape()
     with tape:
-        _launch(wp, kernel, contract, args)
-    seeded = {a.name: rng.uniform(-1.0, 1.0, size=by_name[a.name].numpy().shape).astype(by_name[a.name].numpy().dtype) for a in outs}
-    tape.backward(grads={by_name[n]: wp.array(g, dtype=by_name[n].dtype, device="cpu") for n, g in seeded.items()})
-    wp.synchronize_device("cpu")
+        _launch(wp, kernel, contract, args, device)
+    if seeded is None:
+        seeded = {a.name: rng.uniform(-1.0, 1.0, size=by_name[a.name].numpy().shape).astype(by_name[a.name].numpy().dtype) for a in outs}
+    seeded = {n: g for n, g in seeded.items() if n in by_name}
+    tape.backward(grads={by_name[n]: wp.array(g, dtype=by_name[n].dtype, device=device) for n, g in seeded.items()})
+    wp.synchronize_device(device)
     behaviour.output_grads = seeded
     behaviour.input_grads = {a.name: by_name[a.name].grad.numpy().copy() for a in ins}
 
@@ -470,7 +490,10 @@ def main(request_path: str, result_path: str) -> None:
         for index, request in requests:
             try:
                 with _warp.fd_redirected(1, 2), _warp.LoadedKernel(request.python_source, request.module_name, request.kernel_name) as loaded:
-                    result = behave(loaded.kernel, request.python_source, request.seed, request.backward, request.family_contract)
+                    if request.inputs is None:
+                        result = behave(loaded.kernel, request.python_source, request.seed, request.backward, request.family_contract)
+                    else:
+                        result = replay(loaded.kernel, request)
             except ContractError as e:
                 result = Failure("no-contract", str(e))
             except Exception as e:  # noqa: BLE001 - whatever Warp raises launching this kernel is its reason
@@ -481,3 +504,65 @@ def main(request_path: str, result_path: str) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+# -- behaviour as row columns ----------------------------------------------------------------------
+def value_records(values: dict) -> list[dict]:
+    """Named values as the rows store them: ``{name, dtype, shape, floats, ints}`` each, the
+    values flattened in C order into ``floats`` (float dtypes; NaN where a written-only array
+    was never written) or ``ints`` (ints and bools; uint64 as the int64 of the same bits).
+    A struct's fields and a handle's data are named ``arg.field``."""
+    out: list[dict] = []
+
+    def add(name: str, value) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                add(f"{name}.{key}", inner)
+            return
+        array = np.asarray(value)
+        is_float = array.dtype.kind == "f"
+        flat = array.reshape(-1)
+        out.append({
+            "name": name,
+            "dtype": str(array.dtype),
+            "shape": list(array.shape),
+            "floats": flat.astype(np.float64).tolist() if is_float else None,
+            "ints": None if is_float else (flat.view(np.int64) if array.dtype == np.uint64 else flat.astype(np.int64)).tolist(),
+        })
+
+    with np.errstate(invalid="ignore"):  # NaN marks elements never written: kept as NaN
+        for name, value in values.items():
+            add(name, value)
+    return out
+
+
+def records_to_values(records: list[dict]) -> dict:
+    """:func:`value_records` back to named numpy values (``a.b`` names nested dicts)."""
+    values: dict = {}
+    for r in records:
+        dtype = np.dtype(r["dtype"])
+        if r["floats"] is not None:
+            array = np.asarray(r["floats"], dtype=np.float64).astype(dtype)
+        else:
+            ints = np.asarray(r["ints"], dtype=np.int64)
+            array = ints.view(np.uint64) if dtype == np.uint64 else ints.astype(dtype)
+        *path, last = r["name"].split(".")
+        into = values
+        for key in path:
+            into = into.setdefault(key, {})
+        into[last] = array.reshape(r["shape"])
+    return values
+
+
+def behaviour_columns(b: Behaviour) -> dict:
+    """The schema-3 columns of an executed row."""
+    return {
+        "contract": b.contract.to_json(),
+        "inputs": value_records(b.inputs),
+        "outputs": value_records(b.outputs),
+        "output_grads": value_records(b.output_grads) if b.output_grads else None,
+        "input_grads": value_records(b.input_grads) if b.input_grads else None,
+    }
+
+
+NOT_EXECUTED = {"contract": None, "inputs": None, "outputs": None, "output_grads": None, "input_grads": None}

@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 from . import _warp
 from .codegen import kernel_row, kernel_rows
 from .fingerprint import fingerprint, split_of
-from .generate import KernelSpec, source_id
+from .execute import Failure, Request, behaviour_columns, run_kernels
+from .generate import KernelSpec, derive_seed, source_id
 from .schema import SCHEMA_VERSION, rows_to_table
 from .sources import KernelSource, ShardKernels
 from .validate import BATCH, ValidationPlan, check
@@ -95,8 +96,10 @@ class ShardCounts:
     oversized: int = 0  # generated code over MAX_CODE_CHARS
     generator_errors: int = 0  # a family raised: a bug, counted so a long build survives it
     validated: int = 0
+    executed: int = 0  # rows launched on recorded inputs (stage 4)
     rejected: int = 0
     validation_seconds: float = 0.0
+    execution_seconds: float = 0.0
     peak_rss_mb: float = 0.0  # per worker process
     failures_by_family: dict[str, int] = field(default_factory=dict)
 
@@ -156,6 +159,18 @@ class _Slot:
     row: dict
     code: _warp.KernelCode
     split: str
+    spec: KernelSpec
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What verifying a row found: compiled (and launched) or why not."""
+
+    ok: bool
+    reason: str = ""
+    message: str = ""
+    ptx: str | None = None
+    behaviour: dict | None = None  # the executed row's columns
 
 
 class _SharedBuilds:
@@ -170,6 +185,7 @@ class _SharedBuilds:
         self.waiting: dict[str, bool] = {}  # devices still to fill this slot: whether they compile it
         self.candidates: dict[tuple[int, int], KernelSpec | Exception | None] = {}  # by (stream, attempt)
         self.built: dict[str, dict[str, tuple | Exception]] = {}  # source id -> device -> result
+        self.behaviours: dict[str, object] = {}  # source id -> what executing it gave (every device's rows share it)
 
     def begin_slot(self, with_module: dict[str, bool]) -> None:
         self.waiting, self.candidates, self.built = dict(with_module), {}, {}
@@ -240,7 +256,6 @@ class _ShardBuilder:
         self.on_row = on_row or (lambda n: None)
         self.builds = builds or _SharedBuilds()
         self.slots: list[_Slot | None] = []
-        self.to_check: list[int] = []
         self.next_attempt: dict[int, int] = {}  # by stream
         self.spent = False  # a stream of a source without fixed slots ran out: the shard is full
         self.counts = ShardCounts()
@@ -290,7 +305,7 @@ class _ShardBuilder:
                 continue
             if structure is not None:
                 self.structures[structure] = self.structures.get(structure, 0) + 1
-            return _Slot(row, code, task.split or split_of(structure))
+            return _Slot(row, code, task.split or split_of(structure), spec)
 
     def progress(self, n: int = 1) -> None:
         self.done += n
@@ -325,35 +340,91 @@ class _ShardBuilder:
             return
         self.slots.append(filled)
         self.text += _chars(filled.row, GOAL_COLUMNS)
-        if self.compiles(slot):
-            self.to_check.append(slot)
         self.progress()  # rows awaiting the compiler count too: being built
 
+    def verifies(self, slot: int, filled: _Slot) -> bool:
+        """Whether a filled slot is compiled (and, where its source executes rows, launched):
+        the slots validation selects, and every ``test`` row of an executing source."""
+        return self.compiles(slot) or (self.source.executes and filled.split == "test")
+
     def checked_rows(self) -> list[dict]:
-        """The filled slots' rows after validation (a rejected row replaced by its stream's next
-        candidate, or dropped when there is none)."""
-        slots, to_check = self.slots, self.to_check
-        # One validation batch at a time: amortizes the headers and keeps the progress line moving.
-        for start in range(0, len(to_check), BATCH):
-            batch = to_check[start : start + BATCH]
-            outcomes = self._check([slots[s] for s in batch])
-            for slot, outcome in zip(batch, outcomes):
-                while not outcome.ok:
+        """The filled slots' rows after verification (a rejected row replaced by its stream's
+        next candidate, or dropped when there is none)."""
+        slots = self.slots
+        picked = [s for s, filled in enumerate(slots) if self.verifies(s, filled)]
+        # One batch at a time: amortizes the compiler's headers and keeps the progress line moving.
+        for start in range(0, len(picked), BATCH):
+            batch = picked[start : start + BATCH]
+            verdicts = self._verify([slots[s] for s in batch])
+            for slot, verdict in zip(batch, verdicts):
+                while not verdict.ok:
                     self.counts.rejected += 1
-                    rejected = slots[slot].row
-                    self._reject(slot, None, rejected, outcome.reason, outcome.message)
+                    self._reject(slot, None, slots[slot].row, verdict.reason, verdict.message)
                     slots[slot] = self.fill(slot)
                     if slots[slot] is None:
                         break
-                    outcome = self._check([slots[slot]])[0]
+                    verdict = self._verify([slots[slot]])[0] if self.verifies(slot, slots[slot]) else _Verdict(True, "unchecked")
                 else:
-                    slots[slot].row["validation"] = "compiled"
-                    slots[slot].row["ptx"] = outcome.ptx
+                    self._keep(slots[slot], verdict)
             self.on_row(self.done)  # no new rows, but a sign of life while the compiler works
         kept = [s for s in slots if s is not None]
         self.counts.rows = len(kept)
         self.splits = [s.split for s in kept]
         return [s.row for s in kept]
+
+    def _keep(self, filled: _Slot, verdict: _Verdict) -> None:
+        if verdict.reason == "unchecked":  # a replacement that needs no verifying
+            return
+        filled.row["validation"] = "executed" if verdict.behaviour is not None else "compiled"
+        filled.row["ptx"] = verdict.ptx
+        if verdict.behaviour is not None:
+            filled.row.update(verdict.behaviour)
+
+    def _verify(self, slots: list[_Slot]) -> list[_Verdict]:
+        """Compile the rows with the config's toolchain, then launch those of an executing
+        source on the cpu. A cpu row is compiled by its launch (Warp's own build, with clang,
+        in debug mode): compiling it apart first would pay clang twice."""
+        if not self.source.executes:
+            return [_Verdict(o.ok, o.reason, o.message, o.ptx) for o in self._check(slots)]
+        if self.task.config == "cpu":
+            compiled = [_Verdict(True)] * len(slots)
+            self.counts.validated += len(slots)
+        else:
+            compiled = [_Verdict(o.ok, o.reason, o.message, o.ptx) for o in self._check([self._with_module(s) for s in slots])]
+        launched = self._execute([s for s, v in zip(slots, compiled) if v.ok])
+        verdicts = []
+        for v in compiled:
+            if not v.ok:
+                verdicts.append(v)
+                continue
+            result = launched.pop(0)
+            if isinstance(result, Failure):
+                verdicts.append(_Verdict(False, result.reason, result.message))
+            else:
+                verdicts.append(_Verdict(True, ptx=v.ptx, behaviour=behaviour_columns(result)))
+        return verdicts
+
+    def _with_module(self, filled: _Slot) -> _Slot:
+        """The slot with its whole generated module, which compiling needs (a test row that
+        validation did not select was generated without it)."""
+        if filled.code.module_source is not None:
+            return filled
+        _, code = kernel_row(filled.spec, self.task.config, with_module=True)
+        filled.code = code
+        return filled
+
+    def _execute(self, slots: list[_Slot]) -> list:
+        """Each slot's behaviour (or failure), computed once per kernel for every device."""
+        shared = self.builds.behaviours
+        todo = [s for s in slots if s.row["id"] not in shared]
+        if todo:
+            started = time.perf_counter()
+            requests = [Request(s.spec.python_source, s.spec.kernel_name, derive_seed("inputs", s.row["id"]), f"wirds_{s.row['id']}", family_contract=s.spec.contract) for s in todo]
+            for s, result in zip(todo, run_kernels(requests)):
+                shared[s.row["id"]] = result
+            self.counts.execution_seconds += time.perf_counter() - started
+        self.counts.executed += sum(1 for s in slots if not isinstance(shared[s.row["id"]], Failure))
+        return [shared[s.row["id"]] for s in slots]
 
     def _check(self, slots: list[_Slot]):
         started = time.perf_counter()

@@ -1,13 +1,27 @@
-"""The row schema (version 2), shared by both configs, and the shard key-value metadata.
+"""The row schema (version 3), shared by both configs, and the shard key-value metadata.
 
 Version 2 added ``origin`` and ``license`` (where an extracted kernel came from, and under which
-licence); ``seed`` is null and ``family`` is ``real`` for extracted rows."""
+licence); ``seed`` is null and ``family`` is ``real`` for extracted rows. Version 3 added what an
+executed row did: its launch ``contract`` (JSON), the ``inputs`` of one cpu launch, the
+``outputs`` it wrote, and for kernels with a backward pass the ``output_grads`` seeded and the
+``input_grads`` one adjoint launch gave; ``validation`` is ``executed`` for those rows."""
 from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 CONFIGS = ("cpu", "cuda")
+
+# Named arrays of an executed row: values flattened in C order, floats or ints by dtype.
+VALUES = pa.list_(
+    pa.struct([
+        pa.field("name", pa.string()),
+        pa.field("dtype", pa.string()),
+        pa.field("shape", pa.list_(pa.int32())),
+        pa.field("floats", pa.list_(pa.float64())),
+        pa.field("ints", pa.list_(pa.int64())),
+    ])
+)
 
 ROW_SCHEMA = pa.schema(
     [
@@ -29,6 +43,11 @@ ROW_SCHEMA = pa.schema(
         pa.field("generator_version", pa.string(), nullable=False),
         pa.field("origin", pa.string()),
         pa.field("license", pa.string()),
+        pa.field("contract", pa.string()),
+        pa.field("inputs", VALUES),
+        pa.field("outputs", VALUES),
+        pa.field("output_grads", VALUES),
+        pa.field("input_grads", VALUES),
     ]
 )
 COLUMNS = tuple(ROW_SCHEMA.names)

@@ -66,6 +66,7 @@ class KernelSource(Protocol):
     kind: ClassVar[str]
     fixed_slots: ClassVar[bool]  # True: every slot is filled (a spent stream is a bug)
     caps_structures: ClassVar[bool]  # True: at most MAX_PER_STRUCTURE rows of one structure a shard
+    executes: ClassVar[bool]  # True: verified rows, and every test row, are launched (stage 4)
     sample_seed: int  # picks the rows that `--validate sample` compiles
 
     def kernels(self, shard_index: int) -> ShardKernels: ...
@@ -87,6 +88,7 @@ class GeneratedSource:
     kind: ClassVar[str] = "generator"
     fixed_slots: ClassVar[bool] = True
     caps_structures: ClassVar[bool] = True
+    executes: ClassVar[bool] = True
 
     @property
     def sample_seed(self) -> int:
@@ -131,6 +133,7 @@ class ModuleSource:
     kind: ClassVar[str] = "modules"
     fixed_slots: ClassVar[bool] = False
     caps_structures: ClassVar[bool] = False  # published code is what it is
+    executes: ClassVar[bool] = False  # no contract is known for code people wrote (yet)
     sample_seed: ClassVar[int] = 0
 
     @property

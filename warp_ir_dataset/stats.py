@@ -37,7 +37,11 @@ from .write import ShardError, read_shard_metadata
 
 LENGTH_COLUMNS = ("python_source", "forward_code", "backward_code", "helper_code", "ptx")
 LIST_COLUMNS = ("arg_names", "arg_types", "builtins")
-TEXT_COLUMNS = tuple(c for c in COLUMNS if c != "seed")
+# Columns of text (strings, lists of strings): what the text-bytes figures count. The values of
+# executed rows (lists of numbers) are counted apart.
+TEXT_COLUMNS = tuple(
+    f.name for f in ROW_SCHEMA if pa.types.is_string(f.type) or (pa.types.is_list(f.type) and pa.types.is_string(f.type.value_type))
+)
 REPORTED_METADATA = ("arch", "build_command", "generator_version", "ptx", "rows_per_shard", "schema_version", "seed", "validate", "warp_version")
 
 NEAR_DUP_THRESHOLD = 0.8

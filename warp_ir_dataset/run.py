@@ -1,0 +1,127 @@
+"""The ``run`` command: launch a dataset's executed rows again, from nothing but the rows, and
+compare with what they recorded.
+
+    python -m warp_ir_dataset.run DIR --config cpu [--split test] [--device cpu|cuda]
+
+Each row's ``python_source`` is loaded, its ``inputs`` rebuilt from the stored values, the kernel
+launched under its ``contract`` (and its adjoint seeded with ``output_grads``), each in a process
+of its own as ``build`` does. Integers must be equal; floats within ``--rtol``/``--atol`` (NaN
+where the row has NaN: elements the kernel never writes). ``--device cuda`` launches the cuda
+config's rows on a GPU against the outputs recorded on the cpu: a differential test of Warp's two
+backends. One line per row that differs, then a summary (per family); exit status 1 if any did.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .checks import BuildError
+from .execute import Failure, Request, records_to_values, run_kernels, value_records
+from .schema import CONFIGS
+
+RTOL = 1e-5  # floats: |new - recorded| <= ATOL + RTOL * |recorded|, elementwise
+ATOL = 1e-6
+
+
+def executed_rows(folder: Path, config: str, split: str, limit: int | None = None) -> list[dict]:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from .write import read_shard_metadata
+
+    rows: list[dict] = []
+    paths = sorted((folder / config).glob(f"{split}-*.parquet"))
+    if not paths:
+        raise BuildError(f"no {split} shards in {folder / config}")
+    for path in paths:
+        read_shard_metadata(path)  # one line for a file of another schema version
+        table = pq.read_table(path)
+        rows += table.filter(pc.equal(table.column("validation"), "executed")).to_pylist()
+        if limit is not None and len(rows) >= limit:
+            return rows[:limit]
+    return rows
+
+
+def replay_request(row: dict, device: str = "cpu") -> Request:
+    return Request(row["python_source"], row["kernel_name"], 0, f"wirds_{row['id']}", contract_json=row["contract"],
+                   inputs=row["inputs"], output_grads=row["output_grads"], device=device)
+
+
+def differences(row: dict, result, rtol: float = RTOL, atol: float = ATOL) -> list[str]:
+    """What a relaunch gave that the row did not record (empty: it agrees)."""
+    if isinstance(result, Failure):
+        return [f"{result.reason}: {result.message.splitlines()[0] if result.message else ''}"]
+    found = []
+    pairs = [("outputs", row["outputs"], result.outputs)]
+    if row["input_grads"]:
+        pairs.append(("input_grads", row["input_grads"], result.input_grads))
+    for column, recorded, new in pairs:
+        got = {r["name"]: r for r in value_records(new)}
+        for want in recorded:
+            name = want["name"]
+            if name not in got:
+                found.append(f"{column} {name}: not written")
+                continue
+            a = records_to_values([want])
+            b = records_to_values([got[name]])
+            for part in name.split("."):
+                a, b = a[part], b[part]
+            if a.shape != b.shape:
+                found.append(f"{column} {name}: shape {b.shape}, recorded {a.shape}")
+            elif a.dtype.kind == "f":
+                close = np.isclose(b, a, rtol=rtol, atol=atol, equal_nan=True)
+                if not close.all():
+                    at = np.argwhere(~close)[0]
+                    found.append(f"{column} {name}: {int((~close).sum())} of {a.size} elements differ, e.g. at {tuple(int(i) for i in at)}: {b[tuple(at)]!r}, recorded {a[tuple(at)]!r}")
+            elif not np.array_equal(a, b):
+                found.append(f"{column} {name}: {int((a != b).sum())} of {a.size} elements differ")
+    return found
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--config", "config", required=True, help="Which config's rows: cpu or cuda.")
+@click.option("--split", default="test", show_default=True, help="Which split's executed rows.")
+@click.option("--device", default="cpu", show_default=True, help="Where to launch them: cpu, or cuda (a GPU; against the outputs recorded on the cpu).")
+@click.option("--limit", type=int, default=None, help="At most this many rows.")
+@click.option("--rtol", type=float, default=RTOL, show_default=True, help="Relative tolerance for floats.")
+@click.option("--atol", type=float, default=ATOL, show_default=True, help="Absolute tolerance for floats.")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds one row may take before it is stopped.")
+def main(folder, config, split, device, limit, rtol, atol, timeout) -> None:
+    """Launch the executed rows of FOLDER again and compare with what they recorded."""
+    if config not in CONFIGS:
+        raise BuildError(f"unknown config {config!r}; choose from {', '.join(CONFIGS)}")
+    if device not in ("cpu", "cuda"):
+        raise BuildError(f"--device must be cpu or cuda, got {device!r}")
+    if device == "cuda":
+        from . import _warp
+
+        if not _warp.cuda_available():
+            raise BuildError("--device cuda needs a GPU with its driver; none is visible here")
+    rows = executed_rows(folder, config, split, limit)
+    if not rows:
+        raise BuildError(f"no executed rows in {folder / config}/{split}-*.parquet")
+    results = run_kernels([replay_request(r, "cuda:0" if device == "cuda" else "cpu") for r in rows], timeout)
+    by_family: dict[str, Counter] = {}
+    for row, result in zip(rows, results):
+        found = differences(row, result, rtol, atol)
+        tally = by_family.setdefault(row["family"], Counter())
+        tally["rows"] += 1
+        if found:
+            tally["differ"] += 1
+            click.echo(f"{row['id']} {row['kernel_name']} ({row['family']}): " + "; ".join(found))
+    differ = sum(c["differ"] for c in by_family.values())
+    click.echo(f"run {config}/{split} on {device}: {len(rows)} rows, {len(rows) - differ} agree with what they recorded, {differ} differ")
+    for family, tally in sorted(by_family.items()):
+        click.echo(f"  {family}: {tally['rows'] - tally['differ']}/{tally['rows']} agree")
+    if differ:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    from .cli import run_cli
+
+    run_cli(main, "run")
