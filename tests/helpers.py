@@ -48,3 +48,11 @@ def examples(n: int) -> int:
     from hypothesis import settings
 
     return n if settings.default.derandomize else 10 * n
+
+
+def comparable(rows: list[dict]) -> str:
+    """Rows as text that compares equal when the rows are equal, NaN included (a launch's
+    outputs hold NaN where a kernel never wrote, and NaN != NaN)."""
+    import json
+
+    return json.dumps(rows, sort_keys=True, default=repr)

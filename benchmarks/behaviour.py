@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Do the executed rows' inputs catch wrong code? Measured on a built folder.
+
+    ./dev python benchmarks/behaviour.py DIR --config cpu [--split train] [--rows 500] [--json]
+
+For the executed rows of DIR/CONFIG (build it with ``--validate all`` so every row was tried):
+
+* **executable share**, per family and in all: rows launched with finite outputs, over the rows
+  tried (executed rows plus the rejects a launch caused: ``launch-*``, ``no-contract``);
+* **determinism**: every row launched again (``run``'s replay, two launches each) gives the
+  same bits as the first launch and as the row;
+* **trivial kernels**: rows whose recorded outputs a kernel that does nothing, writes zeros, or
+  copies an input of the same shape would match (computed from the rows, no launch);
+* **sensitivity**: for ``--rows`` rows, mutants of the kernel's Python source (an operator
+  swapped, a constant changed, an index shifted, a statement dropped) whose generated code
+  differs from the original's, launched on the row's recorded inputs: the share whose outputs
+  (or gradients) differ from the recorded ones, or whose launch fails.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from warp_ir_dataset.codegen import kernel_row  # noqa: E402
+from warp_ir_dataset.execute import Failure, records_to_values, run_kernels  # noqa: E402
+from warp_ir_dataset.generate import KernelSpec, source_id  # noqa: E402
+from warp_ir_dataset.run import differences, executed_rows, replay_request  # noqa: E402
+
+LAUNCH_REJECTS = ("launch-crashed", "launch-timeout", "launch-error", "no-contract", "clang-error")
+MUTATIONS = ("operator", "constant", "index", "statement")
+
+
+# -- mutants -------------------------------------------------------------------------------------
+_SWAP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt}
+
+
+def _bodies(tree: ast.Module) -> list[ast.FunctionDef]:
+    return [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+
+
+def _sites(tree: ast.Module, kind: str) -> list:
+    sites = []
+    for fn in _bodies(tree):
+        for stmt in fn.body:
+            for node in ast.walk(stmt):
+                if kind == "operator" and isinstance(node, ast.BinOp) and type(node.op) in _SWAP:
+                    sites.append(node)
+                elif kind == "operator" and isinstance(node, ast.Compare) and type(node.ops[0]) in _SWAP:
+                    sites.append(node)
+                elif kind == "constant" and isinstance(node, ast.Constant) and isinstance(node.value, float):
+                    sites.append(node)
+                elif kind == "index" and isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Name):
+                    sites.append(node)
+        if kind == "statement":
+            for node in ast.walk(fn):
+                for field in ("body", "orelse"):
+                    block = getattr(node, field, None)
+                    if isinstance(block, list) and len(block) > 1:
+                        sites += [(block, k) for k, s in enumerate(block) if _droppable(s)]
+    return sites
+
+
+def _droppable(stmt) -> bool:
+    """A statement whose removal leaves valid code: a store into an array, ``x op= ...``, a call."""
+    if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript):
+        return True
+    return isinstance(stmt, (ast.AugAssign, ast.Expr)) and not isinstance(getattr(stmt, "value", None), ast.Constant)
+
+
+def mutant(source: str, kind: str, rng: random.Random) -> str | None:
+    tree = ast.parse(source)
+    sites = _sites(tree, kind)
+    if not sites:
+        return None
+    site = rng.choice(sites)
+    if kind == "operator":
+        if isinstance(site, ast.BinOp):
+            site.op = _SWAP[type(site.op)]()
+        else:
+            site.ops[0] = _SWAP[type(site.ops[0])]()
+    elif kind == "constant":
+        site.value = site.value * 1.5 + 0.25
+    elif kind == "index":
+        site.slice = ast.BinOp(ast.Name(site.slice.id, ast.Load()), ast.Add(), ast.Constant(1))
+    else:
+        block, k = site
+        del block[k]
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def _code(source: str, name: str, device: str) -> str | None:
+    try:
+        row, _ = kernel_row(KernelSpec(None, "mutant", name, source), device, with_module=False)
+    except Exception:  # noqa: BLE001 - a mutant Warp cannot build is no mutant of the row's code
+        return None
+    return row["forward_code"] + (row["backward_code"] or "")
+
+
+# -- the measurements ---------------------------------------------------------------------------
+def executable_share(folder: Path, config: str, split: str, replayed: list) -> dict:
+    rows = executed_rows(folder, config, split)
+    finite = Counter()
+    tried = Counter()
+    for row, result in zip(rows, replayed):
+        tried[row["family"]] += 1
+        if not isinstance(result, Failure) and result.non_finite == 0:
+            finite[row["family"]] += 1
+    for path in sorted((folder / config).glob("rejects-*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            r = json.loads(line)
+            if r["reason"] in LAUNCH_REJECTS and r.get("family"):
+                tried[r["family"]] += 1
+    per_family = {f: round(finite[f] / tried[f], 3) for f in sorted(tried)}
+    return {"rows_tried": sum(tried.values()), "executable": sum(finite.values()),
+            "share": round(sum(finite.values()) / max(sum(tried.values()), 1), 4),
+            "lowest_family": min(per_family.items(), key=lambda kv: kv[1]) if per_family else None, "per_family": per_family}
+
+
+def trivial_matches(rows: list[dict]) -> dict:
+    """Rows a kernel that does nothing, writes zeros or copies an input would pass."""
+    matched = Counter()
+    for row in rows:
+        outputs = records_to_values(row["outputs"])
+        inputs = records_to_values(row["inputs"])
+        contract = json.loads(row["contract"])
+        initial = {a["name"]: a["initial"] for a in contract["args"]}
+
+        def same(a, b) -> bool:
+            return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+
+        flat = {k: v for k, v in outputs.items() if isinstance(v, np.ndarray)}
+        nothing = all(same(v, inputs[k]) if initial.get(k) == "values" else (np.isnan(v).all() if v.dtype.kind == "f" and initial.get(k) == "sentinel" else not v.any()) for k, v in flat.items())
+        zeros = all(not v.any() and not (v.dtype.kind == "f" and np.isnan(v).any()) for v in flat.values())
+        reads = [v for k, v in inputs.items() if isinstance(v, np.ndarray) and initial.get(k) == "values" and k not in flat]
+        copies = all(any(same(v, r) for r in reads) for v in flat.values())
+        for kind, hit in (("does_nothing", nothing), ("writes_zeros", zeros), ("copies_an_input", copies)):
+            matched[kind] += bool(hit and flat)
+        matched["any"] += bool((nothing or zeros or copies) and flat)
+    n = max(len(rows), 1)
+    return {"rows": len(rows), **{k: v for k, v in matched.items()}, "share_any": round(matched["any"] / n, 4)}
+
+
+def sensitivity(rows: list[dict], config: str, count: int, seed: int) -> dict:
+    rng = random.Random(seed)
+    picked = rng.sample(rows, min(count, len(rows)))
+    requests, meta = [], []
+    skipped = Counter()
+    for row in picked:
+        baseline = _code(ast.unparse(ast.parse(row["python_source"])), row["kernel_name"], config)
+        for kind in MUTATIONS:
+            source = mutant(row["python_source"], kind, rng)
+            if source is None:
+                skipped[f"{kind}: no site"] += 1
+                continue
+            code = _code(source, row["kernel_name"], config)
+            if code is None or code == baseline:
+                skipped[f"{kind}: {'does not build' if code is None else 'same code'}"] += 1
+                continue
+            request = replay_request(row)
+            requests.append(type(request)(**{**request.__dict__, "python_source": source, "module_name": f"wirds_{source_id(source)}"}))
+            meta.append((row, kind))
+    results = run_kernels(requests)
+    caught, crashed, total = Counter(), Counter(), Counter()
+    for (row, kind), result in zip(meta, results):
+        total[kind] += 1
+        if isinstance(result, Failure):
+            crashed[kind] += 1
+            caught[kind] += 1
+        elif differences(row, result):
+            caught[kind] += 1
+    return {
+        "rows": len(picked), "mutants": sum(total.values()), "caught": sum(caught.values()),
+        "share": round(sum(caught.values()) / max(sum(total.values()), 1), 4),
+        "by_kind": {k: {"mutants": total[k], "caught": caught[k], "of_which_launch_failed": crashed[k]} for k in MUTATIONS},
+        "skipped": dict(sorted(skipped.items())),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("--config", default="cpu")
+    ap.add_argument("--split", default="train")
+    ap.add_argument("--rows", type=int, default=500, help="rows whose mutants are launched")
+    ap.add_argument("--seed", type=int, default=25)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    started = time.perf_counter()
+    rows = executed_rows(args.folder, args.config, args.split)
+    replayed = run_kernels([replay_request(r) for r in rows])
+    agree = sum(1 for r, res in zip(rows, replayed) if not differences(r, res, rtol=0.0, atol=0.0))
+    deterministic = sum(1 for res in replayed if not isinstance(res, Failure) and res.deterministic)
+    report = {
+        "folder": str(args.folder), "config": args.config, "split": args.split,
+        "executable": executable_share(args.folder, args.config, args.split, replayed),
+        "determinism": {"rows": len(rows), "second_launch_identical": deterministic, "relaunch_bit_identical_to_row": agree},
+        "trivial_kernels": trivial_matches(rows),
+        "sensitivity": sensitivity(rows, args.config, args.rows, args.seed),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(report, indent=None if args.json else 2))
+
+
+if __name__ == "__main__":
+    main()

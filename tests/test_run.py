@@ -1,0 +1,57 @@
+"""`python -m warp_ir_dataset.run`: executed rows launched again from the rows alone agree with what
+they recorded, and a row whose recorded outputs are wrong is found."""
+from __future__ import annotations
+
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+
+from helpers import build, run_module
+from warp_ir_dataset import _warp
+from warp_ir_dataset.write import encode_shard, read_shard_metadata
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "d"
+    build(out, "cpu", 0.06, "--validate", "all", "--rows-per-shard", "8", "--workers", "2")
+    return out
+
+
+def test_every_executed_row_agrees_when_launched_again(executed):
+    proc = run_module("warp_ir_dataset.run", str(executed), "--config", "cpu", "--split", "train", check=True)
+    rows = sum(pq.read_metadata(p).num_rows for p in (executed / "cpu").glob("train-*.parquet"))
+    assert f"{rows} rows, {rows} agree with what they recorded, 0 differ" in proc.stdout, proc.stdout
+
+
+def test_a_row_whose_outputs_are_wrong_is_one_line_and_exit_1(executed, tmp_path):
+    folder = tmp_path / "d"
+    shutil.copytree(executed, folder)
+    path = folder / "cpu" / "train-00000.parquet"
+    rows = pq.read_table(path).to_pylist()
+    victim = next(r for r in rows if any(o["floats"] for o in r["outputs"]))
+    output = next(o for o in victim["outputs"] if o["floats"])
+    at = next(i for i, v in enumerate(output["floats"]) if v == v)  # a written element (not NaN)
+    output["floats"][at] += 1.0
+    from warp_ir_dataset.schema import rows_to_table
+
+    path.write_bytes(encode_shard(rows_to_table(rows), read_shard_metadata(path)))
+    proc = run_module("warp_ir_dataset.run", str(folder), "--config", "cpu", "--split", "train")
+    assert proc.returncode == 1
+    differing = [line for line in proc.stdout.splitlines() if line.startswith(victim["id"])]
+    assert len(differing) == 1 and f"outputs {output['name']}: 1 of" in differing[0], proc.stdout
+    assert "1 differ" in proc.stdout
+
+
+def test_bad_arguments_are_one_line(tmp_path):
+    proc = run_module("warp_ir_dataset.run", str(tmp_path), "--config", "cpu")
+    assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0 and "no test shards" in proc.stderr
+
+
+@pytest.mark.skipif(not _warp.cuda_available(), reason="needs a GPU: the differential test of Warp's cuda backend against the cpu")
+def test_the_cuda_backend_agrees_with_the_cpu_on_a_gpu(tmp_path):
+    out = tmp_path / "d"
+    build(out, "cuda", 0.06, "--validate", "all", "--rows-per-shard", "8", "--workers", "2")
+    proc = run_module("warp_ir_dataset.run", str(out), "--config", "cuda", "--split", "train", "--device", "cuda", "--rtol", "1e-4", "--atol", "1e-5")
+    assert " 0 differ" in proc.stdout, proc.stdout
