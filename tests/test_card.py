@@ -76,8 +76,12 @@ def _pct(x: float) -> str:
 def test_report_has_the_sections_and_the_stats_numbers(carded):
     folder, reports, stats = carded
     report = (reports / "dataset_report.md").read_text()
-    for heading in ("## Key figures", "## Background in one minute", "## A worked example from the data", "## The dataset", "## How to reproduce", "## Known limitations"):
+    for heading in ("## Key figures", "## Background in one minute", "## A worked example from the data", "## The dataset", "## What the code does", "## How to reproduce", "## Known limitations"):
         assert heading in report
+    for config, s in stats["configs"].items():  # executed rows, by split, counted from the shards
+        for split, part in s["splits"].items():
+            if part["rows"] and split != "real":
+                assert f"| `{config}` | {split} | {part['rows']} | {part['behaviour']['executed']} |" in report
     for word in ("JIT", "intermediate representation", "Warp", "PTX"):
         assert word.lower() in report.lower()
     saved = json.loads((reports / "dataset_stats.json").read_text())

@@ -12,6 +12,7 @@ prose lives in ``dataset_card/*.md`` as ``string.Template`` files.
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 from string import Template
@@ -211,8 +212,49 @@ def validation_table(stats: dict) -> str:
     for config, s in _configs(stats).items():
         v = s["total"]["validation"]
         reasons = ", ".join(f"{k}: {n}" for k, n in s["rejects"]["by_reason"].items()) or "-"
-        rows.append([f"`{config}`", v.get("compiled", 0), v.get("unchecked", 0), s["rejects"]["rows"], reasons])
-    return "Validation with Warp's toolchain:\n\n" + _table(["config", "compiled", "unchecked", "rejected (not in the data)", "reject reasons"], rows)
+        rows.append([f"`{config}`", v.get("executed", 0), v.get("compiled", 0), v.get("unchecked", 0), s["rejects"]["rows"], reasons])
+    return "Validation with Warp's toolchain (executed rows were compiled, then launched):\n\n" + _table(
+        ["config", "executed", "compiled only", "unchecked", "rejected (not in the data)", "reject reasons"], rows
+    )
+
+
+def behaviour_section(stats: dict, reports: Path | None = None) -> str:
+    """Which rows carry their behaviour, what it costs, and (from ``REPORTS/behaviour.json``,
+    written by ``benchmarks/behaviour.py``) whether their inputs catch wrong code."""
+    rows = []
+    for config, s in _configs(stats).items():
+        for split, part in s["splits"].items():
+            b = part.get("behaviour")
+            if not b or not part["rows"] or split == "real":
+                continue
+            per_row = f"{b['values'] / b['executed']:.0f} numbers ({8 * b['values'] / b['executed'] / 1000:.1f} kB before compression)" if b["executed"] else "-"
+            rows.append([f"`{config}`", split, part["rows"], b["executed"], _pct(b["executed"] / part["rows"]), per_row])
+    out = [
+        "Every `test` row and every row the build's validation selected was launched on the cpu, on seeded inputs made "
+        "to fit its launch contract; those rows (`validation` = `executed`) store the contract, the inputs, the outputs "
+        "and, with a backward pass, the seeded output gradients and the input gradients of one adjoint launch. "
+        "`python -m warp_ir_dataset.run FOLDER --config cpu` launches them again from the rows alone and compares.",
+        "",
+        _table(["config", "split", "rows", "executed", "share", "stored per executed row"], rows),
+    ]
+    measured = None if reports is None else reports / "behaviour.json"
+    if measured is not None and measured.exists():
+        report = json.loads(measured.read_text(encoding="utf-8"))
+        lines = []
+        for config, r in sorted(report.items()):
+            e, t, sens, d = r["executable"], r["trivial_kernels"], r["sensitivity"], r["determinism"]
+            low = e["lowest_family"]
+            kinds = ", ".join(f"{k} {v['caught']}/{v['mutants']}" for k, v in sens["by_kind"].items())
+            lines.append(
+                f"- `{config}` ({r['command']}): executable (launched, finite outputs) {e['executable']} of {e['rows_tried']} rows tried "
+                f"({_pct(e['share'])}; lowest family `{low[0]}` {_pct(low[1])}); launched again: {d['second_launch_identical']} of {d['rows']} "
+                f"bit-identical on a second launch, {d['relaunch_bit_identical_to_row']} bit-identical to the row; a kernel that does "
+                f"nothing, writes zeros or copies an input would pass {t['any']} of {t['rows']} rows ({_pct(t['share_any'])}); "
+                f"mutants of {sens['rows']} rows' sources whose generated code differs: {sens['caught']} of {sens['mutants']} "
+                f"give other outputs or fail to launch ({_pct(sens['share'])}: {kinds})."
+            )
+        out += ["", "Do the inputs catch wrong code? Measured with `benchmarks/behaviour.py` on builds with `--validate all`:", "", *lines]
+    return "\n".join(out)
 
 
 def builtins_table(stats: dict) -> str:
@@ -322,6 +364,54 @@ def find_example(folder: Path, stats: dict) -> dict | None:
                     if (ok or not with_ptx) and (best_key is None or key < best_key):
                         best_key, best = key, batch.slice(i, 1).to_pylist()[0]
     return best
+
+
+def find_executed_example(folder: Path, stats: dict) -> dict | None:
+    """The executed row with the shortest ``python_source`` (ties: smallest id), ``test`` split
+    first, cpu config first: a row's behaviour, shown in the report."""
+    from .stats import shard_files
+
+    best, best_key = None, None
+    for config in [c for c in ("cpu", "cuda") if c in _configs(stats)]:
+        for split, paths in sorted(shard_files(folder, config).items(), key=lambda kv: kv[0] != "test"):
+            for path in paths:
+                table = pq.read_table(path, columns=["id", "validation"])
+                executed = [i for i, v in enumerate(table.column("validation").to_pylist()) if v == "executed"]
+                if not executed:
+                    continue
+                rows = pq.read_table(path).take(executed).to_pylist()
+                for row in rows:
+                    key = (split != "test", len(row["python_source"]), row["id"])
+                    if best_key is None or key < best_key:
+                        best_key, best = key, {**row, "split": split}
+        if best is not None:
+            return best
+    return None
+
+
+def _values_text(record: dict, most: int = 6) -> str:
+    values = record["floats"] if record["floats"] is not None else record["ints"]
+    shown = ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in values[:most])
+    return f"`{record['name']}` {record['dtype']}{record['shape']}: [{shown}{', …' if len(values) > most else ''}]"
+
+
+def behaviour_example_section(row: dict | None) -> str:
+    if row is None:
+        return "No executed row."
+    contract = json.loads(row["contract"])
+    args = "; ".join(f"`{a['name']}` {a['kind']} {a['dtype']}" + (f"{a['shape']} {a['access']}" if a["kind"] == "array" else "") for a in contract["args"])
+    parts = [
+        f"The shortest executed kernel of the `{row['split']}` split (`{row['device']}` config, id `{row['id']}`, family `{row['family']}`):",
+        f"```python\n{row['python_source'].strip()}\n```",
+        f"Its contract: launch {contract['launch']}" + (f", tiles of {contract['block_dim']} threads" if contract["block_dim"] else "") + f"; {args}.",
+        "Inputs (first values of each):",
+        "\n".join(f"- {_values_text(r)}" for r in row["inputs"]),
+        "Outputs after one launch on the cpu:",
+        "\n".join(f"- {_values_text(r)}" for r in row["outputs"]),
+    ]
+    if row["input_grads"]:
+        parts += ["Gradients of the inputs, from one adjoint launch with seeded output gradients:", "\n".join(f"- {_values_text(r)}" for r in row["input_grads"])]
+    return "\n\n".join(parts)
 
 
 def _excerpt(text: str, start: str | None = None, lines: int = EXAMPLE_LINES) -> str:
@@ -606,6 +696,7 @@ def _values(stats: dict) -> dict[str, str]:
         "shingle": str(first["shingle_tokens"]),
         "limitations": limitations(stats),
         "real_section": real_section(stats) + "\n" + realism_section(stats),
+        "behaviour_section": behaviour_section(stats),
     }
 
 
@@ -613,7 +704,7 @@ def write_card(folder: Path, reports: Path, workers: int | None = None) -> dict:
     from .stats import compute_stats, dumps
 
     stats = compute_stats(folder, workers=workers)
-    values = _values(stats)
+    values = _values(stats) | {"behaviour_section": behaviour_section(stats, reports)}
     update_card_metadata(folder, body=_render("card_template.md", values), fields=card_fields(stats))
 
     figures = make_figures(stats, reports / "figures")
@@ -623,6 +714,7 @@ def write_card(folder: Path, reports: Path, workers: int | None = None) -> dict:
         + ", ".join(f"{n} rows in the `{c}` config" for c, n in rows.items())
         + f". {versions_sentence(stats)}",
         "example": example_section(find_example(folder, stats)),
+        "behaviour_example": behaviour_example_section(find_executed_example(folder, stats)),
         "length_figures": "\n\n".join(f"![lengths {n[8:-4]}](figures/{n})" for n in figures if n.startswith("lengths_")),
         "build_times": build_times_section(reports),
         "reproduce": "\n".join(build_commands(stats) + ["python -m warp_ir_dataset.stats data/production", "python -m warp_ir_dataset.card data/production --reports reports"]),

@@ -37,6 +37,7 @@ from .write import ShardError, read_shard_metadata
 
 LENGTH_COLUMNS = ("python_source", "forward_code", "backward_code", "helper_code", "ptx")
 LIST_COLUMNS = ("arg_names", "arg_types", "builtins")
+BEHAVIOUR_COLUMNS = ("inputs", "outputs", "output_grads", "input_grads")  # executed rows' values (schema 3)
 # Columns of text (strings, lists of strings): what the text-bytes figures count. The values of
 # executed rows (lists of numbers) are counted apart.
 TEXT_COLUMNS = tuple(
@@ -157,9 +158,19 @@ class SplitAcc:
     builtins: Counter = field(default_factory=Counter)  # rows calling each builtin
     nulls: Counter = field(default_factory=Counter)
     lengths: dict[str, list[np.ndarray]] = field(default_factory=dict)  # "col/bytes" → chunks
+    executed: Counter = field(default_factory=Counter)  # executed rows by family
+    behaviour_values: int = 0  # numbers stored in the executed rows' inputs, outputs and gradients
 
     def add(self, batch: pa.RecordBatch) -> None:
         self.rows += batch.num_rows
+        executed = pc.equal(batch.column("validation"), "executed")
+        for item in pc.value_counts(pc.filter(batch.column("family"), executed)).to_pylist():
+            self.executed[item["values"]] += item["counts"]
+        for name in BEHAVIOUR_COLUMNS:
+            values = pc.list_flatten(batch.column(name))
+            if len(values):
+                for part in ("floats", "ints"):
+                    self.behaviour_values += int(pc.sum(pc.list_value_length(pc.struct_field(values, part))).as_py() or 0)
         for name in TEXT_COLUMNS:
             col = batch.column(name)
             flat = pc.list_flatten(col) if name in LIST_COLUMNS else col
@@ -200,6 +211,11 @@ def summarize(accs: list[SplitAcc]) -> dict:
         "rows_per_family": dict(sorted(total("families").items())),
         "validation": dict(sorted(total("validation").items())),
         "lengths": lengths,
+        "behaviour": {
+            "executed": int(sum(total("executed").values())),
+            "executed_by_family": dict(sorted(total("executed").items())),
+            "values": sum(a.behaviour_values for a in accs),  # 8 bytes each in Arrow, before compression
+        },
     }
 
 
@@ -289,7 +305,7 @@ def config_stats(folder: Path, config: str, executor: Executor | None, workers: 
             for path in paths:
                 accs[split].files += 1
                 accs[split].parquet_bytes += path.stat().st_size
-                for batch in _iter_batches(path, list(TEXT_COLUMNS)):
+                for batch in _iter_batches(path, list(TEXT_COLUMNS) + list(BEHAVIOUR_COLUMNS)):
                     yield split, batch
 
     # Splits extracted from published code (`build --real`) are reported on their own: the
