@@ -91,3 +91,25 @@ def test_inputs_are_seeded():
     other = make_inputs(b.contract, 4)
     assert all(np.array_equal(again[k], v, equal_nan=True) for k, v in b.inputs.items())
     assert not np.array_equal(other["x"], again["x"])
+
+
+BROKEN_NATIVE = '''import warp as wp
+
+
+@wp.func_native("""
+    return this is not C++;
+""")
+def broken(x: float) -> float: ...
+
+
+@wp.kernel
+def uses_broken(x: wp.array(dtype=wp.float32), out: wp.array(dtype=wp.float32)):
+    i = wp.tid()
+    out[i] = broken(x[i])
+'''
+
+
+def test_a_kernel_the_compiler_refuses_is_a_clang_error_with_its_message():
+    (result,) = run_kernels([request(BROKEN_NATIVE, "uses_broken")])
+    assert isinstance(result, Failure) and result.reason == "clang-error", result
+    assert "this is not C++" in result.message or "error" in result.message.lower()

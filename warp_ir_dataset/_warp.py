@@ -695,3 +695,9 @@ def cuda_available() -> bool:
 
     init()
     return wp.is_cuda_available()
+
+
+def load_module(kernel, device: str = "cpu") -> None:
+    """Build and load the kernel's module for ``device`` (compiling it unless Warp's kernel cache
+    has it); raises what the compiler reported."""
+    kernel.module.load(device)

@@ -59,6 +59,7 @@ class BuildOptions:
             f"--seed {self.seed} --rows-per-shard {self.rows_per_shard} --validate {self.validation.mode}"
             + (f" --arch sm_{self.validation.arch}" if self.config == "cuda" else "")
             + (" --ptx" if self.validation.ptx else "")
+            + ("" if self.validation.execute else " --no-execute")
         )
 
     def task(self, index: int, slot_limit: int | None = None, text_goal: int | None = None) -> ShardTask:
@@ -459,17 +460,18 @@ def iter_tables(opts: BuildOptions):
 @click.option("--validate", "validate", default="sample", show_default=True, help="Compile rows with Warp's toolchain (clang / NVRTC): none, sample (1 row in 20 per shard) or all.")
 @click.option("--arch", default=f"sm_{DEFAULT_ARCH}", show_default=True, help="CUDA architecture that cuda rows are compiled (and PTX generated) for.")
 @click.option("--ptx", is_flag=True, help="cuda only: compile every cuda row alone with NVRTC and store its PTX in the ptx column.")
+@click.option("--execute/--no-execute", "execute", default=True, show_default=True, help="Launch every test row and every row --validate compiles on the cpu, and store what it did (schema 3).")
 @click.option("--engine", default="local", show_default=True, help="Where shards are built: local worker processes, or ray (a Ray cluster, see --ray-address).")
 @click.option("--ray-address", default=None, help="Ray cluster to join with --engine ray (default: start a local Ray).")
 @click.option("--real", is_flag=True, help="Also extract the `real` split (published Warp code: warp-lang's own, mujoco-warp) into OUT/CONFIG/real-*.parquet; on top of the target.")
 @click.option("--quiet", is_flag=True, help="No progress line.")
 @click.option("--summary-json", type=click.Path(path_type=Path), default=None, help="Also write the build's summary (rows, MB, rows/s, counts, peak memory) as JSON here.")
-def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, ptx, engine, ray_address, real, quiet, summary_json) -> None:
+def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, ptx, execute, engine, ray_address, real, quiet, summary_json) -> None:
     """Generate Warp kernels, run Warp's codegen on them, and write Parquet shards."""
     configs = parse_configs(config)
     if ptx and "cuda" not in configs:
         raise BuildError("--ptx needs --config cuda (PTX is NVRTC's output for CUDA code)")
-    plans = {c: check_device_options(c, validate, arch, ptx and c == "cuda") for c in configs}
+    plans = {c: check_device_options(c, validate, arch, ptx and c == "cuda", execute) for c in configs}
     if not target_mb > 0:
         raise BuildError(f"--target-mb must be a positive number of MB, got {target_mb:g}")
     if rows_per_shard < 1 or (workers is not None and workers < 1):

@@ -33,7 +33,7 @@ def prepare_folder(folder: Path):
     return lock
 
 
-def check_device_options(config: str, validate: str, arch: str, ptx: bool) -> ValidationPlan:
+def check_device_options(config: str, validate: str, arch: str, ptx: bool, execute: bool = True) -> ValidationPlan:
     """The validation plan for the options that ``build`` and ``extract`` share; bad ones end in
     one line."""
     if config not in CONFIGS:
@@ -48,7 +48,7 @@ def check_device_options(config: str, validate: str, arch: str, ptx: bool) -> Va
         archs = _warp.nvrtc_archs()
         if int(arch[3:]) not in archs:
             raise BuildError(f"--arch {arch}: Warp's NVRTC compiles for {', '.join(f'sm_{a}' for a in sorted(archs))}")
-    return ValidationPlan(validate, int(arch[3:]), ptx)
+    return ValidationPlan(validate, int(arch[3:]), ptx, execute)
 
 
 def parse_configs(config: str) -> list[str]:

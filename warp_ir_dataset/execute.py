@@ -50,6 +50,7 @@ class Behaviour:
     non_finite: int = 0  # elements written as NaN or infinity
     deterministic: bool = True  # a second launch gave the same bits
     read_only_changed: tuple[str, ...] = ()  # arrays the contract says are only read, changed by the launch
+    seconds: dict = field(default_factory=dict)  # by stage: compile, launch (both launches), adjoint
 
     @property
     def executable(self) -> bool:
@@ -298,13 +299,16 @@ def behave(kernel, source: str, seed: int, backward: bool = True, family_contrac
     import warp as wp
 
     contract = infer(kernel, source, family_contract)
+    started = time.perf_counter()
     for draw in range(INPUT_DRAWS):
         inputs = make_inputs(contract, seed if draw == 0 else seed + draw * 1_000_003)
         behaviour = _forward(wp, kernel, contract, inputs)
         if behaviour.non_finite == 0:
             break
+    launched = time.perf_counter()
     if backward and _warp.has_backward(kernel):
         _adjoint(wp, kernel, contract, inputs, seed, behaviour, source)
+    behaviour.seconds = {"launch": launched - started, "adjoint": time.perf_counter() - launched}
     return behaviour
 
 
@@ -480,6 +484,10 @@ def _read_results(path: str, offset: int, results: list) -> tuple[int, bool]:
     return offset, got
 
 
+class _CompileFailed(Exception):
+    pass
+
+
 def main(request_path: str, result_path: str) -> None:
     lifeline.die_with_parent()
     import warp as wp
@@ -493,12 +501,21 @@ def main(request_path: str, result_path: str) -> None:
         for index, request in requests:
             try:
                 with _warp.fd_redirected(1, 2), _warp.LoadedKernel(request.python_source, request.module_name, request.kernel_name) as loaded:
+                    started = time.perf_counter()
+                    try:
+                        _warp.load_module(loaded.kernel, request.device)
+                    except Exception as e:  # noqa: BLE001 - the compiler's verdict on this kernel
+                        raise _CompileFailed(_warp.portable_text(f"{type(e).__name__}: {e}")[:2000]) from None
+                    compiled = time.perf_counter() - started
                     if request.inputs is None:
                         result = behave(loaded.kernel, request.python_source, request.seed, request.backward, request.family_contract)
                     else:
                         result = replay(loaded.kernel, request)
+                    result.seconds = {"compile": compiled, **result.seconds}
             except ContractError as e:
                 result = Failure("no-contract", str(e))
+            except _CompileFailed as e:
+                result = Failure("clang-error" if request.device == "cpu" else "nvrtc-error", str(e))
             except Exception as e:  # noqa: BLE001 - whatever Warp raises launching this kernel is its reason
                 result = Failure("launch-error", _warp.portable_text(f"{type(e).__name__}: {e}")[:2000])
             body = pickle.dumps((index, result))

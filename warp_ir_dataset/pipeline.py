@@ -35,7 +35,7 @@ MAX_PER_STRUCTURE = 2  # rows of one structural fingerprint in a shard: bounds a
 
 # What makes a shard on disk one of a given build or extraction: its source and every setting
 # that changes its rows (not its index, its cut, or the command's spelling).
-IDENTITY_KEYS = ("config", "source", "seed", "rows_per_shard", "generator_version", "source_digest", "warp_version", "validate", "arch", "ptx")
+IDENTITY_KEYS = ("config", "source", "seed", "rows_per_shard", "generator_version", "source_digest", "warp_version", "validate", "arch", "ptx", "execute")
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ class ShardTask:
             "validate": self.validation.mode,
             "arch": f"sm_{self.validation.arch}",
             "ptx": str(self.validation.ptx).lower(),
+            "execute": str(self.validation.execute and self.source.executes).lower(),
         }
 
 
@@ -100,6 +101,7 @@ class ShardCounts:
     rejected: int = 0
     validation_seconds: float = 0.0
     execution_seconds: float = 0.0
+    execution_stage_seconds: dict[str, float] = field(default_factory=dict)  # compile, launch, adjoint (executing process), encode
     peak_rss_mb: float = 0.0  # per worker process
     failures_by_family: dict[str, int] = field(default_factory=dict)
 
@@ -345,7 +347,11 @@ class _ShardBuilder:
     def verifies(self, slot: int, filled: _Slot) -> bool:
         """Whether a filled slot is compiled (and, where its source executes rows, launched):
         the slots validation selects, and every ``test`` row of an executing source."""
-        return self.compiles(slot) or (self.source.executes and filled.split == "test")
+        return self.compiles(slot) or (self.executes and filled.split == "test")
+
+    @property
+    def executes(self) -> bool:
+        return self.source.executes and self.task.validation.execute
 
     def checked_rows(self) -> list[dict]:
         """The filled slots' rows after verification (a rejected row replaced by its stream's
@@ -384,7 +390,7 @@ class _ShardBuilder:
         """Compile the rows with the config's toolchain, then launch those of an executing
         source on the cpu. A cpu row is compiled by its launch (Warp's own build, with clang,
         in debug mode): compiling it apart first would pay clang twice."""
-        if not self.source.executes:
+        if not self.executes:
             return [_Verdict(o.ok, o.reason, o.message, o.ptx) for o in self._check(slots)]
         if self.task.config == "cpu":
             compiled = [_Verdict(True)] * len(slots)
@@ -401,7 +407,12 @@ class _ShardBuilder:
             if isinstance(result, Failure):
                 verdicts.append(_Verdict(False, result.reason, result.message))
             else:
-                verdicts.append(_Verdict(True, ptx=v.ptx, behaviour=behaviour_columns(result)))
+                started = time.perf_counter()
+                columns = behaviour_columns(result)
+                encode = time.perf_counter() - started
+                self.counts.execution_stage_seconds["encode"] = self.counts.execution_stage_seconds.get("encode", 0.0) + encode
+                self.counts.execution_seconds += encode
+                verdicts.append(_Verdict(True, ptx=v.ptx, behaviour=columns))
         return verdicts
 
     def _with_module(self, filled: _Slot) -> _Slot:
@@ -422,6 +433,8 @@ class _ShardBuilder:
             requests = [Request(s.spec.python_source, s.spec.kernel_name, derive_seed("inputs", s.row["id"]), f"wirds_{s.row['id']}", family_contract=s.spec.contract) for s in todo]
             for s, result in zip(todo, run_kernels(requests)):
                 shared[s.row["id"]] = result
+                for stage, seconds in getattr(result, "seconds", {}).items():
+                    self.counts.execution_stage_seconds[stage] = self.counts.execution_stage_seconds.get(stage, 0.0) + seconds
             self.counts.execution_seconds += time.perf_counter() - started
         self.counts.executed += sum(1 for s in slots if not isinstance(shared[s.row["id"]], Failure))
         return [shared[s.row["id"]] for s in slots]

@@ -27,6 +27,7 @@ class ValidationPlan:
     mode: str = "sample"
     arch: int = DEFAULT_ARCH
     ptx: bool = False
+    execute: bool = True  # launch the rows it compiles, and every test row (stage 4)
 
     def selects(self, seed: int, shard_index: int, slot: int) -> bool:
         """Whether a slot's row is compiled: all rows, none, or every 20th from a seeded offset."""
