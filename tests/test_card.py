@@ -50,11 +50,10 @@ def test_card_front_matter_and_prose_come_from_the_stats(carded):
     assert set(data["task_categories"]) == {"text-generation", "translation"}
     assert data["size_categories"] == [size_category(max(s["total"]["rows"] for s in stats["configs"].values()))]
     text = card.text
-    from warp_ir_dataset.card import one_pass_command
+    from warp_ir_dataset.card import build_commands
 
-    commands = [cmd for s in stats["configs"].values() for cmd in s["metadata"]["build_command"]]
-    one_pass = one_pass_command(commands)
-    assert one_pass is not None and one_pass in text  # the configs were built alike: one command rebuilds both
+    (one_pass,) = [c for c in build_commands(stats) if "warp_ir_dataset.build" in c]
+    assert "--config all" in one_pass and one_pass in text  # the configs were built alike: one command rebuilds both
     for config, s in stats["configs"].items():
         t = s["total"]
         train, test = s["splits"]["train"]["rows"], s["splits"].get("test", {}).get("rows", 0)
@@ -180,18 +179,26 @@ def test_a_real_split_is_reported_apart_from_the_synthetic_rows(tmp_path, monkey
     assert (reports / "figures" / "lengths_real_vs_synthetic.png").stat().st_size > 1000
 
 
-def test_configs_built_alike_are_reproduced_by_one_pass_command():
-    from warp_ir_dataset.card import one_pass_command
+def test_configs_built_alike_are_reproduced_by_one_command_from_their_identities():
+    import json
 
-    cpu = "python -m warp_ir_dataset.build --config cpu --target-mb 200 --seed 0 --rows-per-shard 500 --validate sample"
-    cuda = "python -m warp_ir_dataset.build --config cuda --target-mb 200 --seed 0 --rows-per-shard 500 --validate sample --arch sm_80 --ptx"
-    assert one_pass_command([cpu, cuda]) == (
-        "python -m warp_ir_dataset.build --config all --target-mb 200 --seed 0 --rows-per-shard 500 --validate sample --arch sm_80 --ptx"
-    )
-    assert one_pass_command([cpu, cuda.replace("--seed 0", "--seed 1")]) is None  # built differently: one command each
-    assert one_pass_command([cpu]) is None and one_pass_command([cpu, cpu]) is None
     from warp_ir_dataset.card import build_commands
+    from warp_ir_dataset.identity import build_identity, command_line, extract_identity, to_json
+    from warp_ir_dataset.validate import ValidationPlan
 
-    extract = "python -m warp_ir_dataset.extract mujoco_warp --config cpu --split real"
-    stats = {"configs": {"cpu": {"metadata": {"build_command": [cpu, extract]}}, "cuda": {"metadata": {"build_command": [cuda]}}}}
-    assert build_commands(stats) == [one_pass_command([cpu, cuda]), extract]  # extractions stay as they were run
+    cpu = build_identity("cpu", 200.0, 0, 500, ValidationPlan("sample"))
+    cuda = build_identity("cuda", 200.0, 0, 500, ValidationPlan("sample", 80, True))
+    assert command_line(cpu) == "python -m warp_ir_dataset.build --config cpu --target-mb 200 --seed 0 --rows-per-shard 500 --validate sample"
+    extract = extract_identity(("mujoco_warp",), "cpu", "real", 8, ValidationPlan("sample"), None)
+
+    def stats(*per_config):
+        return {"configs": {c: {"metadata": {"identity": sorted(to_json(i) for i in ids)}} for c, ids in per_config}}
+
+    assert build_commands(stats(("cpu", [cpu, extract]), ("cuda", [cuda]))) == [
+        "python -m warp_ir_dataset.build --config all --target-mb 200 --seed 0 --rows-per-shard 500 --validate sample --arch sm_80 --ptx",
+        "python -m warp_ir_dataset.extract mujoco_warp --config cpu --split real --modules-per-shard 8 --validate sample",
+    ]
+    other = {**cuda, "seed": 1}  # built differently: one command each
+    assert build_commands(stats(("cpu", [cpu]), ("cuda", [other]))) == [command_line(cpu), command_line(other)]
+    assert build_commands(stats(("cpu", [cpu]))) == [command_line(cpu)]
+    assert json.loads(to_json(cuda)) == cuda

@@ -22,6 +22,7 @@ from .checks import BuildError, check_device_options, parse_configs, prepare_fol
 from .cli import run_cli
 from .driver import drive
 from .engines import ENGINES, Job
+from .identity import build_identity, command_line, to_json
 from .pipeline import EncodedShard, ShardCounts, ShardResult, ShardTask, build_shard, smallest_prefix_reaching, text_chars
 from .progress import Progress
 from .schema import CONFIGS
@@ -52,19 +53,18 @@ class BuildOptions:
     ray_address: str | None = None
 
     @property
+    def identity(self) -> dict:
+        """What determines the rows (not --out or --workers); see :mod:`~warp_ir_dataset.identity`."""
+        return build_identity(self.config, self.target_bytes / MB, self.seed, self.rows_per_shard, self.validation)
+
+    @property
     def command(self) -> str:
-        """The canonical command: what determines the rows (not --out or --workers)."""
-        return (
-            f"python -m warp_ir_dataset.build --config {self.config} --target-mb {self.target_bytes / MB:g} "
-            f"--seed {self.seed} --rows-per-shard {self.rows_per_shard} --validate {self.validation.mode}"
-            + (f" --arch sm_{self.validation.arch}" if self.config == "cuda" else "")
-            + (" --ptx" if self.validation.ptx else "")
-            + ("" if self.validation.execute else " --no-execute")
-        )
+        return command_line(self.identity)
 
     def task(self, index: int, slot_limit: int | None = None, text_goal: int | None = None) -> ShardTask:
         return ShardTask(
-            self.config, GeneratedSource(self.seed), index, self.rows_per_shard, self.command, self.validation, slot_limit, text_goal
+            self.config, GeneratedSource(self.seed), index, self.rows_per_shard, self.command, self.validation, slot_limit, text_goal,
+            identity=to_json(self.identity),
         )
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from pathlib import Path
 from string import Template
 
@@ -21,6 +20,7 @@ import click
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .identity import command_line, one_pass, to_json
 from .schema import CONFIGS
 
 DEFAULT_CARD = """---
@@ -280,25 +280,12 @@ def versions_sentence(stats: dict) -> str:
 
 
 def build_commands(stats: dict) -> list[str]:
-    """The commands that rebuild the data: one ``--config all`` pass when every config was built
-    with the same arguments (a one-pass build writes each config's own command in its shards,
-    since its shards equal that command's), else one command per config."""
-    commands = [cmd for s in _configs(stats).values() for cmd in s["metadata"]["build_command"]]
-    builds = [cmd for cmd in commands if cmd.startswith("python -m warp_ir_dataset.build ")]
-    one_pass = one_pass_command(builds)
-    return commands if one_pass is None else [one_pass] + [cmd for cmd in commands if cmd not in builds]
-
-
-def one_pass_command(commands: list[str]) -> str | None:
-    """The ``--config all`` command equal to one build command per config, or None."""
-    by_config = {m.group(1): cmd for cmd in commands if (m := re.search(r" --config (\w+)", cmd))}
-    if len(by_config) != len(commands) or sorted(by_config) != sorted(CONFIGS):
-        return None
-    cuda_only = r" --arch sm_\d+| --ptx"
-    shared = {re.sub(cuda_only, "", re.sub(r" --config \w+", " --config all", cmd)) for cmd in commands}
-    if len(shared) != 1:
-        return None
-    return shared.pop() + "".join(re.findall(cuda_only, by_config["cuda"]))
+    """The commands that rebuild the data, from the identities the shards record: one ``--config
+    all`` pass for configs made with the same settings (a one-pass build records each config's
+    own identity, since its shards equal that config's build alone), builds before extractions."""
+    identities = [json.loads(text) for s in _configs(stats).values() for text in s["metadata"]["identity"]]
+    merged = one_pass(identities)
+    return [command_line(i) for i in sorted(merged, key=lambda i: (i["command"] != "build", i["config"], to_json(i)))]
 
 
 def limitations(stats: dict) -> str:

@@ -35,15 +35,17 @@ class ExtractOptions:
     ray_address: str | None = None
 
     @property
+    def identity(self) -> dict:
+        from .identity import extract_identity
+        from .validate import ValidationPlan
+
+        return extract_identity(self.sources, self.config, self.split, self.modules_per_shard, self.validation or ValidationPlan(), self.license)
+
+    @property
     def command(self) -> str:
-        v = self.validation
-        return (
-            f"python -m warp_ir_dataset.extract {' '.join(self.sources)} --config {self.config} --split {self.split} "
-            f"--modules-per-shard {self.modules_per_shard} --validate {v.mode}"
-            + (f" --arch sm_{v.arch}" if self.config == "cuda" else "")
-            + (" --ptx" if v.ptx else "")
-            + (f" --license {self.license}" if self.license else "")
-        )
+        from .identity import command_line
+
+        return command_line(self.identity)
 
 
 @dataclass
@@ -129,13 +131,17 @@ class _ExtractPlan:
     shard index is one job for all those configs, written as it comes back."""
 
     def __init__(self, configs: list[ExtractOptions], folders: list[Path], source, show_progress: bool):
+        from .identity import to_json
         from .pipeline import ShardTask
         from .validate import ValidationPlan
 
         self.folders = {o.config: f for o, f in zip(configs, folders)}
         self.source, self.split = source, configs[0].split
         tasks = {
-            o.config: {i: ShardTask(o.config, source, i, o.modules_per_shard, o.command, o.validation or ValidationPlan(), split=o.split) for i in range(source.shards)}
+            o.config: {
+                i: ShardTask(o.config, source, i, o.modules_per_shard, o.command, o.validation or ValidationPlan(), split=o.split, identity=to_json(o.identity))
+                for i in range(source.shards)
+            }
             for o in configs
         }
         label = "+".join(o.config for o in configs)
@@ -186,6 +192,7 @@ def iter_extracted_tables(opts: ExtractOptions):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from .identity import to_json
     from .pipeline import ShardTask, build_shard
     from .sources import ModuleSource, find_modules
     from .validate import ValidationPlan
@@ -194,7 +201,7 @@ def iter_extracted_tables(opts: ExtractOptions):
     source = ModuleSource(tuple(found.targets), opts.modules_per_shard, opts.module_timeout)
     plan = opts.validation or ValidationPlan()
     for index in range(source.shards):
-        result = build_shard(ShardTask(opts.config, source, index, opts.modules_per_shard, opts.command, plan, split=opts.split))
+        result = build_shard(ShardTask(opts.config, source, index, opts.modules_per_shard, opts.command, plan, split=opts.split, identity=to_json(opts.identity)))
         if result.counts.rows:
             yield index, pq.read_table(pa.BufferReader(result.full.files[opts.split]))
 

@@ -54,6 +54,7 @@ class ShardTask:
     # they follow a count of rows. Like ``slot_limit``, it only shortens the prefix built.
     text_goal: int | None = None
     split: str | None = None  # every row goes to this split; None: train or test by structure
+    identity: str = ""  # the build's or extraction's settings as JSON (see identity.py): what the card reads
 
     def mismatch(self, meta: dict[str, str]) -> tuple[str, str, str] | None:
         """``(key, on disk, this task's)`` for the first setting of a shard's identity that a
@@ -79,6 +80,7 @@ class ShardTask:
             "rows_per_shard": str(self.rows_per_shard),
             "rows": str(rows),
             "build_command": self.build_command,
+            "identity": self.identity,
             "validate": self.validation.mode,
             "arch": f"sm_{self.validation.arch}",
             "ptx": str(self.validation.ptx).lower(),

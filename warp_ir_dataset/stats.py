@@ -43,7 +43,7 @@ BEHAVIOUR_COLUMNS = ("inputs", "outputs", "output_grads", "input_grads")  # exec
 TEXT_COLUMNS = tuple(
     f.name for f in ROW_SCHEMA if pa.types.is_string(f.type) or (pa.types.is_list(f.type) and pa.types.is_string(f.type.value_type))
 )
-REPORTED_METADATA = ("arch", "build_command", "generator_version", "ptx", "rows_per_shard", "schema_version", "seed", "validate", "warp_version")
+REPORTED_METADATA = ("arch", "build_command", "generator_version", "identity", "ptx", "rows_per_shard", "schema_version", "seed", "validate", "warp_version")
 
 NEAR_DUP_THRESHOLD = 0.8
 NUM_PERM = 64
