@@ -59,3 +59,13 @@ def test_comparable_code_keeps_what_matters_and_drops_where_and_when():
     assert comparable_code(a, "k_abc1234f") == comparable_code(b, "k_99887766")
     c = b.replace("normalize", "length")
     assert comparable_code(a, "k_abc1234f") != comparable_code(c, "k_99887766")
+
+
+def test_a_value_that_cannot_be_written_is_named_without_its_address():
+    from warp_ir_dataset.reconstruct import _shown
+
+    class Options:
+        pass
+
+    shown = _shown(Options(), 1000)
+    assert "Options object" in shown and "0x" not in shown

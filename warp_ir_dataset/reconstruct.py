@@ -317,7 +317,7 @@ class _Emitter:
             return "{" + ", ".join(f"{self.expression(k)}: {self.expression(v)}" for k, v in value.items()) + "}"
         text = _warp.type_expression(value, self.struct_name)
         if text is None:
-            raise ReconstructionError("unrepresentable-value", f"cannot write {type(value).__name__} {value!r:.80} as source")
+            raise ReconstructionError("unrepresentable-value", f"cannot write {type(value).__name__} {_shown(value)} as source")
         return text
 
     def struct_name(self, cls) -> str:
@@ -486,3 +486,9 @@ def differs_from_original(kernel, made: Reconstructed, module_name: str) -> str 
     at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
     show = lambda lines: lines[at].strip()[:160] if at < len(lines) else "<end>"  # noqa: E731
     return f"line {at + 1} of the forward code: original {show(a)!r}, rebuilt {show(b)!r}"
+
+
+def _shown(value, chars: int = 80) -> str:
+    """A value's repr for a message, without the memory address a default repr holds (which
+    differs from run to run: a rejects file must be the same bytes every time)."""
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))[:chars]
