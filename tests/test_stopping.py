@@ -17,7 +17,8 @@ import pytest
 from helpers import ROOT, build, snapshot
 
 GONE_WITHIN_SECONDS = 15  # from the stop to the last process of the group
-TARGET_MB, BUILD = 0.15, ("--rows-per-shard", "5", "--workers", "2")
+# Enough shards that a stop sent once the first is on disk arrives while the build still runs.
+TARGET_MB, BUILD = 0.4, ("--rows-per-shard", "5", "--workers", "2")
 
 
 def _alive_in_group(pgid: int) -> list[int]:
