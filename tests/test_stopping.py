@@ -17,9 +17,7 @@ import pytest
 from helpers import ROOT, build, snapshot
 
 GONE_WITHIN_SECONDS = 15  # from the stop to the last process of the group
-# No launches: a shard with a test row waits seconds for its launching process, and the shards
-# after it are done by the time it is written, so the build would end before the stop arrives.
-TARGET_MB, BUILD = 0.15, ("--rows-per-shard", "5", "--workers", "2", "--no-execute")
+TARGET_MB, BUILD = 0.15, ("--rows-per-shard", "5", "--workers", "2")
 
 
 def _alive_in_group(pgid: int) -> list[int]:
@@ -48,11 +46,12 @@ def _nothing_left_when_a_test_fails():
 
 
 def _start(args: list[str], env: dict) -> subprocess.Popen:
-    # A group of its own, as a job scheduler's; SIGINT as a terminal gives it (a suite run in the
-    # background has it ignored).
+    # A group of its own, as a job scheduler's; SIGINT and SIGHUP as a terminal gives them (a suite
+    # run in the background has SIGINT ignored, one under nohup SIGHUP, and the command rightly
+    # keeps an ignored signal ignored).
     proc = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGHUP)])
     _started.append(proc.pid)
     return proc
 
