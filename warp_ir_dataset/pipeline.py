@@ -409,12 +409,7 @@ class _ShardBuilder:
             if isinstance(result, Failure):
                 verdicts.append(_Verdict(False, result.reason, result.message))
             else:
-                started = time.perf_counter()
-                columns = behaviour_columns(result)
-                encode = time.perf_counter() - started
-                self.counts.execution_stage_seconds["encode"] = self.counts.execution_stage_seconds.get("encode", 0.0) + encode
-                self.counts.execution_seconds += encode
-                verdicts.append(_Verdict(True, ptx=v.ptx, behaviour=columns))
+                verdicts.append(_Verdict(True, ptx=v.ptx, behaviour=result))
         return verdicts
 
     def _with_module(self, filled: _Slot) -> _Slot:
@@ -427,16 +422,23 @@ class _ShardBuilder:
         return filled
 
     def _execute(self, slots: list[_Slot]) -> list:
-        """Each slot's behaviour (or failure), computed once per kernel for every device."""
+        """Each slot's behaviour as row columns (or its failure), launched and encoded once per
+        kernel for every device."""
         shared = self.builds.behaviours
         todo = [s for s in slots if s.row["id"] not in shared]
         if todo:
             started = time.perf_counter()
             requests = [Request(s.spec.python_source, s.spec.kernel_name, derive_seed("inputs", s.row["id"]), f"wirds_{s.row['id']}", family_contract=s.spec.contract) for s in todo]
+            stages = self.counts.execution_stage_seconds
             for s, result in zip(todo, run_kernels(requests)):
-                shared[s.row["id"]] = result
-                for stage, seconds in getattr(result, "seconds", {}).items():
-                    self.counts.execution_stage_seconds[stage] = self.counts.execution_stage_seconds.get(stage, 0.0) + seconds
+                if isinstance(result, Failure):
+                    shared[s.row["id"]] = result
+                    continue
+                for stage, seconds in result.seconds.items():
+                    stages[stage] = stages.get(stage, 0.0) + seconds
+                encoding = time.perf_counter()
+                shared[s.row["id"]] = behaviour_columns(result)
+                stages["encode"] = stages.get("encode", 0.0) + time.perf_counter() - encoding
             self.counts.execution_seconds += time.perf_counter() - started
         self.counts.executed += sum(1 for s in slots if not isinstance(shared[s.row["id"]], Failure))
         return [shared[s.row["id"]] for s in slots]
