@@ -156,3 +156,30 @@ def test_a_worker_that_dies_ends_the_build_with_one_line_and_leaves_nothing(tmp_
     lines = [line for line in err.splitlines() if line.strip()]
     assert proc.returncode == 1 and len(lines) == 1 and lines[0].startswith("build: "), err
     assert _wait_until(lambda: not _alive_in_group(proc.pid), GONE_WITHIN_SECONDS), _alive_in_group(proc.pid)
+
+
+_ORPHANED_WHILE_WRITING = """
+import os, sys, time
+from pathlib import Path
+from warp_ir_dataset import engines, lifeline, write
+lifeline.follow_parent(os.getppid(), cleanup=engines._on_orphaned)
+slow_fsync = os.fsync
+os.fsync = lambda fd: (Path(sys.argv[1] + ".writing").touch(), time.sleep(3), slow_fsync(fd))
+write.atomic_write(Path(sys.argv[1]), b"x" * 1000)
+time.sleep(60)
+"""
+
+
+def test_a_worker_orphaned_while_writing_a_shard_finishes_it_and_leaves_no_temp_file(tmp_path):
+    # The driver dies (SIGKILL) while its worker is between creating a shard's temp file and
+    # renaming it: the worker's watching thread must not exit in between.
+    target = tmp_path / "train-00000.parquet"
+    driver = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', sys.argv[1], sys.argv[2]]); time.sleep(60)",
+                               _ORPHANED_WHILE_WRITING, str(target)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+    _started.append(driver.pid)
+    assert _wait_until(lambda: Path(str(target) + ".writing").exists(), 60), "the worker never wrote"
+    driver.kill()
+    driver.wait()
+    assert _wait_until(lambda: not _alive_in_group(driver.pid), GONE_WITHIN_SECONDS)
+    assert not list(tmp_path.glob(".*.tmp-*"))
+    assert target.read_bytes() == b"x" * 1000

@@ -14,7 +14,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from multiprocessing import connection, get_context
 from typing import Callable
 
-from . import _warp, lifeline, scratch
+from . import _warp, lifeline, scratch, write
 from .pipeline import ShardResult, ShardTask, build_shards
 
 Job = tuple[ShardTask, ...]  # one shard index, one task per config
@@ -50,11 +50,16 @@ def prepare_process() -> None:
         _prepared = True
 
 
+def _on_orphaned() -> None:
+    write.end_writes()  # a shard being written is finished, never left as a temp file
+    scratch.remove_private_temp()
+
+
 def _worker_init(queue, stop, driver_pid: int) -> None:
     global _row_queue, _stop
     # Stop signals reach the whole process group: the driver answers them and stops its
     # workers at a row; a worker whose driver is gone ends on its own.
-    lifeline.follow_parent(driver_pid, cleanup=scratch.remove_private_temp)
+    lifeline.follow_parent(driver_pid, cleanup=_on_orphaned)
     # Progress messages are expendable: a worker must not wait at exit for the driver to read them.
     queue.cancel_join_thread()
     _row_queue, _stop = queue, stop

@@ -8,6 +8,7 @@ loader would pick up.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -100,9 +101,26 @@ def encode_shard(table: pa.Table, metadata: dict[str, str]) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+# Held while a file is written: a worker ending because its driver is gone takes it first
+# (:func:`end_writes`), so the watching thread never exits between a temp file's creation and
+# its removal or rename.
+_writing = threading.Lock()
+
+
+def end_writes() -> None:
+    """Let the write under way finish and start no other: for a process about to exit at once
+    (an orphaned worker), which otherwise leaves a temp file behind."""
+    _writing.acquire()
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``path`` whole or not at all: a temp file beside it, fsync'd, renamed into place.
     An OS error leaves no partial file (the temp file is removed) and raises :class:`WriteError`."""
+    with _writing:
+        _write_then_rename(path, data)
+
+
+def _write_then_rename(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         try:
