@@ -2,9 +2,14 @@
 and gradients recorded; a kernel that crashes or hangs costs itself only."""
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from warp_ir_dataset import execute
 from warp_ir_dataset.execute import Behaviour, Failure, Request, make_inputs, run_kernels
 from warp_ir_dataset.generate import source_id
 
@@ -83,6 +88,22 @@ def test_a_kernel_that_crashes_or_hangs_is_a_failure_and_the_next_one_runs(resul
     # the same kernel, the same seed: the same bits, in another process
     for name, value in results[0].outputs.items():
         assert value.tobytes() == after.outputs[name].tobytes()
+
+
+def test_a_process_started_after_a_crash_finds_the_precompiled_headers_built_and_none_are_left_behind(tmp_path, monkeypatch):
+    # Warp builds its precompiled headers (~2.5 s) in a temp folder of each process and, as the
+    # launching process exits at once, never removes it: one folder per crash, 10 MB each.
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    monkeypatch.setenv("WARP_CACHE_PATH", str(tmp_path / "cache"))  # nothing compiled yet
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setattr(execute, "_headers_folders", {})
+    crashed, after = run_kernels([request(OUT_OF_BOUNDS, "past_the_end"), request(AXPY, "axpy")], timeout=60)
+    assert isinstance(crashed, Failure) and crashed.reason == "launch-crashed"
+    assert isinstance(after, Behaviour) and after.executable
+    headers = Path(execute._headers_folders[os.getpid()])
+    assert headers.parent == tmp_path / "tmp" and list(headers.glob("*.pch"))
+    assert not list((tmp_path / "tmp").glob("wp_pch_*"))  # neither process made a folder of its own
 
 
 def test_inputs_are_seeded():

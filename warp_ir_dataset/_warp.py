@@ -701,3 +701,17 @@ def load_module(kernel, device: str = "cpu") -> None:
     """Build and load the kernel's module for ``device`` (compiling it unless Warp's kernel cache
     has it); raises what the compiler reported."""
     kernel.module.load(device)
+
+
+def share_precompiled_headers(folder: str) -> None:
+    """Keep the compilers' precompiled headers of this thread in ``folder`` (Warp makes a fresh
+    temp folder per process and rebuilds them there, ~2.5 s). A process started again after a
+    crash, given the same folder, finds them built."""
+    import threading
+    import types
+
+    from warp._src import context
+
+    init()
+    with context.runtime._pch_dirs_lock:
+        context.runtime._pch_dirs[threading.get_ident()] = types.SimpleNamespace(name=folder)

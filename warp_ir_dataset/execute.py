@@ -15,8 +15,10 @@ or hangs (a time limit) costs itself only and is reported with the reason.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
+import shutil
 import signal
 import struct
 import subprocess
@@ -408,9 +410,21 @@ def _adjoint(wp, kernel, contract: Contract, inputs: dict, seed: int, behaviour:
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[1]); import warp_ir_dataset.execute as execute; "
-    "sys.path.remove(sys.argv[1]); execute.main(sys.argv[2], sys.argv[3])"
+    "sys.path.remove(sys.argv[1]); execute.main(sys.argv[2], sys.argv[3], sys.argv[4])"
 )
 _LENGTH = struct.Struct("<Q")
+_headers_folders: dict[int, str] = {}  # pid → its folder for its launching processes' headers
+
+
+def _headers_folder() -> str:
+    """One folder per process (a forked worker makes its own), in its temp folder (a worker's
+    private one, removed with it), shared by every launching process it starts one after
+    another: one that follows a crash does not build the precompiled headers again."""
+    if os.getpid() not in _headers_folders:
+        folder = tempfile.mkdtemp(prefix="wirds-headers-")
+        atexit.register(shutil.rmtree, folder, True)
+        _headers_folders[os.getpid()] = folder
+    return _headers_folders[os.getpid()]
 
 
 def run_kernels(requests: list[Request], timeout: float = DEFAULT_TIMEOUT) -> list[Behaviour | Failure]:
@@ -437,7 +451,7 @@ def _run_some(requests, todo: list[int], timeout: float, tmp: str, results: list
     open(result_path, "wb").close()
     env = lifeline.child_env({**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
     with open(os.path.join(tmp, "stderr"), "w+b") as err:
-        proc = subprocess.Popen([sys.executable, "-c", _BOOTSTRAP, _PACKAGE_PARENT, request_path, result_path],
+        proc = subprocess.Popen([sys.executable, "-c", _BOOTSTRAP, _PACKAGE_PARENT, request_path, result_path, _headers_folder()],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=tmp, env=env)
         offset, last = 0, time.monotonic()
         try:
@@ -488,13 +502,14 @@ class _CompileFailed(Exception):
     pass
 
 
-def main(request_path: str, result_path: str) -> None:
+def main(request_path: str, result_path: str, headers_folder: str) -> None:
     lifeline.die_with_parent()
     import warp as wp
 
     wp.config.mode = "debug"  # an index outside an array aborts this process, not the build
     wp.config.quiet = True
     _warp.init()
+    _warp.share_precompiled_headers(headers_folder)
     with open(request_path, "rb") as f:
         requests = pickle.load(f)
     with open(result_path, "ab") as out:
