@@ -8,8 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from warp_ir_dataset import execute
+from warp_ir_dataset.contract import Arg, Contract
 from warp_ir_dataset.execute import Behaviour, Failure, Request, make_inputs, run_kernels
 from warp_ir_dataset.generate import source_id
 
@@ -104,6 +107,46 @@ def test_a_process_started_after_a_crash_finds_the_precompiled_headers_built_and
     headers = Path(execute._headers_folders[os.getpid()])
     assert headers.parent == tmp_path / "tmp" and list(headers.glob("*.pch"))
     assert not list((tmp_path / "tmp").glob("wp_pch_*"))  # neither process made a folder of its own
+
+
+FLAGGED = """import warp as wp
+
+
+@wp.kernel
+def flagged(flags: int, scale: float, x: wp.array(dtype=wp.float32), out: wp.array(dtype=wp.float32)):
+    i = wp.tid()
+    if (flags & 1) == 0:
+        return
+    out[i] = x[i] * scale
+"""
+
+
+def test_the_row_keeps_the_draw_of_inputs_that_shows_the_kernel_at_work():
+    # A flag without the bit the kernel tests hides all of it behind an early return: of the
+    # draws launched, the row keeps one that has the bit whenever one has.
+    seeds = range(8)
+    results = run_kernels([request(FLAGGED, "flagged", seed) for seed in seeds])
+    first_draw_hid_it = 0
+    for seed, b in zip(seeds, results):
+        assert isinstance(b, Behaviour), b
+        draws = [make_inputs(b.contract, seed if d == 0 else seed + d * 1_000_003) for d in range(execute.INPUT_DRAWS)]
+        shows = [int(d["flags"]) & 1 for d in draws]
+        first_draw_hid_it += not shows[0]
+        assert (int(b.inputs["flags"]) & 1) == max(shows)
+        if max(shows):
+            np.testing.assert_allclose(b.outputs["out"], b.inputs["x"] * b.inputs["scale"], rtol=1e-6)
+    assert first_draw_hid_it, "no seed tried the choice"
+
+
+@settings(max_examples=50)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_a_float_passed_as_a_value_is_never_zero_or_one(seed):
+    # One value reaches every thread: 0 would zero the output, 1 would hide ``*`` swapped for ``/``.
+    contract = Contract((16,), (Arg("scale", "value", "float32"), Arg("offset", "value", "vector(3,float32)"), Arg("x", "array", "float32", 1, (16,))))
+    values = make_inputs(contract, seed)
+    for name in ("scale", "offset"):
+        magnitude = np.abs(values[name])
+        assert ((magnitude >= 0.25) & (magnitude <= 2.0)).all(), values[name]
 
 
 def test_inputs_are_seeded():

@@ -35,7 +35,7 @@ from .contract import Arg, Contract, ContractError, Field, infer
 SENTINEL_NAN_BITS = {np.dtype(np.float32): 0x7FA5A5A5, np.dtype(np.float64): 0x7FF4A5A5A5A5A5A5, np.dtype(np.float16): 0x7D5A}
 INT_VALUE_RANGE = (1, 5)  # int values (not arrays): counts, strides, small parameters; never 0 (a divisor)
 BOUNDARY_VALUES = (0.0, 1.0, -1.0, 0.5)  # one float element in four is one of these
-INPUT_DRAWS = 3  # seeded inputs tried before a kernel that writes NaN or infinity is taken as it is
+INPUT_DRAWS = 4  # seeded draws of inputs launched; the row keeps the one that shows the most
 DEFAULT_TIMEOUT = 60.0  # seconds for one kernel (compile, two launches, the adjoint)
 
 
@@ -115,7 +115,7 @@ def make_inputs(contract: Contract, seed: int) -> dict:
         elif _scalar_of(arg.dtype) in _INTS and not _inner(arg.dtype):
             values[arg.name] = np.asarray(rng.integers(*INT_VALUE_RANGE), dtype=_numpy_dtype(arg.dtype))
         else:
-            values[arg.name] = _fill(arg.dtype, (), rng, index_high, boundary)
+            values[arg.name] = _parameter(arg.dtype, rng, index_high)
     return {a.name: values[a.name] for a in contract.args}
 
 
@@ -163,11 +163,27 @@ def _fill(dtype: str, shape: tuple, rng: np.random.Generator, index_high: int, b
     data = rng.uniform(-1.0, 1.0, size=full)
     at_boundary = rng.random(full) < 0.25
     data[at_boundary] = rng.choice(boundary, size=int(at_boundary.sum()))
-    if dtype.startswith("quat("):  # rotations are unit quaternions
-        data = _unit(rng.uniform(-1.0, 1.0, size=full))
-    elif dtype.startswith("transform("):
-        data[..., 3:] = _unit(rng.uniform(-1.0, 1.0, size=full[:-1] + (4,)))
-    return data.astype(scalar)
+    return _rotations_unit(dtype, data, rng).astype(scalar)
+
+
+def _parameter(dtype: str, rng: np.random.Generator, index_high: int) -> np.ndarray:
+    """A float value passed as it is (a scale, a step, a vector): of either sign, its magnitude
+    between 0.25 and 2, never a boundary value. One value reaches every thread: a 0 would zero
+    the whole output, a 1 or -1 would hide a multiplication swapped for a division."""
+    if dtype == "bool" or _scalar_of(dtype) in _INTS:
+        return _fill(dtype, (), rng, index_high)
+    full = _inner(dtype)
+    data = np.asarray(rng.uniform(0.25, 2.0, size=full) * rng.choice((-1.0, 1.0), size=full))
+    return _rotations_unit(dtype, data, rng).astype(_scalar_of(dtype))
+
+
+def _rotations_unit(dtype: str, data: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Rotations are unit quaternions (a transform's last four values)."""
+    if dtype.startswith("quat("):
+        return _unit(rng.uniform(-1.0, 1.0, size=data.shape))
+    if dtype.startswith("transform("):
+        data[..., 3:] = _unit(rng.uniform(-1.0, 1.0, size=data.shape[:-1] + (4,)))
+    return data
 
 
 def _unit(q: np.ndarray) -> np.ndarray:
@@ -295,23 +311,45 @@ def _launch(wp, kernel, contract: Contract, args: list, device: str) -> None:
 
 
 def behave(kernel, source: str, seed: int, backward: bool = True, family_contract: dict | None = None) -> Behaviour:
-    """Launch ``kernel`` (loaded from ``source``) on seeded inputs; what it did. Inputs that
-    make the kernel write NaN or infinity (a boundary value it divides by) are drawn again,
-    up to ``INPUT_DRAWS`` times: the row records the inputs used."""
+    """Launch ``kernel`` (loaded from ``source``) on ``INPUT_DRAWS`` seeded draws of inputs and
+    keep the draw that shows the most of what the kernel does (:func:`_shown`): finite outputs
+    first, then the most elements written with distinct values. One draw can hide a kernel
+    behind an early ``return`` (a flag without the bit it tests) or a zero it multiplies by;
+    the row records the inputs kept."""
     import warp as wp
 
     contract = infer(kernel, source, family_contract)
     started = time.perf_counter()
+    best = None
     for draw in range(INPUT_DRAWS):
         inputs = make_inputs(contract, seed if draw == 0 else seed + draw * 1_000_003)
         behaviour = _forward(wp, kernel, contract, inputs)
-        if behaviour.non_finite == 0:
-            break
+        if best is None or _shown(behaviour) > _shown(best):
+            best = behaviour
+    behaviour, inputs = best, best.inputs
     launched = time.perf_counter()
     if backward and _warp.has_backward(kernel):
         _adjoint(wp, kernel, contract, inputs, seed, behaviour, source)
     behaviour.seconds = {"launch": launched - started, "adjoint": time.perf_counter() - launched}
     return behaviour
+
+
+def _shown(behaviour: Behaviour) -> tuple[bool, int]:
+    """How much of a kernel's work a launch shows: whether it could be a row (finite, repeatable,
+    reads left alone), then the written elements that hold a finite value other than what the
+    array held before, counted once per distinct value (a kernel writing one constant shows
+    little)."""
+    shown = 0
+    for name, data in behaviour.outputs.items():
+        if not isinstance(data, np.ndarray):
+            continue
+        before = behaviour.inputs[name]
+        changed = data != before if before.dtype == data.dtype and before.shape == data.shape else np.ones(data.shape, dtype=bool)
+        if data.dtype.kind == "f":
+            changed &= np.isfinite(data)
+        shown += len(np.unique(data[changed]))
+    usable = behaviour.non_finite == 0 and behaviour.deterministic and not behaviour.read_only_changed
+    return usable, shown
 
 
 def replay(kernel, request: Request) -> Behaviour:
