@@ -14,7 +14,12 @@ For the executed rows of DIR/CONFIG (build it with ``--validate all`` so every r
 * **sensitivity**: for ``--rows`` rows, mutants of the kernel's Python source (an operator
   swapped, a constant changed, an index shifted, a statement dropped) whose generated code
   differs from the original's, launched on the row's recorded inputs: the share whose outputs
-  (or gradients) differ from the recorded ones, or whose launch fails.
+  (or gradients) differ from the recorded ones, or whose launch fails. A mutant the row's
+  inputs miss is launched beside the original on ``FRESH_DRAWS`` other draws of inputs: those
+  some draw tells apart count as *distinguishable*, and ``share_of_distinguishable`` is the share
+  of those the row's inputs catch. A mutant no draw tells apart changes code whose value never
+  reaches an output (Warp keeps dead code, so its generated code still differs): no input could
+  catch it.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import random
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +39,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from warp_ir_dataset.codegen import kernel_row  # noqa: E402
-from warp_ir_dataset.execute import Failure, records_to_values, run_kernels  # noqa: E402
+from warp_ir_dataset.contract import Contract  # noqa: E402
+from warp_ir_dataset.execute import Failure, make_inputs, records_to_values, run_kernels, value_records  # noqa: E402
 from warp_ir_dataset.generate import KernelSpec, source_id  # noqa: E402
 from warp_ir_dataset.run import differences, executed_rows, replay_request  # noqa: E402
 
 LAUNCH_REJECTS = ("launch-crashed", "launch-timeout", "launch-error", "no-contract", "clang-error")
 MUTATIONS = ("operator", "constant", "index", "statement")
+FRESH_DRAWS = 8  # draws of inputs that try to tell a surviving mutant from the original
 
 
 # -- mutants -------------------------------------------------------------------------------------
@@ -167,24 +175,57 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int) -> dict:
             if code is None or code == baseline:
                 skipped[f"{kind}: {'does not build' if code is None else 'same code'}"] += 1
                 continue
-            request = replay_request(row)
-            requests.append(type(request)(**{**request.__dict__, "python_source": source, "module_name": f"wirds_{source_id(source)}"}))
+            requests.append(replace(replay_request(row), python_source=source, module_name=f"wirds_{source_id(source)}"))
             meta.append((row, kind))
     results = run_kernels(requests)
     caught, crashed, total = Counter(), Counter(), Counter()
-    for (row, kind), result in zip(meta, results):
+    survivors = []
+    for (row, kind), request, result in zip(meta, requests, results):
         total[kind] += 1
         if isinstance(result, Failure):
             crashed[kind] += 1
             caught[kind] += 1
         elif differences(row, result):
             caught[kind] += 1
+        else:
+            survivors.append((row, kind, request))
+    told_apart = _told_apart(survivors, FRESH_DRAWS)
+    distinguishable = {k: caught[k] + told_apart[k] for k in MUTATIONS}
     return {
         "rows": len(picked), "mutants": sum(total.values()), "caught": sum(caught.values()),
         "share": round(sum(caught.values()) / max(sum(total.values()), 1), 4),
-        "by_kind": {k: {"mutants": total[k], "caught": caught[k], "of_which_launch_failed": crashed[k]} for k in MUTATIONS},
+        "fresh_draws": FRESH_DRAWS,
+        "distinguishable": sum(distinguishable.values()),
+        "share_of_distinguishable": round(sum(caught.values()) / max(sum(distinguishable.values()), 1), 4),
+        "by_kind": {k: {"mutants": total[k], "caught": caught[k], "of_which_launch_failed": crashed[k],
+                        "survivors_told_apart_by_fresh_draws": told_apart[k]} for k in MUTATIONS},
         "skipped": dict(sorted(skipped.items())),
     }
+
+
+def _told_apart(survivors: list, draws: int) -> Counter:
+    """Of the mutants the row's inputs did not catch, those that some of ``draws`` fresh draws
+    of inputs (the row's contract, other seeds) tell apart from the original kernel. The rest
+    behave alike on every input tried: most change code whose value never reaches an output."""
+    requests = []
+    for row, _, mutated in survivors:
+        contract = Contract.from_json(row["contract"])
+        for d in range(draws):
+            inputs = value_records(make_inputs(contract, 7919 * (d + 1)))
+            original = replay_request(row)
+            requests += [replace(original, inputs=inputs), replace(mutated, inputs=inputs)]
+    results = run_kernels(requests)
+    told = Counter()
+    for k, (row, kind, _) in enumerate(survivors):
+        for d in range(draws):
+            original, mutated = results[2 * (k * draws + d)], results[2 * (k * draws + d) + 1]
+            if isinstance(original, Failure):
+                continue
+            as_row = {"outputs": value_records(original.outputs), "input_grads": value_records(original.input_grads) if row["input_grads"] else []}
+            if differences(as_row, mutated):
+                told[kind] += 1
+                break
+    return told
 
 
 def main() -> None:

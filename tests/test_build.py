@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import subprocess
@@ -8,6 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from helpers import ROOT, build, comparable, run_module, snapshot
+
+from warp_ir_dataset.write import read_shard_metadata
 
 RPS = ("--rows-per-shard", "40")
 
@@ -121,6 +124,7 @@ def one_line_error(proc):
         (["--config", "cpu", "--target-mb", "-3"], "positive"),
         (["--config", "cpu", "--target-mb", "abc"], "target-mb"),
         (["--config", "cpu"], "target-mb"),
+        (["--config", "cpu", "--target-mb", "1", "--max-code-chars", "0"], "--max-code-chars must be at least 1"),
     ],
 )
 def test_bad_arguments_give_one_clear_line(tmp_path, args, message):
@@ -297,6 +301,7 @@ def test_a_damaged_shard_says_how_to_rebuild_it_and_that_works(tmp_path, damage)
         (("--rows-per-shard", "41"), "rows_per_shard"),
         (("--validate", "sample"), "validate"),
         (("--validate", "none", "--ptx"), "ptx"),
+        (("--max-code-chars", "50000"), "max_code_chars"),
     ],
 )
 def test_a_folder_built_with_other_settings_is_refused_naming_the_setting(tmp_path, extra, key):
@@ -429,3 +434,15 @@ def test_a_build_smaller_than_one_shard_builds_only_the_slots_its_cut_needs(tmp_
     assert len(limits) == 1 and limits[0] is not None and limits[0] <= 20, limits
     rows = pq.read_table(out / "cpu" / "train-00000.parquet").num_rows
     assert 0 < rows <= limits[0] and pq.read_metadata(out / "cpu" / "train-00000.parquet").metadata[b"rows_per_shard"] == b"500"
+
+
+def test_the_size_cap_is_an_option_the_summary_counts_what_it_drops_and_the_card_command_carries_it(tmp_path):
+    out = tmp_path / "d"
+    build(out, "cpu", 0.05, *RPS, "--workers", "1", "--validate", "none", "--max-code-chars", "21000", "--summary-json", str(tmp_path / "s.json"))
+    table = pq.read_table(sorted((out / "cpu").glob("*.parquet")))
+    sizes = [sum(len(r[c] or "") for c in ("forward_code", "backward_code", "helper_code")) for r in table.to_pylist()]
+    assert sizes and max(sizes) <= 21000
+    assert json.loads((tmp_path / "s.json").read_text())["counts"]["oversized"] > 0  # a cap near the median row drops some
+    meta = read_shard_metadata(sorted((out / "cpu").glob("train-*.parquet"))[0])
+    assert meta["max_code_chars"] == "21000" and "--max-code-chars 21000" in meta["build_command"]
+    assert json.loads(meta["identity"])["max_code_chars"] == 21000

@@ -265,3 +265,17 @@ def test_config_all_imports_once_for_both_devices_and_resumes_a_one_config_extra
     assert files(both, "cuda") == files(cuda_alone, "cuda") != {}
     assert len(rows(both, "cuda")) == len(rows(both, "cpu")) == 6
     assert proc.stdout.count("6 rows from 1 modules") == 2, proc.stdout
+
+
+def test_the_size_cap_drops_longer_kernels_as_rejects_that_say_their_size(tmp_path):
+    whole = tmp_path / "whole"
+    extract(whole, str(TREE), extra=("--validate", "none"))
+    sizes = sorted(sum(len(r[c] or "") for c in ("forward_code", "backward_code", "helper_code")) for r in rows(whole))
+    cap = sizes[len(sizes) // 2]
+    capped = tmp_path / "capped"
+    extract(capped, str(TREE), extra=("--validate", "none", "--max-code-chars", str(cap)))
+    kept = [sum(len(r[c] or "") for c in ("forward_code", "backward_code", "helper_code")) for r in rows(capped)]
+    dropped = [r for r in rejects(capped) if r["reason"] == "oversized"]
+    assert sorted(kept) == [s for s in sizes if s <= cap]
+    assert sorted(int(r["message"].split("generated code of ")[1].split(" ")[0]) for r in dropped) == [s for s in sizes if s > cap]
+    assert all(f"over the cap of {cap} (--max-code-chars)" in r["message"] for r in dropped)

@@ -32,7 +32,7 @@ def test_configs_whose_candidates_differ_still_get_their_own_rows(seed, cuda_lim
     # Make the configs disagree about candidates: a code-size cap that the two devices' code
     # crosses at different kernels, and a stand-in compiler that rejects rows by their code
     # (so a slot is refilled for one config and not the other).
-    monkeypatch.setattr(pipeline, "MAX_CODE_CHARS", 21_000)  # about the median row
+    monkeypatch.setattr(GeneratedSource, "max_code_chars", 21_000)  # about the median row
 
     def fake_check(codes, device, plan):
         return [Outcome(ok=hashlib.sha256(c.forward_code.encode()).digest()[0] >= 60, reason="injected", message="") for c in codes]

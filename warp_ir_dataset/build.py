@@ -51,11 +51,12 @@ class BuildOptions:
     validation: ValidationPlan = ValidationPlan()
     engine: str = "local"
     ray_address: str | None = None
+    max_code_chars: int | None = None  # None: the generator's default cap
 
     @property
     def identity(self) -> dict:
         """What determines the rows (not --out or --workers); see :mod:`~warp_ir_dataset.identity`."""
-        return build_identity(self.config, self.target_bytes / MB, self.seed, self.rows_per_shard, self.validation)
+        return build_identity(self.config, self.target_bytes / MB, self.seed, self.rows_per_shard, self.validation, self.max_code_chars)
 
     @property
     def command(self) -> str:
@@ -64,7 +65,7 @@ class BuildOptions:
     def task(self, index: int, slot_limit: int | None = None, text_goal: int | None = None) -> ShardTask:
         return ShardTask(
             self.config, GeneratedSource(self.seed), index, self.rows_per_shard, self.command, self.validation, slot_limit, text_goal,
-            identity=to_json(self.identity),
+            identity=to_json(self.identity), max_code_chars=self.max_code_chars,
         )
 
 
@@ -460,13 +461,14 @@ def iter_tables(opts: BuildOptions):
 @click.option("--validate", "validate", default="sample", show_default=True, help="Compile rows with Warp's toolchain (clang / NVRTC): none, sample (1 row in 20 per shard) or all.")
 @click.option("--arch", default=f"sm_{DEFAULT_ARCH}", show_default=True, help="CUDA architecture that cuda rows are compiled (and PTX generated) for.")
 @click.option("--ptx", is_flag=True, help="cuda only: compile every cuda row alone with NVRTC and store its PTX in the ptx column.")
+@click.option("--max-code-chars", type=int, default=None, help=f"Drop a kernel whose generated code (forward, backward, helpers) is longer [default: {GeneratedSource.max_code_chars}].")
 @click.option("--execute/--no-execute", "execute", default=True, show_default=True, help="Launch every test row and every row --validate compiles on the cpu, and store what it did (schema 3).")
 @click.option("--engine", default="local", show_default=True, help="Where shards are built: local worker processes, or ray (a Ray cluster, see --ray-address).")
 @click.option("--ray-address", default=None, help="Ray cluster to join with --engine ray (default: start a local Ray).")
 @click.option("--real", is_flag=True, help="Also extract the `real` split (published Warp code: warp-lang's own, mujoco-warp) into OUT/CONFIG/real-*.parquet; on top of the target.")
 @click.option("--quiet", is_flag=True, help="No progress line.")
 @click.option("--summary-json", type=click.Path(path_type=Path), default=None, help="Also write the build's summary (rows, MB, rows/s, counts, peak memory) as JSON here.")
-def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, ptx, execute, engine, ray_address, real, quiet, summary_json) -> None:
+def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, ptx, max_code_chars, execute, engine, ray_address, real, quiet, summary_json) -> None:
     """Generate Warp kernels, run Warp's codegen on them, and write Parquet shards."""
     configs = parse_configs(config)
     if ptx and "cuda" not in configs:
@@ -474,8 +476,8 @@ def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, 
     plans = {c: check_device_options(c, validate, arch, ptx and c == "cuda", execute) for c in configs}
     if not target_mb > 0:
         raise BuildError(f"--target-mb must be a positive number of MB, got {target_mb:g}")
-    if rows_per_shard < 1 or (workers is not None and workers < 1):
-        raise BuildError("--rows-per-shard and --workers must be at least 1")
+    if rows_per_shard < 1 or (workers is not None and workers < 1) or (max_code_chars is not None and max_code_chars < 1):
+        raise BuildError("--rows-per-shard, --workers and --max-code-chars must be at least 1")
     if engine not in ENGINES:
         raise BuildError(f"unknown --engine {engine!r}; choose from {', '.join(ENGINES)}")
     if real:
@@ -485,7 +487,7 @@ def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, 
             raise BuildError("--real needs the published Warp code of the [real] extra: pip install 'warp-ir-dataset[real]' (./dev installs it)")
     workers = workers or os.cpu_count() or 1
     builds = [
-        BuildOptions(c, int(target_mb * MB), out, seed, workers, rows_per_shard, plans[c], engine, ray_address) for c in configs
+        BuildOptions(c, int(target_mb * MB), out, seed, workers, rows_per_shard, plans[c], engine, ray_address, max_code_chars) for c in configs
     ]
     summaries = run_builds(builds, show_progress=not quiet)
     reports = {}

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from .progress import Progress
-from .sources import DEFAULT_MODULE_TIMEOUT, DEFAULT_MODULES_PER_SHARD
+from .sources import DEFAULT_MODULE_TIMEOUT, DEFAULT_MODULES_PER_SHARD, ModuleSource
 from .write import ShardError, atomic_write, empty_marker_name, read_shard_metadata, report_name, shard_name, verify_shard, write_shard
 
 MB = 1_000_000
@@ -33,13 +33,15 @@ class ExtractOptions:
     validation: object = None  # ValidationPlan; None: the default plan
     engine: str = "local"
     ray_address: str | None = None
+    max_code_chars: int | None = None  # None: the default cap for published code
 
     @property
     def identity(self) -> dict:
         from .identity import extract_identity
         from .validate import ValidationPlan
 
-        return extract_identity(self.sources, self.config, self.split, self.modules_per_shard, self.validation or ValidationPlan(), self.license)
+        return extract_identity(self.sources, self.config, self.split, self.modules_per_shard, self.validation or ValidationPlan(), self.license,
+                                self.max_code_chars)
 
     @property
     def command(self) -> str:
@@ -139,7 +141,7 @@ class _ExtractPlan:
         self.source, self.split = source, configs[0].split
         tasks = {
             o.config: {
-                i: ShardTask(o.config, source, i, o.modules_per_shard, o.command, o.validation or ValidationPlan(), split=o.split, identity=to_json(o.identity))
+                i: ShardTask(o.config, source, i, o.modules_per_shard, o.command, o.validation or ValidationPlan(), split=o.split, identity=to_json(o.identity), max_code_chars=o.max_code_chars)
                 for i in range(source.shards)
             }
             for o in configs
@@ -201,7 +203,7 @@ def iter_extracted_tables(opts: ExtractOptions):
     source = ModuleSource(tuple(found.targets), opts.modules_per_shard, opts.module_timeout)
     plan = opts.validation or ValidationPlan()
     for index in range(source.shards):
-        result = build_shard(ShardTask(opts.config, source, index, opts.modules_per_shard, opts.command, plan, split=opts.split, identity=to_json(opts.identity)))
+        result = build_shard(ShardTask(opts.config, source, index, opts.modules_per_shard, opts.command, plan, split=opts.split, identity=to_json(opts.identity), max_code_chars=opts.max_code_chars))
         if result.counts.rows:
             yield index, pq.read_table(pa.BufferReader(result.full.files[opts.split]))
 
@@ -323,11 +325,12 @@ class _ExtractProgress:
 @click.option("--validate", "validate", default="sample", show_default=True, help="Compile rows with Warp's toolchain: none, sample (1 row in 20) or all.")
 @click.option("--arch", default="sm_90", show_default=True, help="CUDA architecture cuda rows are compiled for.")
 @click.option("--ptx", is_flag=True, help="cuda only: store each row's own PTX.")
+@click.option("--max-code-chars", type=int, default=None, help=f"Drop a kernel whose generated code (forward, backward, helpers) is longer [default: {ModuleSource.max_code_chars}].")
 @click.option("--modules-per-shard", type=int, default=DEFAULT_MODULES_PER_SHARD, show_default=True, help="Modules imported per shard (the unit of work and of resume).")
 @click.option("--module-timeout", type=float, default=DEFAULT_MODULE_TIMEOUT, show_default=True, help="Seconds one module may take to import before it is stopped and rejected.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--summary-json", type=click.Path(path_type=Path), default=None, help="Also write the summary as JSON here.")
-def main(sources, config, out, split, license_, workers, validate, arch, ptx, modules_per_shard, module_timeout, quiet, summary_json) -> None:
+def main(sources, config, out, split, license_, workers, validate, arch, ptx, max_code_chars, modules_per_shard, module_timeout, quiet, summary_json) -> None:
     """Extract every Warp kernel that SOURCE registers (.py files, folders, or importable
     module/package names) into rows of the dataset's schema."""
     import os
@@ -340,10 +343,11 @@ def main(sources, config, out, split, license_, workers, validate, arch, ptx, mo
     plans = {c: check_device_options(c, validate, arch, ptx and c == "cuda") for c in configs}
     if not re.fullmatch(r"[a-z][a-z0-9_]*", split) or split == "rejects":
         raise BuildError(f"--split must be a lowercase name like 'real', got {split!r}")
-    if (workers is not None and workers < 1) or modules_per_shard < 1 or not module_timeout > 0:
-        raise BuildError("--workers and --modules-per-shard must be at least 1, --module-timeout positive")
+    if (workers is not None and workers < 1) or modules_per_shard < 1 or (max_code_chars is not None and max_code_chars < 1) or not module_timeout > 0:
+        raise BuildError("--workers, --modules-per-shard and --max-code-chars must be at least 1, --module-timeout positive")
     workers = workers or os.cpu_count() or 1
-    runs = [ExtractOptions(tuple(sources), c, out, split, license_, workers, modules_per_shard, module_timeout, plans[c]) for c in configs]
+    runs = [ExtractOptions(tuple(sources), c, out, split, license_, workers, modules_per_shard, module_timeout, plans[c], max_code_chars=max_code_chars)
+            for c in configs]
     summaries = run_extracts(runs, show_progress=not quiet)
     if summary_json is not None:
         # One config: its summary, as always; several: one per config.

@@ -4,7 +4,7 @@ one command for configs made in one pass.
 
 An identity is a plain dict: ``{"command": "build", "config": "cpu", "target_mb": 200.0,
 "seed": 0, "rows_per_shard": 500, "validate": "sample", "arch": 90, "ptx": false,
-"execute": true}`` or ``{"command": "extract", "sources": [...], "config": "cuda", "split":
+"execute": true, "max_code_chars": null}`` or ``{"command": "extract", "sources": [...], "config": "cuda", "split":
 "real", "modules_per_shard": 8, "validate": "sample", "arch": 90, "ptx": false, "license": null}``.
 The card reads identities, never command strings.
 """
@@ -15,14 +15,15 @@ import json
 CUDA_ONLY = ("arch", "ptx")  # settings a cpu config does not have
 
 
-def build_identity(config: str, target_mb: float, seed: int, rows_per_shard: int, plan) -> dict:
+def build_identity(config: str, target_mb: float, seed: int, rows_per_shard: int, plan, max_code_chars: int | None = None) -> dict:
     return {"command": "build", "config": config, "target_mb": target_mb, "seed": seed, "rows_per_shard": rows_per_shard,
-            "validate": plan.mode, "arch": plan.arch, "ptx": plan.ptx, "execute": plan.execute}
+            "validate": plan.mode, "arch": plan.arch, "ptx": plan.ptx, "execute": plan.execute, "max_code_chars": max_code_chars}
 
 
-def extract_identity(sources: tuple[str, ...], config: str, split: str, modules_per_shard: int, plan, license: str | None) -> dict:
+def extract_identity(sources: tuple[str, ...], config: str, split: str, modules_per_shard: int, plan, license: str | None,
+                     max_code_chars: int | None = None) -> dict:
     return {"command": "extract", "sources": list(sources), "config": config, "split": split, "modules_per_shard": modules_per_shard,
-            "validate": plan.mode, "arch": plan.arch, "ptx": plan.ptx, "license": license}
+            "validate": plan.mode, "arch": plan.arch, "ptx": plan.ptx, "license": license, "max_code_chars": max_code_chars}
 
 
 def to_json(identity: dict) -> str:
@@ -33,6 +34,8 @@ def command_line(identity: dict) -> str:
     """The command that reproduces the rows (not where they go, nor how many workers)."""
     cuda = identity["config"] != "cpu"
     tail = (f" --arch sm_{identity['arch']}" if cuda else "") + (" --ptx" if identity["ptx"] else "")
+    if identity.get("max_code_chars") is not None:  # None: the default of the kind of rows
+        tail += f" --max-code-chars {identity['max_code_chars']}"
     if identity["command"] == "build":
         return (
             f"python -m warp_ir_dataset.build --config {identity['config']} --target-mb {identity['target_mb']:g} "

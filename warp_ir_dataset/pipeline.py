@@ -27,15 +27,14 @@ from .sources import KernelSource, ShardKernels
 from .validate import BATCH, ValidationPlan, check
 from .write import encode_shard
 
-MAX_CODE_CHARS = 120_000  # forward + backward + helpers; longer kernels are poor training rows
-CODE_COLUMNS = ("forward_code", "backward_code", "helper_code")  # what MAX_CODE_CHARS bounds
+CODE_COLUMNS = ("forward_code", "backward_code", "helper_code")  # what a size cap (--max-code-chars) bounds
 GOAL_COLUMNS = ("python_source", *CODE_COLUMNS)  # what a text goal counts: known once a slot is filled (PTX comes later)
 MAX_PER_STRUCTURE = 2  # rows of one structural fingerprint in a shard: bounds any structure's share
 
 
 # What makes a shard on disk one of a given build or extraction: its source and every setting
 # that changes its rows (not its index, its cut, or the command's spelling).
-IDENTITY_KEYS = ("config", "source", "seed", "rows_per_shard", "generator_version", "source_digest", "warp_version", "validate", "arch", "ptx", "execute")
+IDENTITY_KEYS = ("config", "source", "seed", "rows_per_shard", "generator_version", "source_digest", "warp_version", "validate", "arch", "ptx", "execute", "max_code_chars")
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,11 @@ class ShardTask:
     text_goal: int | None = None
     split: str | None = None  # every row goes to this split; None: train or test by structure
     identity: str = ""  # the build's or extraction's settings as JSON (see identity.py): what the card reads
+    max_code_chars: int | None = None  # a row's generated code (CODE_COLUMNS) at most; None: the source's default
+
+    @property
+    def code_cap(self) -> int:
+        return self.max_code_chars if self.max_code_chars is not None else self.source.max_code_chars
 
     def mismatch(self, meta: dict[str, str]) -> tuple[str, str, str] | None:
         """``(key, on disk, this task's)`` for the first setting of a shard's identity that a
@@ -85,6 +89,7 @@ class ShardTask:
             "arch": f"sm_{self.validation.arch}",
             "ptx": str(self.validation.ptx).lower(),
             "execute": str(self.validation.execute and self.source.executes).lower(),
+            "max_code_chars": str(self.code_cap),
         }
 
 
@@ -96,7 +101,7 @@ class ShardCounts:
     codegen_failures: int = 0  # kernels Warp could not build (replaced by the slot's next seed)
     duplicates: int = 0  # sources already in the shard
     structural_duplicates: int = 0  # structures already MAX_PER_STRUCTURE times in the shard
-    oversized: int = 0  # generated code over MAX_CODE_CHARS
+    oversized: int = 0  # generated code over the task's cap (--max-code-chars)
     generator_errors: int = 0  # a family raised: a bug, counted so a long build survives it
     validated: int = 0
     executed: int = 0  # rows launched on recorded inputs (stage 4)
@@ -303,9 +308,10 @@ class _ShardBuilder:
                 self.counts.failures_by_family[spec.family] = self.counts.failures_by_family.get(spec.family, 0) + 1
                 self._reject(slot, spec, None, "codegen-error", _warp.portable_text(f"{type(e).__name__}: {e}")[:2000])
                 continue
-            if _chars(row, CODE_COLUMNS) > MAX_CODE_CHARS:
+            size = _chars(row, CODE_COLUMNS)
+            if size > task.code_cap:
                 self.counts.oversized += 1
-                self._reject(slot, spec, None, "oversized", f"generated code over {MAX_CODE_CHARS} characters")
+                self._reject(slot, spec, None, "oversized", f"generated code of {size} characters, over the cap of {task.code_cap} (--max-code-chars)")
                 continue
             if structure is not None:
                 self.structures[structure] = self.structures.get(structure, 0) + 1

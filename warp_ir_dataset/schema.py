@@ -53,7 +53,7 @@ ROW_SCHEMA = pa.schema(
 COLUMNS = tuple(ROW_SCHEMA.names)
 
 # Keys every shard carries in its Parquet key-value metadata.
-META_KEYS = ("schema_version", "warp_version", "generator_version", "config", "seed", "shard_index", "rows_per_shard", "rows", "build_command", "validate", "arch", "ptx", "split", "slots", "final_for_target", "source", "source_digest", "execute", "identity")
+META_KEYS = ("schema_version", "warp_version", "generator_version", "config", "seed", "shard_index", "rows_per_shard", "rows", "build_command", "validate", "arch", "ptx", "split", "slots", "final_for_target", "source", "source_digest", "execute", "identity", "max_code_chars")
 
 
 def rows_to_table(rows: list[dict]) -> pa.Table:

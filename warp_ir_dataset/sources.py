@@ -67,6 +67,7 @@ class KernelSource(Protocol):
     fixed_slots: ClassVar[bool]  # True: every slot is filled (a spent stream is a bug)
     caps_structures: ClassVar[bool]  # True: at most MAX_PER_STRUCTURE rows of one structure a shard
     executes: ClassVar[bool]  # True: verified rows, and every test row, are launched (stage 4)
+    max_code_chars: ClassVar[int]  # the default cap on a row's generated code (--max-code-chars)
     sample_seed: int  # picks the rows that `--validate sample` compiles
 
     def kernels(self, shard_index: int) -> ShardKernels: ...
@@ -89,6 +90,9 @@ class GeneratedSource:
     fixed_slots: ClassVar[bool] = True
     caps_structures: ClassVar[bool] = True
     executes: ClassVar[bool] = True
+    # The families budget their kernels' size (families/_budget.py): a cap this high drops almost
+    # none, and stops a long kernel from taking a shard's bytes.
+    max_code_chars: ClassVar[int] = 120_000
 
     @property
     def sample_seed(self) -> int:
@@ -134,6 +138,7 @@ class ModuleSource:
     fixed_slots: ClassVar[bool] = False
     caps_structures: ClassVar[bool] = False  # published code is what it is
     executes: ClassVar[bool] = False  # no contract is known for code people wrote (yet)
+    max_code_chars: ClassVar[int] = 120_000
     sample_seed: ClassVar[int] = 0
 
     @property
