@@ -27,10 +27,14 @@ def test_same_seed_same_kernel_and_valid_python(seed):
     a, b = generate_kernel(seed), generate_kernel(seed)
     assert a == b
     tree = ast.parse(a.python_source)
+    made = {n.name: f"{n.name}__locals__" for n in tree.body if isinstance(n, ast.FunctionDef) and not n.decorator_list}  # factories
     kernels = [
-        n for n in tree.body if isinstance(n, ast.FunctionDef) and any(ast.unparse(d.func if isinstance(d, ast.Call) else d) == "wp.kernel" for d in n.decorator_list)
+        (made[parent.name] if parent is not tree else "") + n.name
+        for parent in [tree, *[n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in made]]
+        for n in (parent.body if parent is tree else ast.walk(parent))
+        if isinstance(n, ast.FunctionDef) and any(ast.unparse(d.func if isinstance(d, ast.Call) else d) == "wp.kernel" for d in n.decorator_list)
     ]
-    assert [k.name for k in kernels] == [a.kernel_name]
+    assert kernels == [a.kernel_name]  # Warp keys a kernel a factory makes factory__locals__name
     assert a.family == family_for_seed(seed)
 
 

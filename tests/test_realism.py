@@ -53,6 +53,49 @@ def test_each_feature_of_a_hand_written_kernel_is_found():
     assert FEATURES["tuple return from a function"](func) and not FEATURES["tuple return from a function"](kernel)
 
 
+FACTORY = '''import warp as wp
+
+SCALE = wp.constant(2.0)
+
+
+@wp.func_native("return a + b;")
+def add(a: float, b: float) -> float: ...
+
+
+@wp.func
+def damp(x: float, rate: float = 0.5) -> float:
+    return x * rate
+
+
+def make_kernel(gain: float):
+    @wp.func
+    def shaped(v: float) -> float:
+        return v * gain
+
+    @wp.kernel
+    def scaled(a: wp.array(dtype=float)):
+        i = wp.tid()
+        a[i] = shaped(damp(a[i % len(a)], rate=SCALE)) + add(1.0, 2.0)
+
+    return scaled
+
+
+scaled = make_kernel(1.5)
+'''
+
+
+def test_functions_a_factory_makes_are_found_with_the_features_they_use():
+    src = Source.parse(FACTORY)
+    by_name = {f.node.name: f for f in src.functions}
+    assert set(by_name) == {"add", "damp", "shaped", "scaled"}
+    assert [n for n, f in by_name.items() if FEATURES["made by a factory function (closure)"](f)] == ["shaped", "scaled"]
+    kernel = by_name["scaled"]
+    for feature in ("len(...)", "keyword argument in a call to a user function", "wp.constant(...) in the source", "calls a user @wp.func"):
+        assert FEATURES[feature](kernel), feature
+    assert FEATURES["@wp.func_native"](by_name["add"]) and FEATURES["default argument value"](by_name["damp"])
+    assert not FEATURES["len(...)"](by_name["damp"]) and not FEATURES["keyword argument in a call to a user function"](by_name["shaped"])
+
+
 def test_real_functions_count_once_and_synthetic_rows_once_each():
     real, synthetic = RealismAcc(), RealismAcc()
     for _ in range(3):  # the same source in three rows: its two functions count once

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .identity import command_line, one_pass, to_json
+from .realism import COMMON_SHARE, PRESENT_SHARE
 from .schema import CONFIGS
 
 DEFAULT_CARD = """---
@@ -651,8 +652,8 @@ def realism_section(stats: dict) -> str:
     for k in keys:
         c = reals[k]["comparison"]
         out.append(
-            f"- Against {label(k)}: {c['common_features_in_synthetic']} of the {c['common_features']} features used by at least 0.5% of "
-            f"real functions appear in at least 0.2% of synthetic rows ({_pct(c['feature_coverage'])}); missing: "
+            f"- Against {label(k)}: {c['common_features_in_synthetic']} of the {c['common_features']} features used by at least {_pct(COMMON_SHARE)} of "
+            f"real functions appear in at least {_pct(PRESENT_SHARE)} of synthetic rows ({_pct(c['feature_coverage'])}); missing: "
             f"{', '.join(c['features_missing']) or 'none'}. The synthetic rows call {c['real_builtins_in_synthetic']} of the "
             f"{c['real_builtins']} builtins real code calls ({_pct(c['builtin_coverage'])}; {_pct(c['builtin_coverage_by_calls'])} "
             "weighted by the real rows calling them)."

@@ -96,7 +96,8 @@ def infer(kernel, source: str, family_contract: dict | None = None) -> Contract:
     generator family states one (extents by name, index arrays, counts), sets the sizes."""
     tree = ast.parse(source)
     functions = {node.name: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
-    kernel_def = functions.get(kernel.key)
+    # A kernel a factory function makes is keyed ``factory__locals__name`` by Warp.
+    kernel_def = functions.get(kernel.key.rpartition("__locals__")[2])
     if kernel_def is None:
         raise ContractError(f"no definition of {kernel.key} in its source")
     ndim = _tid_ndim(kernel_def)

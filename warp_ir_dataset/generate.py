@@ -18,7 +18,7 @@ from .families import registry
 # kernel a different row or split. 6: the kernels of 5; the structural fingerprint no longer takes
 # a literal for a name (most rows' fingerprints, so ~4% of splits, moved) and code names Warp's
 # files relative to their import root.
-GENERATOR_VERSION = "6"
+GENERATOR_VERSION = "7"
 
 
 @dataclass(frozen=True)
