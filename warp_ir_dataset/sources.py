@@ -138,7 +138,10 @@ class ModuleSource:
     fixed_slots: ClassVar[bool] = False
     caps_structures: ClassVar[bool] = False  # published code is what it is
     executes: ClassVar[bool] = False  # no contract is known for code people wrote (yet)
-    max_code_chars: ClassVar[int] = 120_000
+    # Published code has a long tail: of the 3,532 kernels of the real split that make rows
+    # uncapped, 200,000 keeps 99.4% (both configs; 120,000 kept 98.4%) and drops 20-21 kernels
+    # of 201k to 891k characters (reports/code_size_cap.json).
+    max_code_chars: ClassVar[int] = 200_000
     sample_seed: ClassVar[int] = 0
 
     @property
