@@ -149,6 +149,27 @@ def test_a_float_passed_as_a_value_is_never_zero_or_one(seed):
         assert ((magnitude >= 0.25) & (magnitude <= 2.0)).all(), values[name]
 
 
+VOXEL_DATA = """import warp as wp
+
+
+@wp.kernel
+def gather_voxels(volume: wp.uint64, x: wp.array(dtype=wp.vec3), leaf: wp.array(dtype=wp.float32), cells: wp.array(dtype=wp.float32),
+                  out: wp.array(dtype=wp.float32)):
+    i = wp.tid()
+    uvw = wp.volume_world_to_index(volume, x[i])
+    lin = wp.volume_lookup_index(volume, wp.int32(uvw[0]), wp.int32(uvw[1]), wp.int32(uvw[2]))
+    out[i] = wp.volume_sample_index(volume, uvw, wp.Volume.LINEAR, leaf, 0.0) + wp.where(lin >= 0, cells[wp.max(lin, 0)], 0.0)
+"""
+
+
+def test_arrays_of_voxel_values_hold_one_value_per_voxel_of_the_volume():
+    # A voxel's index runs to the volume's voxel count, not to the launch's size.
+    b = run_kernels([request(VOXEL_DATA, "gather_voxels")])[0]
+    assert isinstance(b, Behaviour) and b.executable, b
+    shapes = {a.name: a.shape for a in b.contract.args if a.kind == "array"}
+    assert shapes["leaf"] == shapes["cells"] == (execute.VOLUME_SIDE**3,) and shapes["x"] == (16,)
+
+
 def test_inputs_are_seeded():
     b = run_kernels([request(AXPY, "axpy")])[0]
     again = make_inputs(b.contract, 3)

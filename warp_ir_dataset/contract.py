@@ -27,6 +27,7 @@ from . import _warp
 EXTENT = 16  # elements of each array dimension, and of a 1-d launch
 EXTENTS_BY_LAUNCH_NDIM = {1: (16,), 2: (8, 8), 3: (4, 4, 4), 4: (3, 3, 3, 3)}
 TILE_BLOCK_DIM = 16  # threads of a tile kernel's block (lanes on the cpu)
+VOLUME_SIDE = 8  # a volume argument is a dense grid of VOLUME_SIDE**3 voxels
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,11 @@ def infer(kernel, source: str, family_contract: dict | None = None) -> Contract:
     tiled = any(isinstance(n, ast.Attribute) and n.attr.startswith("tile") for n in ast.walk(tree))
     extents = tuple(launch[d] if d < len(launch) else EXTENT for d in range(4))
     strides = _strides(kernel_def)
-    args = [replace(a, shape=(extents[0] * strides.get(a.name, 1),) + extents[1 : a.ndim]) if a.kind == "array" else a for a in args]
+    voxel_arrays = _voxel_arrays(kernel_def)
+    args = [
+        replace(a, shape=(VOLUME_SIDE**3,) if a.name in voxel_arrays else (extents[0] * strides.get(a.name, 1),) + extents[1 : a.ndim])
+        if a.kind == "array" else a for a in args
+    ]
     inferred = Contract(launch, tuple(args), TILE_BLOCK_DIM if tiled else None, extents, _thresholds(tree))
     return inferred if family_contract is None else _with_family_contract(inferred, family_contract)
 
@@ -173,6 +178,22 @@ def _strides(kernel_def: ast.FunctionDef) -> dict[str, int]:
                     if constant and any(isinstance(x, ast.Name) and x.id in tids for x in sides):
                         strides[node.value.id] = max(strides.get(node.value.id, 1), constant[0])
     return strides
+
+
+def _voxel_arrays(kernel_def: ast.FunctionDef) -> set[str]:
+    """Arrays holding one value per voxel of a volume: the ``voxel_data`` of
+    ``volume_sample_index``/``volume_sample_grad_index``, and arrays indexed with what
+    ``volume_lookup_index`` returned. A voxel's index runs to the volume's voxel count."""
+    found, lookups = set(), set()
+    for node in ast.walk(kernel_def):
+        if (_is_call(node, "volume_sample_index") or _is_call(node, "volume_sample_grad_index")) and len(node.args) > 3 and isinstance(node.args[3], ast.Name):
+            found.add(node.args[3].id)
+        if isinstance(node, ast.Assign) and _is_call(node.value, "volume_lookup_index") and isinstance(node.targets[0], ast.Name):
+            lookups.add(node.targets[0].id)
+    for node in ast.walk(kernel_def):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and any(isinstance(n, ast.Name) and n.id in lookups for n in ast.walk(node.slice)):
+            found.add(node.value.id)
+    return found
 
 
 _STORES = ("tile_store", "tile_atomic_add", "atomic_")  # builtins writing into their first argument

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _warp, lifeline
-from .contract import Arg, Contract, ContractError, Field, infer
+from .contract import VOLUME_SIDE, Arg, Contract, ContractError, Field, infer
 
 SENTINEL_NAN_BITS = {np.dtype(np.float32): 0x7FA5A5A5, np.dtype(np.float64): 0x7FF4A5A5A5A5A5A5, np.dtype(np.float16): 0x7D5A}
 INT_VALUE_RANGE = (1, 5)  # int values (not arrays): counts, strides, small parameters; never 0 (a divisor)
@@ -225,7 +225,7 @@ def _geometry(arg: Arg, rng, extent: int) -> dict:
         faces = [(0, 2, 4), (2, 1, 4), (1, 3, 4), (3, 0, 4), (2, 0, 5), (1, 2, 5), (3, 1, 5), (0, 3, 5)]
         return {"points": points, "indices": np.array(faces, dtype=np.int32).ravel()}
     if arg.handle == "volume":
-        shape = (8, 8, 8) + _inner(arg.dtype)
+        shape = (VOLUME_SIDE,) * 3 + _inner(arg.dtype)
         scalar = _scalar_of(arg.dtype)
         data = rng.integers(0, extent, size=shape) if scalar in _INTS else rng.uniform(-1.0, 1.0, size=shape)
         return {"values": data.astype(scalar), "min_world": np.array([-1.0, -1.0, -1.0], dtype=np.float32), "voxel_size": np.float32(0.25)}
