@@ -126,12 +126,29 @@ def infer(kernel, source: str, family_contract: dict | None = None) -> Contract:
     return inferred if family_contract is None else _with_family_contract(inferred, family_contract)
 
 
+# The sizes of a composed kernel's named extents (its family states shapes in them).
+DEFAULT_EXTENTS = {"worlds": 2}
+ELEMENTS = 5  # the launch's element count
+OTHER = 9  # any other named extent (another element kind)
+
+
+def named_extents(family: dict, rng, sizes: dict | None = None) -> dict[str, int]:
+    """Every named extent of a family's contract (``families._compose``), with its size."""
+    sizes = {**DEFAULT_EXTENTS, **(sizes or {})}
+    out = {name: int(value) for name, value in family.get("constants", {}).items()}
+    for name in family["launch"]:
+        out.setdefault(name, sizes.get(name, ELEMENTS))
+    for arg in family["args"]:
+        for extent in arg["shape"]:
+            if isinstance(extent, str) and extent not in out:
+                out[extent] = (1 if rng.random() < 0.5 else out["worlds"]) if extent == "worlds or 1" else sizes.get(extent, OTHER)
+    return out
+
+
 def _with_family_contract(contract: Contract, family: dict) -> Contract:
     """The inferred contract, sized as the family says: shapes in its named extents, its index
     arrays and count values."""
     import numpy as np
-
-    from .launch import extents as named_extents
 
     size = named_extents(family, np.random.default_rng(0))
     stated = {a["name"]: a for a in family["args"]}
