@@ -375,9 +375,9 @@ class _ShardBuilder:
                     self.counts.rejected += 1
                     self._reject(slot, None, slots[slot].row, verdict.reason, verdict.message)
                     slots[slot] = self.fill(slot)
-                    if slots[slot] is None:
-                        break
-                    verdict = self._verify([slots[slot]])[0] if self.verifies(slot, slots[slot]) else _Verdict(True, "unchecked")
+                    if slots[slot] is None or not self.verifies(slot, slots[slot]):
+                        break  # dropped, or replaced by a row that needs no verifying
+                    verdict = self._verify([slots[slot]])[0]
                 else:
                     self._keep(slots[slot], verdict)
             self.on_row(self.done)  # no new rows, but a sign of life while the compiler works
@@ -387,8 +387,6 @@ class _ShardBuilder:
         return [s.row for s in kept]
 
     def _keep(self, filled: _Slot, verdict: _Verdict) -> None:
-        if verdict.reason == "unchecked":  # a replacement that needs no verifying
-            return
         filled.row["validation"] = "executed" if verdict.behaviour is not None else "compiled"
         filled.row["ptx"] = verdict.ptx
         if verdict.behaviour is not None:
