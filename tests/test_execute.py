@@ -170,6 +170,14 @@ def test_arrays_of_voxel_values_hold_one_value_per_voxel_of_the_volume():
     assert shapes["leaf"] == shapes["cells"] == (execute.VOLUME_SIDE**3,) and shapes["x"] == (16,)
 
 
+def test_one_kernel_launched_again_and_again_in_one_call_runs_every_time(tmp_path, monkeypatch):
+    # Warp 1.19 crashes loading a module of one name from its cache a fifth time in a process.
+    monkeypatch.setenv("WARP_CACHE_PATH", str(tmp_path / "cache"))
+    run_kernels([request(FLAGGED, "flagged")])  # now in the cache
+    results = run_kernels([request(FLAGGED, "flagged", seed) for seed in range(7)])
+    assert all(isinstance(r, Behaviour) and r.executable for r in results), results
+
+
 def test_inputs_are_seeded():
     b = run_kernels([request(AXPY, "axpy")])[0]
     again = make_inputs(b.contract, 3)

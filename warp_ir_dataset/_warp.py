@@ -715,3 +715,35 @@ def share_precompiled_headers(folder: str) -> None:
     init()
     with context.runtime._pch_dirs_lock:
         context.runtime._pch_dirs[threading.get_ident()] = types.SimpleNamespace(name=folder)
+
+
+class CodeNotFound(Exception):
+    """The code to replace is not in the module Warp generates (another Warp, another row)."""
+
+
+@contextlib.contextmanager
+def generated_code_replaced(replacements: list[tuple[str, str]]):
+    """While open, every module Warp compiles has each ``(original, replacement)`` text swapped
+    in its generated source (the original as rows store it, :func:`portable_code`), and Warp's
+    kernel cache is neither read nor trusted: two predictions for one kernel share its hash."""
+    import warp as wp
+    from warp._src import context
+
+    original_codegen = context.ModuleBuilder.codegen
+
+    def codegen(builder, device):
+        source = portable_code(original_codegen(builder, device))
+        for original, replacement in replacements:
+            if original not in source:
+                raise CodeNotFound("the row's code is not in the module this Warp generates for it")
+            source = source.replace(original, replacement)
+        return source
+
+    cached = wp.config.cache_kernels
+    context.ModuleBuilder.codegen = codegen
+    wp.config.cache_kernels = False
+    try:
+        yield
+    finally:
+        context.ModuleBuilder.codegen = original_codegen
+        wp.config.cache_kernels = cached

@@ -16,6 +16,7 @@ or hangs (a time limit) costs itself only and is reported with the reason.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pickle
 import shutil
@@ -37,6 +38,8 @@ INT_VALUE_RANGE = (1, 5)  # int values (not arrays): counts, strides, small para
 BOUNDARY_VALUES = (0.0, 1.0, -1.0, 0.5)  # one float element in four is one of these
 INPUT_DRAWS = 4  # seeded draws of inputs launched; the row keeps the one that shows the most
 DEFAULT_TIMEOUT = 60.0  # seconds for one kernel (compile, two launches, the adjoint)
+UNTRUSTED_MEMORY_BYTES = 8 * 2**30  # address space of a process running predicted code (Warp and clang need ~2 GiB)
+MEMORY_ENV = "WIRDS_MEMORY_LIMIT"
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Behaviour:
     deterministic: bool = True  # a second launch gave the same bits
     read_only_changed: tuple[str, ...] = ()  # arrays the contract says are only read, changed by the launch
     seconds: dict = field(default_factory=dict)  # by stage: compile, launch (both launches), adjoint
+    code: dict = field(default_factory=dict)  # forward_code, backward_code: what Warp generated (Request.codegen_device)
 
     @property
     def executable(self) -> bool:
@@ -63,7 +67,7 @@ class Behaviour:
 
 @dataclass(frozen=True)
 class Failure:
-    reason: str  # "no-contract", "launch-error", "launch-crashed", "launch-timeout"
+    reason: str  # "build-error", "no-contract", "clang-error", "launch-error", "launch-crashed", "launch-timeout"
     message: str
 
 
@@ -81,6 +85,11 @@ class Request:
     inputs: list | None = None
     output_grads: list | None = None
     device: str = "cpu"
+    # Scoring a prediction (``evaluate``): Warp's generated code swapped for predicted code before
+    # it is compiled (``(original, predicted)`` pairs), and the code Warp generates for the
+    # kernel on this device returned with its behaviour.
+    replace_code: tuple[tuple[str, str], ...] = ()
+    codegen_device: str | None = None
 
 
 # -- inputs ---------------------------------------------------------------------------------------
@@ -451,6 +460,11 @@ _BOOTSTRAP = (
     "sys.path.remove(sys.argv[1]); execute.main(sys.argv[2], sys.argv[3], sys.argv[4])"
 )
 _LENGTH = struct.Struct("<Q")
+# A launching process loads each module once: Warp 1.19 crashes (SIGSEGV) loading a module of
+# the same name from its kernel cache a fifth time in one process. A process that meets a
+# module again exits with this status, and the rest run in a fresh process.
+_FRESH_PROCESS_EXIT = 75
+_FRESH_PROCESS = Failure("fresh-process", "")
 _headers_folders: dict[int, str] = {}  # pid → its folder for its launching processes' headers
 
 
@@ -465,29 +479,35 @@ def _headers_folder() -> str:
     return _headers_folders[os.getpid()]
 
 
-def run_kernels(requests: list[Request], timeout: float = DEFAULT_TIMEOUT) -> list[Behaviour | Failure]:
+def run_kernels(requests: list[Request], timeout: float = DEFAULT_TIMEOUT, untrusted: bool = False,
+                memory_bytes: int = UNTRUSTED_MEMORY_BYTES) -> list[Behaviour | Failure]:
     """Each request's behaviour (or why there is none), in order. Kernels run one after another
     in a process of their own; one that crashes it or runs past ``timeout`` seconds is a
-    failure, and the next kernels run in a fresh process."""
+    failure, and the next kernels run in a fresh process. ``untrusted`` (a model's predictions):
+    the process may use at most ``memory_bytes``, and its home, temp folder and Warp's kernel
+    cache are a scratch folder removed afterwards (nothing it compiles reaches the user's cache)."""
     results: list[Behaviour | Failure | None] = [None] * len(requests)
     todo = list(range(len(requests)))
     with tempfile.TemporaryDirectory(prefix="wirds-execute-") as tmp:
+        env = {}
+        if untrusted:
+            env = {"HOME": tmp, "TMPDIR": tmp, "WARP_CACHE_PATH": os.path.join(tmp, "warp-cache"), MEMORY_ENV: str(memory_bytes)}
         while todo:
-            done = _run_some(requests, todo, timeout, tmp, results)
+            done = _run_some(requests, todo, timeout, tmp, results, env)
             todo = [i for i in todo if results[i] is None]
-            if todo and done is not None:  # the process ended at todo[0]: that kernel is to blame
+            if todo and done is not None and done is not _FRESH_PROCESS:  # the process ended at todo[0]: that kernel is to blame
                 results[todo[0]] = done
                 todo = todo[1:]
     return results  # type: ignore[return-value]
 
 
-def _run_some(requests, todo: list[int], timeout: float, tmp: str, results: list) -> Failure | None:
+def _run_some(requests, todo: list[int], timeout: float, tmp: str, results: list, env_extra: dict) -> Failure | None:
     """Run ``todo`` in one process until it ends; returns why it ended early (None: it finished)."""
     request_path, result_path = os.path.join(tmp, "requests.pickle"), os.path.join(tmp, "results.pickle")
     with open(request_path, "wb") as f:
         pickle.dump([(i, requests[i]) for i in todo], f)
     open(result_path, "wb").close()
-    env = lifeline.child_env({**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
+    env = lifeline.child_env({**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", **env_extra})
     with open(os.path.join(tmp, "stderr"), "w+b") as err:
         proc = subprocess.Popen([sys.executable, "-c", _BOOTSTRAP, _PACKAGE_PARENT, request_path, result_path, _headers_folder()],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, cwd=tmp, env=env)
@@ -501,6 +521,8 @@ def _run_some(requests, todo: list[int], timeout: float, tmp: str, results: list
                     offset, _ = _read_results(result_path, offset, results)
                     if all(results[i] is not None for i in todo):
                         return None
+                    if proc.returncode == _FRESH_PROCESS_EXIT:
+                        return _FRESH_PROCESS
                     err.seek(0)
                     tail = _warp.portable_text(err.read().decode("utf-8", "replace").strip())[-2000:]
                     how = f"killed by {signal.Signals(-proc.returncode).name}" if proc.returncode < 0 else f"exit status {proc.returncode}"
@@ -544,39 +566,64 @@ def main(request_path: str, result_path: str, headers_folder: str) -> None:
     lifeline.die_with_parent()
     import warp as wp
 
+    memory = os.environ.get(MEMORY_ENV)
+    if memory:  # evaluating predictions: code from a model may allocate without bound
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
     wp.config.mode = "debug"  # an index outside an array aborts this process, not the build
     wp.config.quiet = True
     _warp.init()
     _warp.share_precompiled_headers(headers_folder)
     with open(request_path, "rb") as f:
         requests = pickle.load(f)
+    loaded_modules = set()
     with open(result_path, "ab") as out:
         for index, request in requests:
-            try:
-                with _warp.fd_redirected(1, 2), _warp.LoadedKernel(request.python_source, request.module_name, request.kernel_name) as loaded:
-                    started = time.perf_counter()
-                    try:
-                        _warp.load_module(loaded.kernel, request.device)
-                    except Exception as e:  # noqa: BLE001 - the compiler's verdict on this kernel
-                        raise _CompileFailed(_warp.portable_text(f"{type(e).__name__}: {e}")[:2000]) from None
-                    compiled = time.perf_counter() - started
-                    if request.inputs is None:
-                        result = behave(loaded.kernel, request.python_source, request.seed, request.backward, request.family_contract)
-                    else:
-                        result = replay(loaded.kernel, request)
-                    result.seconds = {"compile": compiled, **result.seconds}
-            except ContractError as e:
-                result = Failure("no-contract", str(e))
-            except _CompileFailed as e:
-                result = Failure("clang-error" if request.device == "cpu" else "nvrtc-error", str(e))
-            except Exception as e:  # noqa: BLE001 - whatever Warp raises launching this kernel is its reason
-                result = Failure("launch-error", _warp.portable_text(f"{type(e).__name__}: {e}")[:2000])
+            if request.module_name in loaded_modules:
+                break  # the rest in a fresh process (see _FRESH_PROCESS_EXIT)
+            loaded_modules.add(request.module_name)
+            with _warp.fd_redirected(1, 2):
+                result = _run_one(request)
             body = pickle.dumps((index, result))
             out.write(_LENGTH.pack(len(body)) + body)
             out.flush()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(_FRESH_PROCESS_EXIT if len(loaded_modules) < len(requests) else 0)
+
+
+def _run_one(request: Request) -> Behaviour | Failure:
+    try:
+        loaded = _warp.LoadedKernel(request.python_source, request.module_name, request.kernel_name)
+    except Exception as e:  # noqa: BLE001 - the source does not run or Warp cannot take its kernel
+        return Failure("build-error", _warp.portable_text(f"{type(e).__name__}: {e}")[:2000])
+    try:
+        with loaded:
+            code = {}
+            if request.codegen_device is not None:
+                generated = loaded.codegen(request.codegen_device, with_module=False)
+                code = {"forward_code": generated.forward_code, "backward_code": generated.backward_code}
+            started = time.perf_counter()
+            try:
+                with _warp.generated_code_replaced(list(request.replace_code)) if request.replace_code else contextlib.nullcontext():
+                    _warp.load_module(loaded.kernel, request.device)
+            except Exception as e:  # noqa: BLE001 - the compiler's verdict on this kernel
+                raise _CompileFailed(_warp.portable_text(f"{type(e).__name__}: {e}")[:2000]) from None
+            compiled = time.perf_counter() - started
+            if request.inputs is None:
+                result = behave(loaded.kernel, request.python_source, request.seed, request.backward, request.family_contract)
+            else:
+                result = replay(loaded.kernel, request)
+            result.seconds = {"compile": compiled, **result.seconds}
+            result.code = code
+            return result
+    except ContractError as e:
+        return Failure("no-contract", str(e))
+    except _CompileFailed as e:
+        return Failure("clang-error" if request.device == "cpu" else "nvrtc-error", str(e))
+    except Exception as e:  # noqa: BLE001 - whatever Warp raises launching this kernel is its reason
+        return Failure("launch-error", _warp.portable_text(f"{type(e).__name__}: {e}")[:2000])
 
 
 # -- behaviour as row columns ----------------------------------------------------------------------
