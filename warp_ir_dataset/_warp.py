@@ -195,17 +195,8 @@ class LoadedKernel:
 
         kernel = self.kernel
         enable_backward = options["enable_backward"]
-        forward_only = options | {"enable_backward": False}
         mangled = kernel.get_mangled_name()
-        backward = None
-        if enable_backward:
-            forward, backward = _split_kernel_code(
-                codegen.codegen_kernel(kernel, device=device, options=options),
-                f"{mangled}_cuda_kernel_backward(" if device == "cuda" else f"{mangled}_cpu_kernel_backward(",
-                lambda: codegen.codegen_kernel(kernel, device=device, options=forward_only),
-            )
-        else:
-            forward = codegen.codegen_kernel(kernel, device=device, options=forward_only)
+        forward, backward = _kernel_functions(kernel, options, device)
         helpers = "".join(codegen.codegen_struct(s) for s in _unique_structs(builder))
         functions = list(builder.functions)
         helpers += builder._codegen_functions(functions, device, forward_only=True)
@@ -225,6 +216,22 @@ class LoadedKernel:
             module_source=portable_code(builder.codegen(device)) if with_module else None,
             entry_points=entries,
         )
+
+
+def _kernel_functions(kernel, options: dict, device: str) -> tuple[str, str | None]:
+    """The kernel's forward and (with ``enable_backward``) backward function, as Warp writes them
+    for a module built with ``options``."""
+    from warp._src import codegen
+
+    forward_only = options | {"enable_backward": False}
+    if not options["enable_backward"]:
+        return codegen.codegen_kernel(kernel, device=device, options=forward_only), None
+    mangled = kernel.get_mangled_name()
+    return _split_kernel_code(
+        codegen.codegen_kernel(kernel, device=device, options=options),
+        f"{mangled}_cuda_kernel_backward(" if device == "cuda" else f"{mangled}_cpu_kernel_backward(",
+        lambda: codegen.codegen_kernel(kernel, device=device, options=forward_only),
+    )
 
 
 # Where Warp writes the file a function came from: a comment above every function it generates,
@@ -717,14 +724,20 @@ def share_precompiled_headers(folder: str) -> None:
         context.runtime._pch_dirs[threading.get_ident()] = types.SimpleNamespace(name=folder)
 
 
+_LINE_DIRECTIVE_LINE = re.compile(r'^#line \d+ "[^"\n]*"\n', re.M)
+
+
 class CodeNotFound(Exception):
     """The code to replace is not in the module Warp generates (another Warp, another row)."""
 
 
 @contextlib.contextmanager
-def generated_code_replaced(replacements: list[tuple[str, str]]):
-    """While open, every module Warp compiles has each ``(original, replacement)`` text swapped
-    in its generated source (the original as rows store it, :func:`portable_code`), and Warp's
+def generated_code_replaced(kernel, replacements: list[tuple[str, str, str]]):
+    """While open, every module Warp compiles has ``kernel``'s functions swapped for predicted
+    ones: ``(part, original, replacement)`` with ``part`` ``forward`` or ``backward`` and the
+    original as rows store it (:func:`portable_code`). A build with other options (a cpu
+    launch builds for block size 1, which adds a faster path for contiguous arrays to the
+    forward function) has its own version of the function: that is what is swapped. Warp's
     kernel cache is neither read nor trusted: two predictions for one kernel share its hash."""
     import warp as wp
     from warp._src import context
@@ -732,10 +745,15 @@ def generated_code_replaced(replacements: list[tuple[str, str]]):
     original_codegen = context.ModuleBuilder.codegen
 
     def codegen(builder, device):
-        source = portable_code(original_codegen(builder, device))
-        for original, replacement in replacements:
+        # Rows hold code without the ``#line`` directives debug builds add: they locate, not compute.
+        source = _LINE_DIRECTIVE_LINE.sub("", portable_code(original_codegen(builder, device)))
+        built = None
+        for part, original, replacement in replacements:
             if original not in source:
-                raise CodeNotFound("the row's code is not in the module this Warp generates for it")
+                built = built or dict(zip(("forward", "backward"), _kernel_functions(kernel, builder.options, device)))
+                original = _LINE_DIRECTIVE_LINE.sub("", portable_code(built[part] or ""))
+                if not original or original not in source:
+                    raise CodeNotFound("the row's code is not in the module this Warp generates for it")
             source = source.replace(original, replacement)
         return source
 

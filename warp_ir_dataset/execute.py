@@ -72,6 +72,13 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class CompiledOnly:
+    """Predicted cuda code that NVRTC compiled, where no GPU can launch it."""
+
+    device: str = "cuda"
+
+
+@dataclass(frozen=True)
 class Request:
     python_source: str
     kernel_name: str
@@ -84,11 +91,11 @@ class Request:
     contract_json: str | None = None
     inputs: list | None = None
     output_grads: list | None = None
-    device: str = "cpu"
-    # Scoring a prediction (``evaluate``): Warp's generated code swapped for predicted code before
-    # it is compiled (``(original, predicted)`` pairs), and the code Warp generates for the
-    # kernel on this device returned with its behaviour.
-    replace_code: tuple[tuple[str, str], ...] = ()
+    device: str = "cpu"  # "cuda-compile": compile the (replaced) cuda code with NVRTC, launch nothing
+    # Scoring a prediction (``evaluate``): the kernel's generated functions swapped for predicted
+    # ones before it is compiled (``(part, original, predicted)``, part "forward" or "backward"),
+    # and the code Warp generates for the kernel on this device returned with its behaviour.
+    replace_code: tuple[tuple[str, str, str], ...] = ()
     codegen_device: str | None = None
 
 
@@ -600,21 +607,25 @@ def _run_one(request: Request) -> Behaviour | Failure:
         return Failure("build-error", _warp.portable_text(f"{type(e).__name__}: {e}")[:2000])
     try:
         with loaded:
+            if request.device == "cuda-compile":
+                return _compile_cuda(loaded, request)
             code = {}
             if request.codegen_device is not None:
                 generated = loaded.codegen(request.codegen_device, with_module=False)
                 code = {"forward_code": generated.forward_code, "backward_code": generated.backward_code}
-            started = time.perf_counter()
-            try:
-                with _warp.generated_code_replaced(list(request.replace_code)) if request.replace_code else contextlib.nullcontext():
+            # Replaced code stays replaced for every build of the module the launches ask for
+            # (another block size is another build).
+            with _warp.generated_code_replaced(loaded.kernel, list(request.replace_code)) if request.replace_code else contextlib.nullcontext():
+                started = time.perf_counter()
+                try:
                     _warp.load_module(loaded.kernel, request.device)
-            except Exception as e:  # noqa: BLE001 - the compiler's verdict on this kernel
-                raise _CompileFailed(_warp.portable_text(f"{type(e).__name__}: {e}")[:2000]) from None
-            compiled = time.perf_counter() - started
-            if request.inputs is None:
-                result = behave(loaded.kernel, request.python_source, request.seed, request.backward, request.family_contract)
-            else:
-                result = replay(loaded.kernel, request)
+                except Exception as e:  # noqa: BLE001 - the compiler's verdict on this kernel
+                    raise _CompileFailed(_warp.portable_text(f"{type(e).__name__}: {e}")[:2000]) from None
+                compiled = time.perf_counter() - started
+                if request.inputs is None:
+                    result = behave(loaded.kernel, request.python_source, request.seed, request.backward, request.family_contract)
+                else:
+                    result = replay(loaded.kernel, request)
             result.seconds = {"compile": compiled, **result.seconds}
             result.code = code
             return result
@@ -624,6 +635,20 @@ def _run_one(request: Request) -> Behaviour | Failure:
         return Failure("clang-error" if request.device == "cpu" else "nvrtc-error", str(e))
     except Exception as e:  # noqa: BLE001 - whatever Warp raises launching this kernel is its reason
         return Failure("launch-error", _warp.portable_text(f"{type(e).__name__}: {e}")[:2000])
+
+
+def _compile_cuda(loaded, request: Request) -> CompiledOnly | Failure:
+    source = loaded.codegen("cuda", with_module=True).module_source
+    for _, original, predicted in request.replace_code:
+        if original not in source:
+            return Failure("build-error", "the row's code is not in the module this Warp generates for it")
+        source = source.replace(original, predicted)
+    with tempfile.TemporaryDirectory(prefix="wirds-nvrtc-") as workdir:
+        try:
+            _warp.compile_unit(_warp.translation_unit([_warp.module_body(source, "cuda")], "cuda"), "cuda", workdir)
+        except _warp.CompileError as e:
+            return Failure("nvrtc-error", str(e)[:2000])
+    return CompiledOnly()
 
 
 # -- behaviour as row columns ----------------------------------------------------------------------

@@ -1,0 +1,114 @@
+"""``evaluate`` scores predictions by what their code does, and cannot be fooled: the rows' own
+code passes, wrong code in known ways fails, hostile code fails alone."""
+from __future__ import annotations
+
+import ast
+import json
+import re
+
+import pyarrow.parquet as pq
+import pytest
+
+from helpers import ROOT, run_module
+
+from warp_ir_dataset.evaluate import Candidate, evaluate, normalized
+
+SAMPLES = ROOT / "data" / "samples"
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    # the committed sample was built with --validate all: every train row was launched
+    table = pq.read_table(SAMPLES / "cpu" / "train-00000.parquet").to_pylist()
+    return [r for r in table if r["validation"] == "executed" and r["input_grads"]][:5]
+
+
+def _kernel_def(tree: ast.Module) -> ast.FunctionDef:
+    return next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and any("kernel" in ast.unparse(d) for d in n.decorator_list))
+
+
+def _with_body(source: str, body: str) -> str:
+    tree = ast.parse(source)
+    _kernel_def(tree).body = ast.parse(body).body
+    return ast.unparse(tree)
+
+
+def test_the_rows_own_code_passes_both_tasks(rows):
+    for task, candidates in (
+        ("compile", [Candidate(r, r["forward_code"], r["backward_code"]) for r in rows]),
+        ("decompile", [Candidate(r, r["python_source"]) for r in rows]),
+    ):
+        outcomes = evaluate(task, "cpu", candidates, workers=2)
+        assert [o["outcome"] for o in outcomes] == ["pass"] * len(rows), (task, outcomes)
+        assert all(all(v is True for v in o["checks"].values()) for o in outcomes), (task, outcomes)
+
+
+def test_wrong_and_hostile_python_fails_each_alone_and_the_run_finishes(rows):
+    r, other = rows[0], rows[1]
+    tid = next(line.split("=")[0].strip() for line in r["python_source"].splitlines() if "wp.tid()" in line)
+    wrong = {
+        "does nothing": _with_body(r["python_source"], "pass"),
+        "another row's kernel": other["python_source"],
+        "not python": "def (",
+        "crashes": "import os\nos._exit(3)\n",
+        "allocates without bound": "x = bytearray(1 << 40)\n",
+        "hangs": _with_body(r["python_source"], f"{tid} = wp.tid()\nwhile {tid.split(',')[0]} >= 0:\n    pass"),
+    }
+    candidates = [Candidate(r, source) for source in wrong.values()] + [Candidate(r, r["python_source"])]
+    outcomes = evaluate("decompile", "cpu", candidates, timeout=20)
+    got = dict(zip(wrong, (o["outcome"] for o in outcomes)))
+    assert got == {"does nothing": "mismatch", "another row's kernel": "runtime_error", "not python": "parse_fail", "crashes": "runtime_error",
+                   "allocates without bound": "compile_fail", "hangs": "timeout"}, outcomes
+    assert outcomes[-1]["outcome"] == "pass"  # the right answer after all of them still passes
+
+
+def test_wrong_generated_code_fails(rows):
+    r = next(r for r in rows if "wp::add(" in r["forward_code"])
+    body_start = r["forward_code"].index("{", r["forward_code"].index("_cpu_kernel_forward("))
+    candidates = {
+        "does nothing": r["forward_code"][: body_start + 1] + "\n}\n",
+        "a mutant (add for sub)": r["forward_code"].replace("wp::add(", "wp::sub("),
+        "another row's code": rows[1]["forward_code"],
+        "not C++": "garbage {",
+    }
+    outcomes = evaluate("compile", "cpu", [Candidate(r, c) for c in candidates.values()])
+    got = dict(zip(candidates, (o["outcome"] for o in outcomes)))
+    assert got == {"does nothing": "mismatch", "a mutant (add for sub)": "mismatch",
+                   "another row's code": "compile_fail", "not C++": "compile_fail"}, outcomes
+    assert outcomes[0]["checks"]["compiles"] and not outcomes[0]["checks"]["outputs"]
+
+
+def test_cuda_code_is_compiled_with_nvrtc_where_no_gpu_can_run_it():
+    from warp_ir_dataset import _warp
+
+    if _warp.cuda_available():
+        pytest.skip("a GPU runs cuda candidates; this checks the machine without one")  # the GPU path is run's differential test
+    row = next(r for r in pq.read_table(SAMPLES / "cuda" / "train-00000.parquet").to_pylist() if r["validation"] == "executed")
+    right, broken = evaluate("compile", "cuda", [Candidate(row, row["forward_code"]), Candidate(row, row["forward_code"].replace(";", "", 3))])
+    assert right["outcome"] == "pass" and right["checks"]["compiles"] and right["checks"]["runs"] is None and "NVRTC" in right["detail"]
+    assert broken["outcome"] == "compile_fail"
+
+
+def test_normalizing_drops_comments_line_directives_space_and_name_hashes_only():
+    code = 'static void k_96ca4551_cpu_kernel_forward(int a) {\n    // a = b + c   <L 3>\n#line 12 "x.py"\n    var_1 = wp::add(var_0, a);\n}\n'
+    other = "static void k_0badcafe_cpu_kernel_forward(int a) { var_1 = wp::add(var_0, a); }"
+    assert normalized(code) == normalized(other)
+    assert normalized(code) != normalized(other.replace("add", "sub"))
+
+
+def test_the_command_resumes_writes_a_summary_and_refuses_bad_input_in_one_line(rows, tmp_path):
+    predictions = tmp_path / "p.jsonl"
+    predictions.write_text("".join(json.dumps({"id": r["id"], "prediction": r["python_source"]}) + "\n" for r in rows[:3]))
+    out = tmp_path / "o.jsonl"
+    first = evaluate("decompile", "cpu", [Candidate(rows[0], rows[0]["python_source"])])
+    out.write_text(json.dumps(first[0]) + "\n")  # an evaluation stopped after one candidate
+    proc = run_module("warp_ir_dataset.evaluate", str(predictions), "--data", str(SAMPLES), "--config", "cpu", "--split", "train",
+                      "--task", "decompile", "--out", str(out), "--quiet", check=True)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(o["id"] for o in lines) == sorted(r["id"] for r in rows[:3])  # the first was not scored again
+    summary = json.loads((tmp_path / "o.summary.json").read_text())
+    assert summary["outcomes"]["pass"] == 3 and summary["pass_rate"] == 1.0
+    assert re.search(r"\| all \| 3 \| 3 \|", proc.stdout)
+    predictions.write_text('{"id": 3}\n')
+    bad = run_module("warp_ir_dataset.evaluate", str(predictions), "--data", str(SAMPLES), "--config", "cpu", "--task", "decompile", check=False)
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1 and "needs a string 'id'" in bad.stderr
