@@ -252,7 +252,9 @@ def behaviour_section(stats: dict, reports: Path | None = None) -> str:
                 f"bit-identical on a second launch, {d['relaunch_bit_identical_to_row']} bit-identical to the row; a kernel that does "
                 f"nothing, writes zeros or copies an input would pass {t['any']} of {t['rows']} rows ({_pct(t['share_any'])}); "
                 f"mutants of {sens['rows']} rows' sources whose generated code differs: {sens['caught']} of {sens['mutants']} "
-                f"give other outputs or fail to launch ({_pct(sens['share'])}: {kinds})."
+                f"give other outputs or fail to launch ({_pct(sens['share'])}: {kinds})"
+                + (f"; of the {sens['distinguishable']} that some of {sens['fresh_draws']} fresh draws of inputs tells apart from the original "
+                   f"(the rest change code whose value never reaches an output), {_pct(sens['share_of_distinguishable'])}." if "distinguishable" in sens else ".")
             )
         out += ["", "Do the inputs catch wrong code? Measured with `benchmarks/behaviour.py` on builds with `--validate all`:", "", *lines]
     return "\n".join(out)
