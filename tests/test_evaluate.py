@@ -112,3 +112,31 @@ def test_the_command_resumes_writes_a_summary_and_refuses_bad_input_in_one_line(
     predictions.write_text('{"id": 3}\n')
     bad = run_module("warp_ir_dataset.evaluate", str(predictions), "--data", str(SAMPLES), "--config", "cpu", "--task", "decompile", check=False)
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1 and "needs a string 'id'" in bad.stderr
+
+
+def right_answer(row: dict, task: str) -> dict:
+    """A model that knows the answer: a plug-in for ``predict --with tests.test_evaluate:right_answer``."""
+    return {"prediction": row["forward_code"], "backward": row["backward_code"]} if task == "compile" else {"prediction": row["python_source"]}
+
+
+def test_predict_makes_baselines_and_plugs_in_a_model(tmp_path):
+    def predict(task: str, with_: str, split: str = "train") -> list[dict]:
+        out = tmp_path / f"{task}-{with_.replace(':', '_')}.jsonl"
+        run_module("warp_ir_dataset.predict", "--data", str(SAMPLES), "--config", "cpu", "--split", split, "--task", task, "--with", with_,
+                   "--limit", "3", "--out", str(out), check=True, env_extra={"PYTHONPATH": str(ROOT / "tests")})
+        return [json.loads(line) for line in out.read_text().splitlines()]
+
+    rows = {r["id"]: r for r in pq.read_table(SAMPLES / "cpu" / "train-00000.parquet").to_pylist()}
+    for task in ("compile", "decompile"):
+        model = predict(task, "test_evaluate:right_answer")
+        outcomes = evaluate(task, "cpu", [Candidate(rows[p["id"]], p["prediction"], p.get("backward")) for p in model])
+        assert [o["outcome"] for o in outcomes] == ["pass"] * 3
+        empty = predict(task, "empty-body")
+        outcomes = evaluate(task, "cpu", [Candidate(rows[p["id"]], p["prediction"], p.get("backward")) for p in empty])
+        assert "pass" not in [o["outcome"] for o in outcomes], outcomes  # these rows' outputs depend on their kernels' work
+        if task == "compile":
+            assert any(o["checks"]["compiles"] for o in outcomes)  # Warp's code for the kernel, emptied: mostly it compiles
+    nearest = predict("decompile", "nearest", split="test")
+    assert nearest and all("@wp.kernel" in p["prediction"] for p in nearest)
+    bad = run_module("warp_ir_dataset.predict", "--data", str(SAMPLES), "--config", "cpu", "--task", "compile", "--with", "nosuchmodel", "--out", str(tmp_path / "x"))
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1 and "MODULE:FUNCTION" in bad.stderr

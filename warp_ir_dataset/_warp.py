@@ -706,8 +706,13 @@ def cuda_available() -> bool:
 
 def load_module(kernel, device: str = "cpu") -> None:
     """Build and load the kernel's module for ``device`` (compiling it unless Warp's kernel cache
-    has it); raises what the compiler reported."""
-    kernel.module.load(device)
+    has it); raises what the compiler reported. On the cpu, the build its launches use: block
+    size 1 (the module's default, 256, is another build, with another compile: loading it first
+    compiled every launched cpu kernel twice)."""
+    if device == "cpu":
+        kernel.module.load(device, block_dim=1)
+    else:
+        kernel.module.load(device)
 
 
 def share_precompiled_headers(folder: str) -> None:
