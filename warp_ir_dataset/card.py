@@ -379,6 +379,79 @@ def find_executed_example(folder: Path, stats: dict) -> dict | None:
     return None
 
 
+def find_representative_example(folder: Path, stats: dict) -> dict | None:
+    """A representative row for the report: synthetic, executed, with a ``@wp.func`` helper,
+    its ``python_source`` nearest the median length of the synthetic rows (ties: smallest id);
+    from the config with PTX when a row has it. The same kernel's row of every other config
+    comes with it (``other``), so its cpu and cuda code can be shown side by side."""
+    from .stats import shard_files
+
+    configs = _configs(stats)
+    with_ptx = [c for c, s in configs.items() if s["total"]["lengths"]["ptx"]["present"]]
+    config = (with_ptx or [c for c in ("cuda", "cpu") if c in configs] or list(configs))[0]
+    lengths = []
+    candidates = []
+    columns = ["id", "python_source", "validation", "ptx"]
+    for split, paths in shard_files(folder, config).items():
+        if split == "real":
+            continue
+        for path in paths:
+            for r in pq.read_table(path, columns=columns).to_pylist():
+                lengths.append(len(r["python_source"]))
+                candidates.append((r["validation"] == "executed", "@wp.func" in r["python_source"], r["ptx"] is not None or not with_ptx, len(r["python_source"]), r["id"], path))
+    if not candidates:
+        return None
+    median = sorted(lengths)[len(lengths) // 2]
+    best = min(candidates, key=lambda c: (not c[2], not c[0], not c[1], abs(c[3] - median), c[4]))
+    table = pq.read_table(best[5])
+    row = next(r for r in table.to_pylist() if r["id"] == best[4])
+    row["other"] = {}
+    for other in configs:
+        if other == config:
+            continue
+        for paths in shard_files(folder, other).values():
+            for path in paths:
+                found = [r for r in pq.read_table(path).to_pylist() if r["id"] == row["id"]]
+                if found:
+                    row["other"][other] = found[0]
+    return row
+
+
+def representative_example_section(row: dict | None) -> str:
+    if row is None:
+        return "No rows."
+    by_device = {row["device"]: row, **{r["device"]: r for r in row["other"].values()}}
+    executed = next((r for r in by_device.values() if r["validation"] == "executed"), None)
+    parts = [
+        f"A kernel of median length with a helper function (id `{row['id']}`, family `{row['family']}`). The Python source, "
+        "exactly as stored in `python_source`:",
+        f"```python\n{row['python_source'].strip()}\n```",
+    ]
+    for device in ("cpu", "cuda"):
+        if device in by_device:
+            parts += [
+                f"Warp's generated forward kernel for `{device}` (`forward_code`, first {EXAMPLE_LINES} lines at most). Each Python "
+                "statement becomes a few explicit, typed C++ statements; `// <L n>` comments point back to source lines:",
+                f"```cpp\n{_excerpt(by_device[device]['forward_code'])}\n```",
+            ]
+    if by_device.get("cuda", {}).get("ptx"):
+        parts += ["NVRTC's PTX for the cuda module (`ptx`, from the kernel's entry point): registers, loads and arithmetic are now "
+                  "explicit virtual-ISA instructions:", f"```\n{_excerpt(by_device['cuda']['ptx'], start='.entry', lines=30)}\n```"]
+    if executed is not None:
+        contract = json.loads(executed["contract"])
+        parts += [
+            f"What it does: launched over {contract['launch']} on the cpu" + (f" in tiles of {contract['block_dim']} threads" if contract["block_dim"] else "")
+            + ", its inputs (first values of each) were",
+            "\n".join(f"- {_values_text(r)}" for r in executed["inputs"]),
+            "and its outputs",
+            "\n".join(f"- {_values_text(r)}" for r in executed["outputs"]),
+        ]
+        if executed["input_grads"]:
+            parts += ["and, from one adjoint launch with seeded output gradients, the gradients of its inputs",
+                      "\n".join(f"- {_values_text(r)}" for r in executed["input_grads"])]
+    return "\n\n".join(parts)
+
+
 def _values_text(record: dict, most: int = 6) -> str:
     values = record["floats"] if record["floats"] is not None else record["ints"]
     shown = ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in values[:most])
@@ -564,6 +637,30 @@ def _extracted(stats: dict) -> list[tuple[str, str, dict, dict]]:
     ]
 
 
+def real_brief(stats: dict) -> str:
+    """The `real` split in a few sentences, for the report (the card has the tables)."""
+    extracted = _extracted(stats)
+    if not extracted:
+        return ""
+    parts = []
+    for config, split, e, _ in extracted:
+        x = e["extraction"] or {}
+        parts.append(f"`{config}`: {e['rows']} rows, {e['distinct_fingerprints']} structures, {e['fingerprints_also_in_synthetic_splits']} of them also in "
+                     f"train or test" + (f"; {x['reached']} kernels reached by importing, against {x['decorated']} `@wp.kernel` decorations" if x.get("reached") else ""))
+    out = ["The `real` split holds kernels from published Warp code (warp-lang's own, mujoco-warp) run through the same code generator, "
+           "apart from the size target: " + "; ".join(parts) + "."]
+    realism = next((s["realism"] for s in _configs(stats).values() if s.get("realism")), None)
+    if realism:
+        reals = realism["real"]
+        c = reals.get(next((k for k in reals if k.endswith(":all")), next(iter(reals))))["comparison"]
+        if c:
+            out.append(f"Against it, the synthetic rows use {c['common_features_in_synthetic']} of the {c['common_features']} language features "
+                       f"real functions use (missing: {', '.join(c['features_missing']) or 'none'}) and call "
+                       f"{_pct(c['builtin_coverage_by_calls'])} of real code's builtin calls.")
+    out.append("The card has the tables: rows per family, lengths, the language features side by side, the extraction per package.")
+    return "\n\n".join(out) + "\n"
+
+
 def real_section(stats: dict) -> str:
     extracted = _extracted(stats)
     if not extracted:
@@ -703,8 +800,8 @@ def write_card(folder: Path, reports: Path, workers: int | None = None) -> dict:
         "headline": "This dataset pairs synthetic NVIDIA Warp kernels with the code Warp generates for them: "
         + ", ".join(f"{n} rows in the `{c}` config" for c, n in rows.items())
         + f". {versions_sentence(stats)}",
-        "example": example_section(find_example(folder, stats)),
-        "behaviour_example": behaviour_example_section(find_executed_example(folder, stats)),
+        "example": representative_example_section(find_representative_example(folder, stats)),
+        "real_brief": real_brief(stats),
         "length_figures": "\n\n".join(f"![lengths {n[8:-4]}](figures/{n})" for n in figures if n.startswith("lengths_")),
         "build_times": build_times_section(reports),
         "reproduce": "\n".join(build_commands(stats) + ["python -m warp_ir_dataset.stats data/production", "python -m warp_ir_dataset.card data/production --reports reports"]),
