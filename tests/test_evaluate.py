@@ -89,6 +89,15 @@ def test_cuda_code_is_compiled_with_nvrtc_where_no_gpu_can_run_it():
     assert broken["outcome"] == "compile_fail"
 
 
+def test_rows_without_recorded_behaviour_are_scored_on_their_code():
+    # the real split's rows are not executed: a candidate passes when its code is the row's
+    real = pq.read_table(SAMPLES / "cpu" / "real-00000.parquet").to_pylist()[:2]
+    right = evaluate("decompile", "cpu", [Candidate(r, r["python_source"]) for r in real])
+    wrong = evaluate("compile", "cpu", [Candidate(real[0], real[1]["forward_code"])])
+    assert [o["outcome"] for o in right] == ["pass", "pass"] and all(o["checks"]["code"] and o["checks"]["outputs"] is None for o in right)
+    assert wrong[0]["outcome"] != "pass"
+
+
 def test_normalizing_drops_comments_line_directives_space_and_name_hashes_only():
     code = 'static void k_96ca4551_cpu_kernel_forward(int a) {\n    // a = b + c   <L 3>\n#line 12 "x.py"\n    var_1 = wp::add(var_0, a);\n}\n'
     other = "static void k_0badcafe_cpu_kernel_forward(int a) { var_1 = wp::add(var_0, a); }"

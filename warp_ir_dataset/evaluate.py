@@ -122,7 +122,9 @@ def split_rows(folder: Path, config: str, split: str) -> list[dict]:
 def request_for(task: str, config: str, c: Candidate) -> Request | None:
     """The launch that checks a candidate; None: nothing to launch (it did not parse)."""
     row = c.row
-    replay = {"contract_json": row["contract"], "inputs": row["inputs"], "output_grads": row["output_grads"] if _checks_gradients(task, c) else None}
+    # a row that records no behaviour (the real split) is scored on its code: built, compiled, not launched
+    replay = {"contract_json": row["contract"], "inputs": row["inputs"], "output_grads": row["output_grads"] if _checks_gradients(task, c) else None,
+              "launch": row["outputs"] is not None}
     if task == "decompile":
         try:
             ast.parse(c.prediction)
@@ -161,9 +163,15 @@ def _outcome(task: str, row: dict, c: Candidate, result, checks: dict) -> tuple[
         return "parse_fail", "the prediction is not Python"
     if task == "decompile":
         checks["parses"] = True
-    if isinstance(result, CompiledOnly):  # cuda code without a GPU: scored as far as it goes
-        checks["compiles"] = True
-        return ("pass" if checks["normalized"] else "mismatch"), "compiled with NVRTC; no GPU here to run it, so scored on its code"
+    if isinstance(result, CompiledOnly):  # cuda code without a GPU, or a row without behaviour: scored on its code
+        if task == "decompile":
+            checks["builds"] = True
+            checks["code"] = normalized(result.code.get("forward_code")) == normalized(row["forward_code"])
+        else:
+            checks["compiles"] = True
+        same = checks["code" if task == "decompile" else "normalized"]
+        why = "the row records no behaviour" if row["outputs"] is None else "compiled with NVRTC; no GPU here to run it"
+        return ("pass" if same else "mismatch"), f"{why}, so scored on its code"
     if isinstance(result, Failure):
         if result.reason in ("build-error", "no-contract"):
             checks["builds"] = False

@@ -73,9 +73,11 @@ class Failure:
 
 @dataclass(frozen=True)
 class CompiledOnly:
-    """Predicted cuda code that NVRTC compiled, where no GPU can launch it."""
+    """A kernel built and compiled, not launched: predicted cuda code where no GPU can launch
+    it, or a row that records no behaviour (``Request.launch`` false)."""
 
     device: str = "cuda"
+    code: dict = field(default_factory=dict)  # as Behaviour.code
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class Request:
     # and the code Warp generates for the kernel on this device returned with its behaviour.
     replace_code: tuple[tuple[str, str, str], ...] = ()
     codegen_device: str | None = None
+    launch: bool = True  # False: build and compile only
 
 
 # -- inputs ---------------------------------------------------------------------------------------
@@ -622,6 +625,8 @@ def _run_one(request: Request) -> Behaviour | Failure:
                 except Exception as e:  # noqa: BLE001 - the compiler's verdict on this kernel
                     raise _CompileFailed(_warp.portable_text(f"{type(e).__name__}: {e}")[:2000]) from None
                 compiled = time.perf_counter() - started
+                if not request.launch:
+                    return CompiledOnly(request.device, code)
                 if request.inputs is None:
                     result = behave(loaded.kernel, request.python_source, request.seed, request.backward, request.family_contract)
                 else:
