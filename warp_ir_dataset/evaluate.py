@@ -179,6 +179,8 @@ def _outcome(task: str, row: dict, c: Candidate, result, checks: dict) -> tuple[
         if result.reason in ("clang-error", "nvrtc-error"):
             checks["compiles" if task == "compile" else "builds"] = False
             return "compile_fail", result.message[:300]
+        if result.reason == "launch-error":  # Warp raised launching it: it was built and compiled
+            checks["compiles" if task == "compile" else "builds"] = True
         checks["runs"] = False
         return ("timeout" if result.reason == "launch-timeout" else "runtime_error"), result.message.splitlines()[0][:300] if result.message else result.reason
     checks["compiles" if task == "compile" else "builds"] = True

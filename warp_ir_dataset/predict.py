@@ -125,11 +125,14 @@ def empty_body(row: dict, task: str) -> dict:
         theirs, ours = _MANGLED.search(made["forward_code"]), _MANGLED.search(row["forward_code"])
         rename = (lambda text: text.replace(theirs.group(1), ours.group(1)) if text and theirs and ours else text)
         return {"prediction": rename(made["forward_code"]), "backward": rename(made["backward_code"])}
+    # the arguments: a cpu kernel's argument struct, or a cuda kernel's parameters after its launch bounds
     struct = re.search(r"struct wp_args_\w+ \{(.*?)\};", row["forward_code"], re.S)
+    params = re.search(r"_cuda_kernel_forward\(\s*wp::launch_bounds_t<\d+> dim,(.*?)\)\s*\{", row["forward_code"], re.S)
+    declared = struct.group(1).strip().splitlines() if struct else params.group(1).split(",\n") if params else []
     args = []
-    for line in (struct.group(1) if struct else "").strip().splitlines():
+    for line in declared:
         cpp, _, name = line.strip().rstrip(";").rpartition(" ")
-        args.append(f"{name}: {_warp_type(cpp) or 'wp.uint64'}")
+        args.append(f"{name.removeprefix('var_')}: {_warp_type(cpp) or 'wp.uint64'}")
     name = row["kernel_name"].rpartition("__locals__")[2]
     return {"prediction": f"import warp as wp\n\n\n@wp.kernel\ndef {name}({', '.join(args)}):\n    pass\n"}
 
