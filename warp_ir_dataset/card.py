@@ -248,7 +248,7 @@ def behaviour_section(stats: dict, reports: Path | None = None) -> str:
             kinds = ", ".join(f"{k} {v['caught']}/{v['mutants']}" for k, v in sens["by_kind"].items())
             lines.append(
                 f"- `{config}` ({r['command']}): executable (launched, finite outputs) {e['executable']} of {e['rows_tried']} rows tried "
-                f"({_pct(e['share'])}; lowest family `{low[0]}` {_pct(low[1])}); launched again: {d['second_launch_identical']} of {d['rows']} "
+                f"({_pct(e['executable'] / e['rows_tried'])}; lowest family `{low[0]}` {_pct(low[1])}); launched again: {d['second_launch_identical']} of {d['rows']} "
                 f"bit-identical on a second launch, {d['relaunch_bit_identical_to_row']} bit-identical to the row; a kernel that does "
                 f"nothing, writes zeros or copies an input would pass {t['any']} of {t['rows']} rows ({_pct(t['share_any'])}); "
                 f"mutants of {sens['rows']} rows' sources whose generated code differs: {sens['caught']} of {sens['mutants']} "
@@ -333,52 +333,6 @@ def build_times_section(reports: Path) -> str:
 
 
 # -- the worked example ------------------------------------------------------------------------
-def find_example(folder: Path, stats: dict) -> dict | None:
-    """The row with the shortest ``python_source`` (ties: smallest id), taken from a config with
-    PTX if any row has it: a short, real example for the report."""
-    from .stats import shard_files
-
-    configs = _configs(stats)
-    with_ptx = [c for c, s in configs.items() if s["total"]["lengths"]["ptx"]["present"]]
-    config = (with_ptx or [c for c in ("cuda", "cpu") if c in configs] or list(configs))[0]
-    best, best_key = None, None
-    columns = ["id", "kernel_name", "family", "device", "python_source", "forward_code", "ptx"]
-    for paths in shard_files(folder, config).values():
-        for path in paths:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=256, columns=columns):
-                lengths = pc.binary_length(batch.column("python_source")).to_pylist()
-                has_ptx = batch.column("ptx").is_valid().to_pylist()
-                ids = batch.column("id").to_pylist()
-                for i, (n, ok, rid) in enumerate(zip(lengths, has_ptx, ids)):
-                    key = (n, rid)
-                    if (ok or not with_ptx) and (best_key is None or key < best_key):
-                        best_key, best = key, batch.slice(i, 1).to_pylist()[0]
-    return best
-
-
-def find_executed_example(folder: Path, stats: dict) -> dict | None:
-    """The executed row with the shortest ``python_source`` (ties: smallest id), ``test`` split
-    first, cpu config first: a row's behaviour, shown in the report."""
-    from .stats import shard_files
-
-    best, best_key = None, None
-    for config in [c for c in ("cpu", "cuda") if c in _configs(stats)]:
-        for split, paths in sorted(shard_files(folder, config).items(), key=lambda kv: kv[0] != "test"):
-            for path in paths:
-                table = pq.read_table(path, columns=["id", "validation"])
-                executed = [i for i, v in enumerate(table.column("validation").to_pylist()) if v == "executed"]
-                if not executed:
-                    continue
-                rows = pq.read_table(path).take(executed).to_pylist()
-                for row in rows:
-                    key = (split != "test", len(row["python_source"]), row["id"])
-                    if best_key is None or key < best_key:
-                        best_key, best = key, {**row, "split": split}
-        if best is not None:
-            return best
-    return None
-
-
 def find_representative_example(folder: Path, stats: dict) -> dict | None:
     """A representative row for the report: synthetic, executed, with a ``@wp.func`` helper,
     its ``python_source`` nearest the median length of the synthetic rows (ties: smallest id);
@@ -403,17 +357,16 @@ def find_representative_example(folder: Path, stats: dict) -> dict | None:
         return None
     median = sorted(lengths)[len(lengths) // 2]
     best = min(candidates, key=lambda c: (not c[2], not c[0], not c[1], abs(c[3] - median), c[4]))
-    table = pq.read_table(best[5])
-    row = next(r for r in table.to_pylist() if r["id"] == best[4])
+    row = pq.read_table(best[5], filters=[("id", "=", best[4])]).to_pylist()[0]
     row["other"] = {}
     for other in configs:
         if other == config:
             continue
-        for paths in shard_files(folder, other).values():
-            for path in paths:
-                found = [r for r in pq.read_table(path).to_pylist() if r["id"] == row["id"]]
-                if found:
-                    row["other"][other] = found[0]
+        for path in (p for paths in shard_files(folder, other).values() for p in paths):
+            found = pq.read_table(path, filters=[("id", "=", row["id"])]).to_pylist()  # row groups carry id statistics
+            if found:
+                row["other"][other] = found[0]
+                break
     return row
 
 
@@ -458,25 +411,6 @@ def _values_text(record: dict, most: int = 6) -> str:
     return f"`{record['name']}` {record['dtype']}{record['shape']}: [{shown}{', …' if len(values) > most else ''}]"
 
 
-def behaviour_example_section(row: dict | None) -> str:
-    if row is None:
-        return "No executed row."
-    contract = json.loads(row["contract"])
-    args = "; ".join(f"`{a['name']}` {a['kind']} {a['dtype']}" + (f"{a['shape']} {a['access']}" if a["kind"] == "array" else "") for a in contract["args"])
-    parts = [
-        f"The shortest executed kernel of the `{row['split']}` split (`{row['device']}` config, id `{row['id']}`, family `{row['family']}`):",
-        f"```python\n{row['python_source'].strip()}\n```",
-        f"Its contract: launch {contract['launch']}" + (f", tiles of {contract['block_dim']} threads" if contract["block_dim"] else "") + f"; {args}.",
-        "Inputs (first values of each):",
-        "\n".join(f"- {_values_text(r)}" for r in row["inputs"]),
-        "Outputs after one launch on the cpu:",
-        "\n".join(f"- {_values_text(r)}" for r in row["outputs"]),
-    ]
-    if row["input_grads"]:
-        parts += ["Gradients of the inputs, from one adjoint launch with seeded output gradients:", "\n".join(f"- {_values_text(r)}" for r in row["input_grads"])]
-    return "\n\n".join(parts)
-
-
 def _excerpt(text: str, start: str | None = None, lines: int = EXAMPLE_LINES) -> str:
     all_lines = text.strip("\n").splitlines()
     if start:
@@ -487,27 +421,6 @@ def _excerpt(text: str, start: str | None = None, lines: int = EXAMPLE_LINES) ->
     return "\n".join(cut) + (f"\n// ... {more} more lines" if more else "")
 
 
-def example_section(row: dict | None) -> str:
-    if row is None:
-        return "No rows."
-    parts = [
-        f"The shortest kernel in the `{row['device']}` config (id `{row['id']}`, family `{row['family']}`). "
-        "The Python source, exactly as stored in `python_source`:",
-        f"```python\n{row['python_source'].strip()}\n```",
-        f"Warp's generated forward kernel for `{row['device']}`, `forward_code` (first {EXAMPLE_LINES} lines at most). "
-        "Each Python statement becomes a few explicit, typed C++ statements; `// <L n>` comments point back to source lines:",
-        f"```cpp\n{_excerpt(row['forward_code'])}\n```",
-    ]
-    if row.get("ptx"):
-        parts += [
-            "NVRTC's PTX for the same module, `ptx`, from the kernel's entry point (excerpt): registers, loads and "
-            "arithmetic are now explicit virtual-ISA instructions:",
-            f"```\n{_excerpt(row['ptx'], start='.entry', lines=30)}\n```",
-        ]
-    return "\n\n".join(parts)
-
-
-# -- figures -----------------------------------------------------------------------------------
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})  # no version stamp: same data, same bytes

@@ -44,7 +44,7 @@ from .checks import BuildError
 from . import _warp
 from .execute import CompiledOnly, Failure, Request, run_kernels
 from .generate import source_id
-from .run import differences
+from .run import differences, split_rows
 from .schema import CONFIGS
 
 TASKS = ("compile", "decompile")
@@ -103,21 +103,6 @@ def read_predictions(path: Path) -> dict[str, dict]:
     return out
 
 
-def split_rows(folder: Path, config: str, split: str) -> list[dict]:
-    import pyarrow.parquet as pq
-
-    from .write import read_shard_metadata
-
-    paths = sorted((folder / config).glob(f"{split}-*.parquet"))
-    if not paths:
-        raise BuildError(f"no {split} shards in {folder / config}")
-    rows = []
-    for path in paths:
-        read_shard_metadata(path)
-        rows += pq.read_table(path).to_pylist()
-    return rows
-
-
 # -- scoring -------------------------------------------------------------------------------------
 def request_for(task: str, config: str, c: Candidate) -> Request | None:
     """The launch that checks a candidate; None: nothing to launch (it did not parse)."""
@@ -158,40 +143,36 @@ def score(task: str, config: str, c: Candidate, result) -> dict:
 
 
 def _outcome(task: str, row: dict, c: Candidate, result, checks: dict) -> tuple[str, str]:
+    built = "compiles" if task == "compile" else "builds"  # the check a toolchain's verdict sets
     if result is None:
         checks["parses"] = False
         return "parse_fail", "the prediction is not Python"
     if task == "decompile":
         checks["parses"] = True
-    if isinstance(result, CompiledOnly):  # cuda code without a GPU, or a row without behaviour: scored on its code
-        if task == "decompile":
-            checks["builds"] = True
-            checks["code"] = normalized(result.code.get("forward_code")) == normalized(row["forward_code"])
-        else:
-            checks["compiles"] = True
-        same = checks["code" if task == "decompile" else "normalized"]
-        why = "the row records no behaviour" if row["outputs"] is None else "compiled with NVRTC; no GPU here to run it"
-        return ("pass" if same else "mismatch"), f"{why}, so scored on its code"
     if isinstance(result, Failure):
-        if result.reason in ("build-error", "no-contract"):
-            checks["builds"] = False
-            return "compile_fail", result.message.splitlines()[0][:300] if result.message else result.reason
-        if result.reason in ("clang-error", "nvrtc-error"):
-            checks["compiles" if task == "compile" else "builds"] = False
-            return "compile_fail", result.message[:300]
+        if result.reason in ("build-error", "no-contract", "clang-error", "nvrtc-error"):
+            checks["builds" if result.reason in ("build-error", "no-contract") else built] = False
+            return "compile_fail", _first_line(result)
         if result.reason == "launch-error":  # Warp raised launching it: it was built and compiled
-            checks["compiles" if task == "compile" else "builds"] = True
+            checks[built] = True
         checks["runs"] = False
-        return ("timeout" if result.reason == "launch-timeout" else "runtime_error"), result.message.splitlines()[0][:300] if result.message else result.reason
-    checks["compiles" if task == "compile" else "builds"] = True
-    checks["runs"] = True
+        return ("timeout" if result.reason == "launch-timeout" else "runtime_error"), _first_line(result)
+    checks[built] = True
     if task == "decompile":
         checks["code"] = normalized(result.code.get("forward_code")) == normalized(row["forward_code"])
+    if isinstance(result, CompiledOnly):  # cuda code without a GPU, or a row without behaviour: scored on its code
+        why = "the row records no behaviour" if row["outputs"] is None else "compiled with NVRTC; no GPU here to run it"
+        return ("pass" if checks["code" if task == "decompile" else "normalized"] else "mismatch"), f"{why}, so scored on its code"
+    checks["runs"] = True
     found = differences({**row, "input_grads": row["input_grads"] if _checks_gradients(task, c) else None}, result)
     checks["outputs"] = not any(f.startswith("outputs") for f in found)
     if _checks_gradients(task, c):
         checks["gradients"] = not any(f.startswith("input_grads") for f in found)
     return ("pass", "") if not found else ("mismatch", found[0][:300])
+
+
+def _first_line(failure: Failure) -> str:
+    return failure.message.splitlines()[0][:300] if failure.message else failure.reason
 
 
 def evaluate(task: str, config: str, candidates: list[Candidate], workers: int = 1, timeout: float = DEFAULT_TIMEOUT, on_done=None) -> list[dict]:

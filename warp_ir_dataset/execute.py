@@ -38,7 +38,7 @@ INT_VALUE_RANGE = (1, 5)  # int values (not arrays): counts, strides, small para
 BOUNDARY_VALUES = (0.0, 1.0, -1.0, 0.5)  # one float element in four is one of these
 INPUT_DRAWS = 4  # seeded draws of inputs launched; the row keeps the one that shows the most
 DEFAULT_TIMEOUT = 60.0  # seconds for one kernel (compile, two launches, the adjoint)
-UNTRUSTED_MEMORY_BYTES = 8 * 2**30  # address space of a process running predicted code (Warp and clang need ~2 GiB)
+UNTRUSTED_MEMORY_BYTES = 8 * 2**30  # address space of a process running predicted code (the tests' rows run under it)
 MEMORY_ENV = "WIRDS_MEMORY_LIMIT"
 
 

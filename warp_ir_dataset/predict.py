@@ -30,7 +30,8 @@ import click
 import numpy as np
 
 from .checks import BuildError
-from .evaluate import TASKS, split_rows
+from .evaluate import TASKS
+from .run import split_rows
 from .schema import CONFIGS
 
 BASELINES = ("nearest", "empty-body")

@@ -26,7 +26,9 @@ RTOL = 1e-5  # floats: |new - recorded| <= ATOL + RTOL * |recorded|, elementwise
 ATOL = 1e-6
 
 
-def executed_rows(folder: Path, config: str, split: str, limit: int | None = None) -> list[dict]:
+def split_rows(folder: Path, config: str, split: str, executed_only: bool = False, limit: int | None = None) -> list[dict]:
+    """A split's rows (only the executed ones, with ``executed_only``), shard by shard; one line
+    for a folder without them or a shard of another schema version."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -37,12 +39,16 @@ def executed_rows(folder: Path, config: str, split: str, limit: int | None = Non
     if not paths:
         raise BuildError(f"no {split} shards in {folder / config}")
     for path in paths:
-        read_shard_metadata(path)  # one line for a file of another schema version
+        read_shard_metadata(path)
         table = pq.read_table(path)
-        rows += table.filter(pc.equal(table.column("validation"), "executed")).to_pylist()
+        rows += (table.filter(pc.equal(table.column("validation"), "executed")) if executed_only else table).to_pylist()
         if limit is not None and len(rows) >= limit:
             return rows[:limit]
     return rows
+
+
+def executed_rows(folder: Path, config: str, split: str, limit: int | None = None) -> list[dict]:
+    return split_rows(folder, config, split, executed_only=True, limit=limit)
 
 
 def replay_request(row: dict, device: str = "cpu") -> Request:
