@@ -459,11 +459,17 @@ _NUMBERED = re.compile(r"\b([A-Za-z]\w*?)_\d+\b")
 _HASHED = re.compile(r"_[0-9a-f]{7,}\b")
 
 
+# Warp names a function a factory defines ``factory__locals__name``; written out at module level
+# (as reconstruction writes it) the same function is ``name``.
+_FACTORY_SCOPE = re.compile(r"\b(?:[A-Za-z0-9_]+?__locals__)+")
+
+
 def comparable_code(code: str, kernel_name: str) -> str:
     """Generated code without what only says where and when it was built: source line numbers
-    (``<L 12>``), the kernel's own name and hash, hashes in struct names, and the counters
-    Warp appends to function and variable names (``normalize_2``, ``var_17``)."""
-    code = code.replace(kernel_name, "KERNEL")
+    (``<L 12>``), the kernel's own name and hash, hashes in struct names, the counters Warp
+    appends to function and variable names (``normalize_2``, ``var_17``), and the factory a
+    function was defined in."""
+    code = _FACTORY_SCOPE.sub("", code.replace(kernel_name, "KERNEL"))
     return _NUMBERED.sub(r"\1_#", _HASHED.sub("_H", _LINE_MARK.sub("<L>", code)))
 
 
