@@ -39,11 +39,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ("cpu", "cuda")
 
 
-def build(out: Path, config: str, target_mb: float, validate: str, seed: int, workers: int) -> tuple[float, dict]:
+def build(out: Path, config: str, target_mb: float, validate: str, seed: int, workers: int, execute: bool = True) -> tuple[float, dict]:
     summary = out.parent / f"{out.name}-{config.replace(',', '+')}.json"
     cmd = [
         sys.executable, "-m", "warp_ir_dataset.build", "--config", config, "--target-mb", str(target_mb), "--out", str(out),
         "--seed", str(seed), "--workers", str(workers), "--validate", validate, "--quiet", "--summary-json", str(summary),
+        "--execute" if execute else "--no-execute",
     ]
     started = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
@@ -59,18 +60,18 @@ def digest(folder: Path, split: str | None = None) -> str:
     return h.hexdigest()
 
 
-def compare(target_mb: float, validate: str, seed: int, workers: int, repeats: int) -> dict:
+def compare(target_mb: float, validate: str, seed: int, workers: int, repeats: int, execute: bool = True) -> dict:
     one_runs, apart_runs = [], []
     with tempfile.TemporaryDirectory(prefix="wirds-onepass-") as tmp:
         order = ["one", "apart", "apart", "one"][: 2 * repeats] if repeats > 1 else ["one", "apart"]
         for n, kind in enumerate(order):
             out = Path(tmp) / f"{kind}-{n}"
             if kind == "one":
-                wall, report = build(out, "all", target_mb, validate, seed, workers)
+                wall, report = build(out, "all", target_mb, validate, seed, workers, execute)
                 per_config = report["configs"]
                 one_runs.append({"wall_s": wall, "reports": per_config, "digests": {c: digest(out / c) for c in CONFIGS}})
             else:
-                runs = {c: build(out, c, target_mb, validate, seed, workers) for c in CONFIGS}
+                runs = {c: build(out, c, target_mb, validate, seed, workers, execute) for c in CONFIGS}
                 apart_runs.append({
                     "wall_s": sum(w for w, _ in runs.values()), "reports": {c: r for c, (_, r) in runs.items()},
                     "digests": {c: digest(out / c) for c in CONFIGS},
@@ -80,6 +81,7 @@ def compare(target_mb: float, validate: str, seed: int, workers: int, repeats: i
     rows = {c: one["reports"][c]["rows"] for c in CONFIGS}
     result = {
         "validate": validate,
+        "execute": execute,
         "target_mb_per_config": target_mb,
         "workers": workers,
         "rows": rows,
@@ -94,9 +96,14 @@ def compare(target_mb: float, validate: str, seed: int, workers: int, repeats: i
         "one_pass_over_single_memory": round(peak(one, "cpu") / max(peak(apart, c) for c in CONFIGS), 2),
         "byte_identical": {c: one["digests"][c] == apart["digests"][c] for c in CONFIGS},
     }
-    if validate != "none":
-        result["validation_worker_s"] = {c: round(one["reports"][c]["counts"]["validation_seconds"], 1) for c in CONFIGS}
-        result["validated_rows"] = {c: one["reports"][c]["counts"]["validated"] for c in CONFIGS}
+    # Compiles are per config either way (clang for cpu, NVRTC for cuda): with --validate none
+    # they are the test rows' compiles for their launch, which one pass shares (one launch).
+    counts = lambda run, c, key: run["reports"][c]["counts"][key]  # noqa: E731
+    for kind, run in (("one_pass", one), ("apart", apart)):
+        result[f"compile_and_launch_worker_s_{kind}"] = {
+            c: round(counts(run, c, "validation_seconds") + counts(run, c, "execution_seconds"), 1) for c in CONFIGS}
+    result["validated_rows"] = {c: counts(one, c, "validated") for c in CONFIGS}
+    result["executed_rows"] = {c: counts(one, c, "executed") for c in CONFIGS}
     return result
 
 
@@ -196,6 +203,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--kernels", type=int, default=300, help="kernels timed stage by stage (0: skip)")
     ap.add_argument("--real", action="store_true", help="also extract the real split both ways (about 10 minutes here)")
+    ap.add_argument("--no-execute", action="store_true", help="build with --no-execute (no test row compiled and launched)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     def show(result: dict) -> None:
@@ -207,7 +215,7 @@ def main() -> None:
         show(compare_real(args.workers))
     for mode in args.validate.split(","):
         if mode:
-            show(compare(args.target_mb, mode, args.seed, args.workers, args.repeats))
+            show(compare(args.target_mb, mode, args.seed, args.workers, args.repeats, not args.no_execute))
 
 
 if __name__ == "__main__":
