@@ -279,3 +279,43 @@ def test_the_size_cap_drops_longer_kernels_as_rejects_that_say_their_size(tmp_pa
     assert sorted(kept) == [s for s in sizes if s <= cap]
     assert sorted(int(r["message"].split("generated code of ")[1].split(" ")[0]) for r in dropped) == [s for s in sizes if s > cap]
     assert all(f"over the cap of {cap} (--max-code-chars)" in r["message"] for r in dropped)
+
+
+_LEAVES_STATE = '''
+import builtins, os, sys
+import warp as wp
+builtins.WIRDS_LEFT_BY_A = True  # state a fresh interpreter would never see
+wp.WIRDS_LEFT_BY_A = True
+os.environ["WIRDS_LEFT_BY_A"] = "1"
+'''
+_READS_STATE = '''
+import builtins, os, sys
+import warp as wp
+if hasattr(builtins, "WIRDS_LEFT_BY_A") or hasattr(wp, "WIRDS_LEFT_BY_A") or "WIRDS_LEFT_BY_A" in os.environ or "a_leaves_state" in sys.modules:
+    raise RuntimeError("state of another module reached this one")
+
+@wp.kernel
+def b_kernel(x: wp.array(dtype=float)):
+    x[wp.tid()] = 2.0
+'''
+_KILLS_ITS_PARENT = '''
+import os, signal
+import warp as wp
+os.kill(os.getppid(), signal.SIGKILL)
+'''
+
+
+def test_modules_imported_by_one_warm_server_share_nothing_and_a_module_that_kills_it_costs_itself_only(tmp_path):
+    from warp_ir_dataset.probe import ImportServer
+    from warp_ir_dataset.sources import find_modules
+
+    for name, text in {"a_leaves_state": _LEAVES_STATE, "b_reads_state": _READS_STATE, "c_kills_its_parent": _KILLS_ITS_PARENT,
+                       "d_after_the_kill": _READS_STATE.replace("b_kernel", "d_kernel")}.items():
+        (tmp_path / f"{name}.py").write_text(text)
+    targets = sorted(find_modules([str(tmp_path)]).targets, key=lambda t: t.path)
+    with ImportServer() as server:
+        found = {Path(t.path).stem: server.probe(t, 60) for t in targets}
+    assert not found["a_leaves_state"].rejects
+    assert [k["kernel_name"] for k in found["b_reads_state"].kernels] == ["b_kernel"], found["b_reads_state"].rejects
+    assert [r["reason"] for r in found["c_kills_its_parent"].rejects] == ["import-crashed"]
+    assert [k["kernel_name"] for k in found["d_after_the_kill"].kernels] == ["d_kernel"], found["d_after_the_kill"].rejects

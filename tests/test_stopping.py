@@ -130,14 +130,13 @@ def test_a_stopped_extraction_leaves_no_importing_process_behind(tmp_path, how):
 
 def _importing(pgid: int, module: str) -> list[int]:
     """The group's processes importing a module whose name contains ``module`` (a probe's
-    request file, second to last on its command line, says which)."""
+    child works in a folder of its own, whose request file says which)."""
     found = []
     for pid in _alive_in_group(pgid):
         try:
-            argv = [a for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
-            if any(b"warp_ir_dataset.probe" in a for a in argv) and module.encode() in Path(argv[-2].decode()).read_bytes():
+            if module.encode() in Path(f"/proc/{pid}/cwd/request.json").read_bytes():
                 found.append(pid)
-        except (OSError, IndexError, ValueError):
+        except OSError:
             continue
     return found
 

@@ -1,8 +1,8 @@
 """Imports one user module in a process of its own and lists the kernels Warp registered from it.
 
 Someone else's module may raise, crash the interpreter or never finish importing, so it is never
-imported in a process that matters: ``probe(target, timeout)`` runs
-``python -m warp_ir_dataset.probe REQUEST RESULT`` and reads the JSON it leaves. What went wrong
+imported in a process that matters: ``ImportServer.probe(target, timeout)`` has a warm server
+process fork a child that imports the module alone and leaves its result as JSON. What went wrong
 is one reject with a reason (``import-error``, ``import-crashed``, ``import-timeout``) and the
 module's own message; every kernel found becomes a reconstructed source
 (:mod:`~warp_ir_dataset.reconstruct`) or a reject of its own.
@@ -14,9 +14,12 @@ import importlib.util
 import json
 import os
 import signal
+import select
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from dataclasses import asdict, dataclass, field
 
@@ -29,7 +32,7 @@ MESSAGE_CHARS = 2000  # of a module's own error output, kept in a reject
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[1]); import warp_ir_dataset.probe as probe; "
-    "sys.path.remove(sys.argv[1]); probe.main(sys.argv[2], sys.argv[3])"
+    "sys.path.remove(sys.argv[1]); probe.serve()"
 )
 
 
@@ -52,26 +55,109 @@ class ProbeResult:
     rejects: list[dict] = field(default_factory=list)  # kernel (or None for the module), reason, message, origin
 
 
-def probe(target: ModuleTarget, timeout: float) -> ProbeResult:
-    """Import ``target`` in a fresh interpreter (at most ``timeout`` seconds) and collect its kernels."""
-    with tempfile.TemporaryDirectory(prefix="wirds-probe-") as tmp:
-        request, result = os.path.join(tmp, "request.json"), os.path.join(tmp, "result.json")
+class ImportServer:
+    """A warm process that has imported Warp and forks a fresh child for each module to import.
+
+    Starting an interpreter and importing Warp cost ~0.5 s, more than importing most modules;
+    the server pays it once (per shard) and each module gets a child forked from it, which has
+    imported nothing of anyone's yet and ends after one module, so no state passes from one
+    module to the next. The server imports Warp but does not initialise it (that would start
+    CUDA, which does not survive a fork): each child does. A child that raises, crashes or hangs
+    (it is killed) costs its module only; a child that takes the server down costs its module,
+    and the next module starts a new server.
+    """
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen | None = None
+        self._buffer = b""
+        self._folder = tempfile.TemporaryDirectory(prefix="wirds-probe-")
+
+    def __enter__(self) -> ImportServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stop_server()
+        self._folder.cleanup()
+
+    def probe(self, target: ModuleTarget, timeout: float) -> ProbeResult:
+        """Import ``target`` in a fresh child (at most ``timeout`` seconds) and collect its kernels."""
+        folder = tempfile.mkdtemp(dir=self._folder.name)
+        try:
+            return self._probe(target, timeout, folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _probe(self, target: ModuleTarget, timeout: float, folder: str) -> ProbeResult:
+        request, result = os.path.join(folder, "request.json"), os.path.join(folder, "result.json")
         with open(request, "w", encoding="utf-8") as f:
             json.dump(asdict(target), f)
-        env = lifeline.child_env({**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
         try:
-            proc = subprocess.run(
-                [sys.executable, "-c", _BOOTSTRAP, _PACKAGE_PARENT, request, result],
-                capture_output=True, text=True, errors="replace", timeout=timeout, cwd=tmp, env=env, stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired:
-            return _failed(target, "import-timeout", f"still importing after {timeout:g}s; stopped")
+            self._send({"folder": folder, "request": request, "result": result})
+            pid = self._reply(None)["pid"]
+            status = self._reply(timeout)
+            if status is None:
+                _kill(pid)
+                self._reply(None)
+                return _failed(target, "import-timeout", f"still importing after {timeout:g}s; stopped")
+            exit_code = status["exit"]
+        except (_ServerGone, OSError):  # the module's process ended the server: it costs that module only
+            self._stop_server()
+            return _failed(target, "import-crashed", "the importing process ended the process that started it")
         if os.path.exists(result):
             with open(result, encoding="utf-8") as f:
                 return ProbeResult(**json.load(f))
-        tail = _portable(target, (proc.stderr or "").strip())[-MESSAGE_CHARS:]
-        how = f"killed by {signal.Signals(-proc.returncode).name}" if proc.returncode < 0 else f"exit status {proc.returncode}"
+        with open(os.path.join(folder, "stderr"), encoding="utf-8", errors="replace") as f:
+            tail = _portable(target, f.read().strip())[-MESSAGE_CHARS:]
+        how = f"killed by {signal.Signals(-exit_code).name}" if exit_code < 0 else f"exit status {exit_code}"
         return _failed(target, "import-crashed", f"the importing process died ({how})" + (f": {tail}" if tail else ""))
+
+    def _send(self, message: dict) -> None:
+        if self._proc is None:
+            env = lifeline.child_env({**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"})
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _BOOTSTRAP, _PACKAGE_PARENT],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=self._folder.name, env=env,
+            )
+            self._buffer = b""
+        self._proc.stdin.write(json.dumps(message).encode() + b"\n")
+        self._proc.stdin.flush()
+
+    def _reply(self, timeout: float | None) -> dict | None:
+        """The server's next line, or None after ``timeout`` seconds without one."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        fd = self._proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([fd], [], [], wait)[0]:
+                return None
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                raise _ServerGone()
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line)
+
+    def _stop_server(self) -> None:
+        if self._proc is not None:
+            proc, self._proc = self._proc, None
+            proc.kill()  # its child, if one is running, dies with it (die_with_parent)
+            proc.wait()
+            proc.stdin.close()
+            proc.stdout.close()
+
+
+class _ServerGone(Exception):
+    pass
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _portable(target: ModuleTarget, message: str) -> str:
@@ -135,8 +221,44 @@ def _collect(target: ModuleTarget) -> ProbeResult:
     return out
 
 
-def main(request: str, result: str) -> None:
-    lifeline.die_with_parent()  # before any of the module's code runs
+def serve() -> None:
+    """The server's loop: for each request line, fork a child that imports the module, answer
+    its pid, wait for it and answer how it ended. Ends when its parent closes the pipe or ends."""
+    lifeline.die_with_parent()
+    import warp  # noqa: F401 - what every child would otherwise import again
+    from . import _warp, generate, reconstruct  # noqa: F401 - and what _collect imports
+
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # Warp or a child must never write into the replies
+    for line in sys.stdin:
+        job = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _child(job, replies.fileno())
+        print(json.dumps({"pid": pid}), file=replies, flush=True)
+        _, status = os.waitpid(pid, 0)
+        print(json.dumps({"exit": os.waitstatus_to_exitcode(status)}), file=replies, flush=True)
+
+
+def _child(job: dict, replies_fd: int) -> None:
+    """In a child of the server: import one module, write its result file, and leave."""
+    try:
+        os.close(replies_fd)  # a child left hanging must not hold the replies open
+        os.chdir(job["folder"])
+        null = os.open(os.devnull, os.O_RDWR)
+        err = os.open("stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.dup2(err, 2)
+        lifeline.die_with_parent()  # before any of the module's code runs
+        _import_and_collect(job["request"], job["result"])
+    except BaseException:  # noqa: BLE001 - nothing may return into the server's loop
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+
+
+def _import_and_collect(request: str, result: str) -> None:
     with open(request, encoding="utf-8") as f:
         target = ModuleTarget(**json.load(f))
     out = _collect(target)
@@ -150,7 +272,3 @@ def main(request: str, result: str) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])

@@ -21,7 +21,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 from .generate import GENERATOR_VERSION, KernelSpec, derive_seed, generate_kernel
-from .probe import ModuleTarget, ProbeResult, probe
+from .probe import ImportServer, ModuleTarget, ProbeResult
 
 REAL_FAMILY = "real"
 DEFAULT_MODULES_PER_SHARD = 8
@@ -155,12 +155,13 @@ class ModuleSource:
     def kernels(self, shard_index: int) -> ShardKernels:
         """The kernels of the shard's modules, each module imported alone, and what was rejected."""
         specs, rejects = [], []
-        for target in self.targets_of(shard_index):
-            found: ProbeResult = probe(target, self.timeout)
-            for r in found.rejects:
-                rejects.append({"module": target.name, **r})
-            for k in found.kernels:
-                specs.append(KernelSpec(None, REAL_FAMILY, k["kernel_name"], k["python_source"], k["origin"], target.license))
+        with ImportServer() as server:
+            for target in self.targets_of(shard_index):
+                found: ProbeResult = server.probe(target, self.timeout)
+                for r in found.rejects:
+                    rejects.append({"module": target.name, **r})
+                for k in found.kernels:
+                    specs.append(KernelSpec(None, REAL_FAMILY, k["kernel_name"], k["python_source"], k["origin"], target.license))
         return ShardKernels(lambda stream, attempt: specs[attempt] if attempt < len(specs) else None, tuple(rejects))
 
     def stream(self, slot: int) -> int:
