@@ -89,6 +89,20 @@ def test_cuda_code_is_compiled_with_nvrtc_where_no_gpu_can_run_it():
     assert broken["outcome"] == "compile_fail"
 
 
+def test_cuda_code_runs_on_a_gpu_against_the_outputs_recorded_on_the_cpu():
+    from warp_ir_dataset import _warp
+
+    if not _warp.cuda_available():
+        pytest.skip("needs a GPU: cuda candidates are launched there (without one, NVRTC compiles them: the test above)")
+    row = next(r for r in pq.read_table(SAMPLES / "cuda" / "train-00000.parquet").to_pylist() if r["validation"] == "executed")
+    zeros = _with_body(row["python_source"], "pass")
+    right, broken, empty = evaluate("compile", "cuda", [Candidate(row, row["forward_code"]), Candidate(row, row["forward_code"].replace(";", "", 3))])[:2] + \
+        evaluate("decompile", "cuda", [Candidate(row, zeros)])
+    assert right["outcome"] == "pass" and right["checks"]["runs"] and right["checks"]["outputs"], right
+    assert broken["outcome"] == "compile_fail"
+    assert empty["outcome"] != "pass"
+
+
 def test_rows_without_recorded_behaviour_are_scored_on_their_code():
     # the real split's rows are not executed: a candidate passes when its code is the row's
     real = pq.read_table(SAMPLES / "cpu" / "real-00000.parquet").to_pylist()[:2]
