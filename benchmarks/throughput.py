@@ -3,8 +3,10 @@
 
     ./dev python benchmarks/throughput.py [--target-mb 20] [--large-target-mb 100] [--json]
 
-For each config it builds a fixed seed and target with ``--validate none`` (timed as a user
-runs it: a fresh process, imports and start-up included), then runs
+For each config it builds a fixed seed and target with ``--validate none --no-execute`` (timed
+as a user runs it: a fresh process, imports and start-up included; the floor is Warp's codegen,
+so the builder is timed without the compiles and launches of its test rows, which
+``benchmarks/execution.py`` measures; ``--execute`` times them in), then runs
 ``../shared/bench/warp_floor.py`` on the same shards. It prints, per config:
 
 * rows/s and MB/s with 1 and 2 workers, and the scaling factor 2 workers / 1 worker; each
@@ -36,12 +38,12 @@ ROOT = Path(__file__).resolve().parents[1]
 FLOOR = ROOT.parent / "shared" / "bench" / "warp_floor.py"
 
 
-def build(out: Path, config: str, target_mb: float, workers: int, seed: int) -> dict:
+def build(out: Path, config: str, target_mb: float, workers: int, seed: int, execute: bool = False) -> dict:
     summary = out / "summary.json"
     cmd = [
         sys.executable, "-m", "warp_ir_dataset.build", "--config", config, "--target-mb", str(target_mb),
         "--out", str(out), "--seed", str(seed), "--workers", str(workers), "--validate", "none", "--quiet",
-        "--summary-json", str(summary),
+        "--summary-json", str(summary), "--execute" if execute else "--no-execute",
     ]
     started = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
@@ -101,6 +103,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2, help="runs of each timed step, interleaved; the fastest counts")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--ratio-only", action="store_true", help="only the 1-worker builds and their floors")
+    ap.add_argument("--execute", action="store_true", help="build with --execute (the test rows compiled and launched)")
     ap.add_argument("--json", action="store_true", help="one JSON object per config instead of text")
     args = ap.parse_args()
     if not FLOOR.exists():
@@ -111,14 +114,14 @@ def main() -> None:
             ones, twos, floors = [], [], []
             # Builder and floor alternate, so a slow spell of the shared machine hits both.
             for r in range(args.repeats):
-                ones.append(build(Path(tmp) / f"w1-{r}", config, small, 1, args.seed))
+                ones.append(build(Path(tmp) / f"w1-{r}", config, small, 1, args.seed, args.execute))
                 floors.append(floor(Path(tmp) / "w1-0" / config, config, ones[0]["rows"]))
                 if not args.ratio_only:
-                    twos.append(build(Path(tmp) / f"w2-{r}", config, small, 2, args.seed))
+                    twos.append(build(Path(tmp) / f"w2-{r}", config, small, 2, args.seed, args.execute))
             if not args.ratio_only:
                 identical = same_shards(Path(tmp) / "w1-0" / config, Path(tmp) / "w2-0" / config)
                 pair = floor_pair(Path(tmp) / "w1-0" / config, config, ones[0]["rows"])
-                mem_large = build(Path(tmp) / "m2", config, large, 2, args.seed)["peak_rss_mb_per_worker"]
+                mem_large = build(Path(tmp) / "m2", config, large, 2, args.seed, args.execute)["peak_rss_mb_per_worker"]
         one, fl = fastest(ones), fastest(floors)
         per_run = [o["rows_per_s"] / f["rows_per_s"] for o, f in zip(ones, floors)]
         result = {
@@ -134,6 +137,7 @@ def main() -> None:
             "ratio_per_run": [round(r, 2) for r in per_run],
             "ratio_median_per_run": round(statistics.median(per_run), 2),
             "warp_version": fl["warp_version"],
+            "execute": args.execute,
         }
         if not args.ratio_only:
             two = fastest(twos)
