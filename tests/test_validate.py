@@ -54,7 +54,8 @@ def break_the_third_kernel(monkeypatch) -> dict:
 def test_broken_code_is_rejected_with_its_reason_and_replaced(monkeypatch, device):
     calls = break_the_third_kernel(monkeypatch)
     task = ShardTask(device, GeneratedSource(5), 0, 6, "test", ValidationPlan("all"))
-    result = build_shard(task)
+    progress = []
+    result = build_shard(task, lambda rows, checked: progress.append((rows, checked)))
     table = result.table
     assert table.num_rows == 6
     assert set(table.column("validation").to_pylist()) == {"executed"}  # compiled, then launched on the cpu
@@ -64,6 +65,8 @@ def test_broken_code_is_rejected_with_its_reason_and_replaced(monkeypatch, devic
     assert reject["reason"] == ("clang-error" if device == "cpu" else "nvrtc-error")
     assert "injected by the test" in reject["message"] and reject["slot"] == 2 and reject["seed"] is not None
     assert result.counts.rejected == 1 and result.counts.validated == 7
+    # the progress line moves while the compiler works: rows built first, then rows compiled
+    assert progress[:6] == [(n, 0) for n in range(1, 7)] and progress[-1] == (6, 6), progress
 
 
 def _ptxas_checks(ptx: str, arch: str, tmp_path) -> subprocess.CompletedProcess:

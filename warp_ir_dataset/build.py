@@ -129,6 +129,7 @@ class ConfigProgress:
     rows: int
     building: int = 0
     built: int = 0
+    checked: int = 0  # rows of the shards being built through the compiler (and launched) so far
 
 
 class BuildProgress:
@@ -148,7 +149,9 @@ class BuildProgress:
         mb_done = sum(min(s.mb_done, t) for s, t in zip(states, self.targets_mb))
 
         def kept(s: ConfigProgress) -> str:
-            return f"{s.rows} rows kept" + (f" (+{s.building} being built)" if s.building and not final else "")
+            if not s.building or final:
+                return f"{s.rows} rows kept"
+            return f"{s.rows} rows kept (+{s.building} being built" + (f", {s.checked} compiled)" if s.checked else ")")
 
         if len(states) == 1:
             bar_text = kept(states[0])
@@ -220,6 +223,7 @@ class _Target:
         self.pending: set[int] = set()  # shards being built for this config
         self.ready: dict[int, ShardResult] = {}
         self.rows_in_flight: dict[int, int] = {}
+        self.checked_in_flight: dict[int, int] = {}
         self.to_rebuild: list[int] = []  # limited last shards that must be built whole
         self.bytes_per_row = 6000.0  # a guess (about generator 4's cpu rows) until the first shard is measured
         self.built_bytes = self.built_text = 0  # of the shards built and accepted: file bytes per character of code
@@ -232,7 +236,8 @@ class _Target:
         # Sizes are only exact once a shard is encoded; in-flight rows are an estimate.
         building = 0 if self.done else sum(self.rows_in_flight.values())
         mb = (self.summary.bytes if self.done else min(self.accepted_bytes + building * self.bytes_per_row, 0.99 * self.opts.target_bytes)) / MB
-        return ConfigProgress(mb, self.summary.rows, building, self.summary.rows_built + building)
+        checked = 0 if self.done else sum(self.checked_in_flight.values())
+        return ConfigProgress(mb, self.summary.rows, building, self.summary.rows_built + building, checked)
 
     def accept(self) -> None:
         """Accept shards in index order while the total stays below the target."""
@@ -270,6 +275,7 @@ class _Target:
                 summary.rows_built += rows
                 summary.counts.add(result.counts)
                 self.rows_in_flight.pop(i, None)
+                self.checked_in_flight.pop(i, None)
             self.accepted_bytes += size
             summary.shards += 1
             summary.rows += rows
@@ -306,10 +312,11 @@ class _BuildPlan:
         self.targets, self.progress = targets, progress
         self.by_config = {t.opts.config: t for t in targets}
 
-    def on_row(self, index: int, rows: int) -> None:
+    def on_row(self, index: int, rows: int, checked: int) -> None:
         for t in self.targets:
             if index in t.pending:
                 t.rows_in_flight[index] = rows
+                t.checked_in_flight[index] = checked
         self.show()
 
     def _job(self, index: int, members: list[tuple[_Target, LastShardCut]]) -> Job:

@@ -18,8 +18,9 @@ POLL_SECONDS = 0.5  # how often progress moves while every worker is busy
 
 
 class ShardPlan(Protocol):
-    def on_row(self, index: int, rows: int) -> None:
-        """A worker's report: ``rows`` done so far in shard ``index``."""
+    def on_row(self, index: int, rows: int, checked: int) -> None:
+        """A worker's report: ``rows`` built so far in shard ``index``, ``checked`` of them
+        through the compiler (and launched) so far."""
 
     def urgent_jobs(self) -> list[Job]:
         """Take what has come back (accept, write) and return jobs to submit now, whatever

@@ -20,7 +20,7 @@ from .pipeline import ShardResult, ShardTask, build_shards
 Job = tuple[ShardTask, ...]  # one shard index, one task per config
 
 ENGINES = ("local", "ray")
-OnRow = Callable[[int, int], None]  # (shard index, rows done in it)
+OnRow = Callable[[int, int, int], None]  # (shard index, rows built in it, rows compiled in it)
 
 _row_queue = None
 _stop = None
@@ -77,15 +77,15 @@ STOP_GRACE_SECONDS = 10
 
 def _worker_build(job: Job) -> tuple[ShardResult, ...]:
     index = job[0].shard_index
-    reported = 0
+    reported = reported_checked = 0
 
-    def report(rows_done: int) -> None:
-        nonlocal reported
+    def report(rows_done: int, checked: int) -> None:
+        nonlocal reported, reported_checked
         if _stop.is_set():
             raise ShardCancelled(index)
-        if rows_done - reported >= ROWS_PER_REPORT:
-            reported = rows_done
-            _row_queue.put((index, rows_done))
+        if rows_done - reported >= ROWS_PER_REPORT or checked != reported_checked:
+            reported, reported_checked = rows_done, checked
+            _row_queue.put((index, rows_done, checked))
 
     results = build_shards(job, report)
     if _stop.is_set():  # a short message in the pipe instead of megabytes no one will read
@@ -102,7 +102,7 @@ class InlineEngine:
 
     def submit(self, job: Job) -> Future:
         future: Future = Future()
-        future.set_result(build_shards(job, lambda n: self.on_row(job[0].shard_index, n)))
+        future.set_result(build_shards(job, lambda rows, checked: self.on_row(job[0].shard_index, rows, checked)))
         return future
 
     def poll(self) -> None:

@@ -161,7 +161,7 @@ class _ExtractPlan:
                 self.progress.advance(len(source.targets_of(i)), 0)
         self.rows_in_flight: dict[int, int] = {}  # by shard index: rows kept (of all its configs)
 
-    def on_row(self, index: int, rows: int) -> None:
+    def on_row(self, index: int, rows: int, checked: int) -> None:
         self.rows_in_flight[index] = rows
         self.progress.rows(sum(self.rows_in_flight.values()))
 

@@ -30,6 +30,8 @@ from .write import encode_shard
 CODE_COLUMNS = ("forward_code", "backward_code", "helper_code")  # what a size cap (--max-code-chars) bounds
 GOAL_COLUMNS = ("python_source", *CODE_COLUMNS)  # what a text goal counts: known once a slot is filled (PTX comes later)
 MAX_PER_STRUCTURE = 2  # rows of one structural fingerprint in a shard: bounds any structure's share
+# A shard's progress: rows built so far, and rows through the compiler (and launched) so far.
+OnProgress = Callable[[int, int], None]
 
 
 # What makes a shard on disk one of a given build or extraction: its source and every setting
@@ -195,6 +197,7 @@ class _SharedBuilds:
         self.candidates: dict[tuple[int, int], KernelSpec | Exception | None] = {}  # by (stream, attempt)
         self.built: dict[str, dict[str, tuple | Exception]] = {}  # source id -> device -> result
         self.behaviours: dict[str, object] = {}  # source id -> what executing it gave (every device's rows share it)
+        self.checked = 0  # rows through the compiler (and the launch), all devices together: progress only
 
     def begin_slot(self, with_module: dict[str, bool]) -> None:
         self.waiting, self.candidates, self.built = dict(with_module), {}, {}
@@ -258,11 +261,11 @@ class _ShardBuilder:
     row; a row the toolchain rejects is replaced by the stream's next candidate (none left: the
     slot is dropped). So a shard's rows depend on its task only."""
 
-    def __init__(self, task: ShardTask, kernels: ShardKernels, on_row: Callable[[int], None] | None, builds: _SharedBuilds | None = None):
+    def __init__(self, task: ShardTask, kernels: ShardKernels, on_row: OnProgress | None, builds: _SharedBuilds | None = None):
         self.task = task
         self.source: KernelSource = task.source
         self.kernels = kernels
-        self.on_row = on_row or (lambda n: None)
+        self.on_row = on_row or (lambda rows, checked: None)
         self.builds = builds or _SharedBuilds()
         self.slots: list[_Slot | None] = []
         self.next_attempt: dict[int, int] = {}  # by stream
@@ -319,7 +322,7 @@ class _ShardBuilder:
 
     def progress(self, n: int = 1) -> None:
         self.done += n
-        self.on_row(self.done)
+        self.on_row(self.done, self.builds.checked)
 
     @property
     def slot_count(self) -> int | None:
@@ -380,7 +383,8 @@ class _ShardBuilder:
                     verdict = self._verify([slots[slot]])[0]
                 else:
                     self._keep(slots[slot], verdict)
-            self.on_row(self.done)  # no new rows, but a sign of life while the compiler works
+            self.builds.checked += len(batch)
+            self.on_row(self.done, self.builds.checked)  # no new rows, but the compiler's progress
         kept = [s for s in slots if s is not None]
         self.counts.rows = len(kept)
         self.splits = [s.split for s in kept]
@@ -463,12 +467,12 @@ class _ShardBuilder:
         self.rejects.append(self.source.reject_record(self.task.shard_index, slot, name, origin, row, reason, message))
 
 
-def build_shard(task: ShardTask, on_row: Callable[[int], None] | None = None) -> ShardResult:
+def build_shard(task: ShardTask, on_row: OnProgress | None = None) -> ShardResult:
     builder = _ShardBuilder(task, task.source.kernels(task.shard_index), on_row)
     return _result(builder, builder.build())
 
 
-def build_shards(tasks: tuple[ShardTask, ...], on_row: Callable[[int], None] | None = None) -> tuple[ShardResult, ...]:
+def build_shards(tasks: tuple[ShardTask, ...], on_row: OnProgress | None = None) -> tuple[ShardResult, ...]:
     """One shard index for several configs (one task each, same source), each kernel found
     (generated, or imported from its module) and built by Warp once for all of them: every
     result equals its own :func:`build_shard`.
