@@ -154,6 +154,7 @@ def test_predict_makes_baselines_and_plugs_in_a_model(tmp_path):
         model = predict(task, "test_evaluate:right_answer")
         outcomes = evaluate(task, "cpu", [Candidate(rows[p["id"]], p["prediction"], p.get("backward")) for p in model])
         assert [o["outcome"] for o in outcomes] == ["pass"] * 3
+        assert predict(task, "reference") == model  # each row's own answer: what the harness must pass
         empty = predict(task, "empty-body")
         outcomes = evaluate(task, "cpu", [Candidate(rows[p["id"]], p["prediction"], p.get("backward")) for p in empty])
         assert "pass" not in [o["outcome"] for o in outcomes], outcomes  # these rows' outputs depend on their kernels' work

@@ -16,6 +16,7 @@ from helpers import ROOT, run_module, snapshot
 FIXTURE = ROOT / "tests" / "fixtures" / "realpkg"
 EXPECTED_KERNELS = {  # kernel name → rows (a factory's two variants, a generic kernel's two overloads)
     "integrate": 1, "weights": 1, "scale": 2, "add_generic": 2, "blend": 1,
+    "never_overloaded": 1,  # generic, no wp.overload: made concrete with float32 for its Any
 }
 
 
@@ -51,7 +52,9 @@ def test_every_reachable_kernel_becomes_a_row(extracted):
     assert all(r["family"] == "real" and r["seed"] is None and r["license"] == "MIT" for r in got)
     assert all(r["validation"] == "compiled" for r in got)  # --validate all: clang compiled each one
     assert len({r["id"] for r in got}) == len(got)
-    assert len(got) == 7 and "7 rows from 8 modules" in proc.stdout
+    assert len(got) == 8 and "8 rows from 8 modules" in proc.stdout
+    defaulted = next(r for r in got if r["kernel_name"] == "never_overloaded")
+    assert "wp.overload(never_overloaded, [wp.array(dtype=wp.float32, ndim=1)])" in defaulted["python_source"]
 
 
 def test_rejects_say_what_failed_and_why(extracted):
@@ -63,10 +66,10 @@ def test_rejects_say_what_failed_and_why(extracted):
     assert "SIGABRT" in by_module["wirds_fixture.crashes"]["message"]
     assert by_module["wirds_fixture.hangs"]["reason"] == "import-timeout"
     kernels = {r["kernel"]: r["reason"] for r in rejects(out) if r["kernel"] is not None}
-    assert kernels == {"never_overloaded": "generic-without-overload", "does_not_build": "unresolved-name"}
+    assert kernels == {"never_overloaded_bits": "codegen-error", "does_not_build": "unresolved-name"}
     assert "modules rejected: 1 import-crashed, 1 import-error, 1 import-timeout" in proc.stdout
-    # reached (7 rows + 2 rejected kernels) against the decorations written in the files
-    assert "9 kernels reached by importing, against 11 @wp.kernel decorations" in proc.stdout
+    # reached (8 rows + 2 rejected kernels) against the decorations written in the files
+    assert "10 kernels reached by importing, against 12 @wp.kernel decorations" in proc.stdout
 
 
 def test_origin_points_at_the_kernel_in_its_file(extracted):
@@ -166,10 +169,10 @@ def test_an_importable_package_name_is_a_source_and_cuda_rows_are_generated(tmp_
         "--quiet", "--validate", "none", "--workers", "1", check=True, env_extra={"PYTHONPATH": env_path},
     )
     got = rows(tmp_path, "cuda")
-    assert {r["kernel_name"] for r in got} == {"integrate", "weights", "scale", "add_generic"}
+    assert {r["kernel_name"] for r in got} == {"integrate", "weights", "scale", "add_generic", "never_overloaded"}
     assert all("__global__" in r["forward_code"] and r["device"] == "cuda" for r in got)
     assert all(r["origin"].startswith("wirds_fixture/physics.py:") for r in got), got[0]["origin"]
-    assert "6 rows from 2 modules" in proc.stdout
+    assert "7 rows from 2 modules" in proc.stdout
 
 
 def test_builder_class_yields_the_extracted_rows_as_its_real_split(tmp_path):
@@ -181,7 +184,7 @@ def test_builder_class_yields_the_extracted_rows_as_its_real_split(tmp_path):
     builder = WarpIRDataset(config_name="cpu", target_mb=0.01, real=True, real_sources=sources, validate="none", cache_dir=str(tmp_path / "hf"))
     builder.download_and_prepare(file_format="parquet")
     built = [r for f in sorted((tmp_path / "hf").rglob("*-real*.parquet")) for r in pq.read_table(f).to_pylist()]
-    assert len(cli) == 7 and built == cli
+    assert len(cli) == 8 and built == cli
 
 
 TREE = ROOT / "tests" / "fixtures" / "srctree"
@@ -263,8 +266,8 @@ def test_config_all_imports_once_for_both_devices_and_resumes_a_one_config_extra
 
     assert files(both, "cpu") == {k: v for k, v in cpu_alone.items() if k.startswith("cpu/") and k not in timed}
     assert files(both, "cuda") == files(cuda_alone, "cuda") != {}
-    assert len(rows(both, "cuda")) == len(rows(both, "cpu")) == 6
-    assert proc.stdout.count("6 rows from 1 modules") == 2, proc.stdout
+    assert len(rows(both, "cuda")) == len(rows(both, "cpu")) == 7
+    assert proc.stdout.count("7 rows from 1 modules") == 2, proc.stdout
 
 
 def test_the_size_cap_drops_longer_kernels_as_rejects_that_say_their_size(tmp_path):

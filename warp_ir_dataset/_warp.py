@@ -488,6 +488,32 @@ def concrete_overloads(kernel) -> list:
     return [kernel.overloads[sig] for sig in sorted(kernel.overloads)]
 
 
+def default_overload(kernel):
+    """A concrete overload of a generic kernel that declared none, typed as a launch most often
+    types it: every ``Any`` (a scalar argument, an array's dtype) float32. None when another
+    generic type (a vector of ``Any`` length, a generic struct) has no such default."""
+    import typing
+
+    import warp as wp
+    from warp._src import types
+
+    concrete = []
+    for arg in kernel.adj.args:
+        t = arg.type
+        if t is typing.Any:
+            concrete.append(wp.float32)
+        elif types.is_array(t) and t.dtype is typing.Any:
+            try:
+                concrete.append(type(t)(dtype=wp.float32, ndim=t.ndim))
+            except Exception:  # noqa: BLE001 - an array kind whose constructor takes other arguments
+                return None
+        elif types.type_is_generic(t):
+            return None
+        else:
+            concrete.append(t)
+    return wp.overload(kernel, concrete)
+
+
 def kernel_function(kernel):
     return kernel.func
 

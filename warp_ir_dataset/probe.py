@@ -200,8 +200,12 @@ def _collect(target: ModuleTarget) -> ProbeResult:
     for kernel in _warp.registered_kernels(target.name):
         line = _warp.kernel_function(kernel).__code__.co_firstlineno
         where = f"{target.origin}:{line}"
-        if _warp.is_generic(kernel) and not _warp.concrete_overloads(kernel):
-            out.rejects.append({"kernel": kernel.key, "reason": "generic-without-overload", "message": "a generic kernel with no wp.overload: no concrete types to generate code for", "origin": where})
+        # A generic kernel gets its concrete types at launch; one that declared no wp.overload
+        # is made concrete as launches most often make it (float32 for every Any), and its row's
+        # source says so with the wp.overload it was given.
+        defaulted = _warp.is_generic(kernel) and not _warp.concrete_overloads(kernel)
+        if defaulted and _warp.default_overload(kernel) is None:
+            out.rejects.append({"kernel": kernel.key, "reason": "generic-without-overload", "message": "a generic kernel with no wp.overload and a generic type other than Any: no concrete types to generate code for", "origin": where})
             continue
         for concrete in _warp.concrete_overloads(kernel) if _warp.is_generic(kernel) else [kernel]:
             try:
@@ -212,7 +216,10 @@ def _collect(target: ModuleTarget) -> ProbeResult:
                 out.rejects.append({"kernel": kernel.key, "reason": e.reason, "message": str(e), "origin": where})
                 continue
             except Exception as e:  # noqa: BLE001 - a user object can fail in any way while read
-                out.rejects.append({"kernel": kernel.key, "reason": "reconstruction-error", "message": f"{type(e).__name__}: {e}"[:MESSAGE_CHARS], "origin": where})
+                reason, message = "reconstruction-error", f"{type(e).__name__}: {e}"
+                if defaulted:
+                    reason, message = "generic-without-overload", f"a generic kernel with no wp.overload does not build with float32 for every Any: {message}"
+                out.rejects.append({"kernel": kernel.key, "reason": reason, "message": message[:MESSAGE_CHARS], "origin": where})
                 continue
             if differs is not None:  # a row's code must be the code of the kernel it names
                 out.rejects.append({"kernel": kernel.key, "reason": "differs-from-original", "message": differs, "origin": where})
