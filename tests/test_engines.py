@@ -13,7 +13,7 @@ from warp_ir_dataset.build import BuildOptions
 from warp_ir_dataset.engines import ProcessEngine, ShardCancelled
 
 rows = {}
-engine = ProcessEngine(2, lambda i, n: rows.__setitem__(i, n))
+engine = ProcessEngine(2, lambda i, n, compiled: rows.__setitem__(i, n))
 opts = BuildOptions("cpu", 10**9, Path("unused"), rows_per_shard=5000)
 futures = [engine.submit((opts.task(i),)) for i in range(3)]
 deadline = time.time() + 120
