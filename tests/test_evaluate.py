@@ -62,6 +62,14 @@ def test_wrong_and_hostile_python_fails_each_alone_and_the_run_finishes(rows):
     assert outcomes[-1]["outcome"] == "pass"  # the right answer after all of them still passes
 
 
+def test_a_kernel_whose_launch_builds_warps_own_kernels_too_passes_with_its_own_code():
+    # A Volume (or Mesh) built for the launch compiles Warp's own kernels in modules of their
+    # own: the predicted code replaces the row's kernel only, never looked for in those.
+    row = next(r for r in pq.read_table(SAMPLES / "cpu" / "train-00000.parquet").to_pylist() if r["family"] == "volumes" and r["validation"] == "executed")
+    (outcome,) = evaluate("compile", "cpu", [Candidate(row, row["forward_code"], row["backward_code"])])
+    assert outcome["outcome"] == "pass", outcome
+
+
 def test_wrong_generated_code_fails(rows):
     r = next(r for r in rows if "wp::add(" in r["forward_code"])
     body_start = r["forward_code"].index("{", r["forward_code"].index("_cpu_kernel_forward("))

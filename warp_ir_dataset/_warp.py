@@ -776,6 +776,8 @@ def generated_code_replaced(kernel, replacements: list[tuple[str, str, str]]):
     original_codegen = context.ModuleBuilder.codegen
 
     def codegen(builder, device):
+        if builder.module is not kernel.module:  # another module built meanwhile (a Volume's or a Mesh's own kernels)
+            return original_codegen(builder, device)
         # Rows hold code without the ``#line`` directives debug builds add: they locate, not compute.
         source = _LINE_DIRECTIVE_LINE.sub("", portable_code(original_codegen(builder, device)))
         built = None
