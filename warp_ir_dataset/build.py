@@ -129,7 +129,6 @@ class ConfigProgress:
     rows: int
     building: int = 0
     built: int = 0
-    checked: int = 0  # rows of the shards being built through the compiler (and launched) so far
 
 
 class BuildProgress:
@@ -144,14 +143,13 @@ class BuildProgress:
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.2f}/{total:.2f} MB [{elapsed}<{remaining}{postfix}]",
         )
 
-    def update(self, states: list[ConfigProgress], final: bool = False) -> None:
-        """``states`` in the order of the configs given at the start."""
+    def update(self, states: list[ConfigProgress], final: bool = False, compiled: int = 0) -> None:
+        """``states`` in the order of the configs given at the start; ``compiled``: rows of the
+        shards being built through the compiler (and launched) so far, all configs together."""
         mb_done = sum(min(s.mb_done, t) for s, t in zip(states, self.targets_mb))
 
         def kept(s: ConfigProgress) -> str:
-            if not s.building or final:
-                return f"{s.rows} rows kept"
-            return f"{s.rows} rows kept (+{s.building} being built" + (f", {s.checked} compiled)" if s.checked else ")")
+            return f"{s.rows} rows kept" + (f" (+{s.building} being built)" if s.building and not final else "")
 
         if len(states) == 1:
             bar_text = kept(states[0])
@@ -159,6 +157,9 @@ class BuildProgress:
         else:
             bar_text = ", ".join(f"{c} {s.rows} rows" for c, s in zip(self.configs, states))
             line_text = "; ".join(f"{c} {kept(s)}, {s.mb_done:.2f}/{t:.2f} MB" for c, s, t in zip(self.configs, states, self.targets_mb))
+        if compiled and not final:
+            bar_text += f", {compiled} compiled"
+            line_text += f"; {compiled} compiled"
         # The size estimates are capped just below the target: what is left is the last shard's cut.
         finishing = not final and all(s.mb_done >= 0.99 * t for s, t in zip(states, self.targets_mb))
         self.display.show(round(mb_done, 2), sum(s.built for s in states), bar_text, line_text, final, "finishing" if finishing else None)
@@ -223,7 +224,6 @@ class _Target:
         self.pending: set[int] = set()  # shards being built for this config
         self.ready: dict[int, ShardResult] = {}
         self.rows_in_flight: dict[int, int] = {}
-        self.checked_in_flight: dict[int, int] = {}
         self.to_rebuild: list[int] = []  # limited last shards that must be built whole
         self.bytes_per_row = 6000.0  # a guess (about generator 4's cpu rows) until the first shard is measured
         self.built_bytes = self.built_text = 0  # of the shards built and accepted: file bytes per character of code
@@ -236,8 +236,7 @@ class _Target:
         # Sizes are only exact once a shard is encoded; in-flight rows are an estimate.
         building = 0 if self.done else sum(self.rows_in_flight.values())
         mb = (self.summary.bytes if self.done else min(self.accepted_bytes + building * self.bytes_per_row, 0.99 * self.opts.target_bytes)) / MB
-        checked = 0 if self.done else sum(self.checked_in_flight.values())
-        return ConfigProgress(mb, self.summary.rows, building, self.summary.rows_built + building, checked)
+        return ConfigProgress(mb, self.summary.rows, building, self.summary.rows_built + building)
 
     def accept(self) -> None:
         """Accept shards in index order while the total stays below the target."""
@@ -275,7 +274,6 @@ class _Target:
                 summary.rows_built += rows
                 summary.counts.add(result.counts)
                 self.rows_in_flight.pop(i, None)
-                self.checked_in_flight.pop(i, None)
             self.accepted_bytes += size
             summary.shards += 1
             summary.rows += rows
@@ -311,12 +309,13 @@ class _BuildPlan:
     def __init__(self, targets: list[_Target], progress: BuildProgress):
         self.targets, self.progress = targets, progress
         self.by_config = {t.opts.config: t for t in targets}
+        self.compiled: dict[int, int] = {}  # by shard index: rows compiled so far, all its configs (one job)
 
     def on_row(self, index: int, rows: int, checked: int) -> None:
         for t in self.targets:
             if index in t.pending:
                 t.rows_in_flight[index] = rows
-                t.checked_in_flight[index] = checked
+        self.compiled[index] = checked
         self.show()
 
     def _job(self, index: int, members: list[tuple[_Target, LastShardCut]]) -> Job:
@@ -348,9 +347,10 @@ class _BuildPlan:
             target.pending.discard(result.task.shard_index)
             if not target.done:
                 target.ready[result.task.shard_index] = result
+        self.compiled.pop(job[0].shard_index, None)
 
     def show(self, final: bool = False) -> None:
-        self.progress.update([t.progress() for t in self.targets], final)
+        self.progress.update([t.progress() for t in self.targets], final, sum(self.compiled.values()))
 
 
 def _build_targets(targets: list[_Target], common: BuildOptions, show_progress: bool) -> list[BuildSummary]:
