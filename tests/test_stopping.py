@@ -106,8 +106,12 @@ def test_a_stopped_build_leaves_no_process_and_no_scratch_and_resumes_to_the_sam
     code, err = _stop(proc, how)
     _answered_like_ctrl_c(how, code, err)
     assert [p for p in cache.rglob("wirds-scratch/*")] == []  # each worker removed its folder on its way out
-    assert not list(out.rglob(".*.tmp-*"))
+    # A driver killed in the instant between naming a whole shard and renaming it leaves that
+    # name (the test above covers the writing itself); the next run removes it.
+    left = [p for p in out.rglob(".*.tmp-*") if not (how == "driver-SIGKILL" and p.name.endswith(f".tmp-{proc.pid}"))]
+    assert left == []
     build(out, config, TARGET_MB, *BUILD, env_extra=env)
+    assert not list(out.rglob(".*.tmp-*"))
     if config == "all":
         assert snapshot(out) == reference
     else:  # the card differs (one config); the config's files do not
@@ -157,28 +161,25 @@ def test_a_worker_that_dies_ends_the_build_with_one_line_and_leaves_nothing(tmp_
     assert _wait_until(lambda: not _alive_in_group(proc.pid), GONE_WITHIN_SECONDS), _alive_in_group(proc.pid)
 
 
-_ORPHANED_WHILE_WRITING = """
+_KILLED_WHILE_WRITING = """
 import os, sys, time
 from pathlib import Path
-from warp_ir_dataset import engines, lifeline, write
-lifeline.follow_parent(os.getppid(), cleanup=engines._on_orphaned)
-slow_fsync = os.fsync
-os.fsync = lambda fd: (Path(sys.argv[1] + ".writing").touch(), time.sleep(3), slow_fsync(fd))
+from warp_ir_dataset import write
+real_fsync = os.fsync
+os.fsync = lambda fd: (Path(sys.argv[1] + ".writing").touch(), time.sleep(60), real_fsync(fd))
 write.atomic_write(Path(sys.argv[1]), b"x" * 1000)
-time.sleep(60)
 """
 
 
-def test_a_worker_orphaned_while_writing_a_shard_finishes_it_and_leaves_no_temp_file(tmp_path):
-    # The driver dies (SIGKILL) while its worker is between creating a shard's temp file and
-    # renaming it: the worker's watching thread must not exit in between.
-    target = tmp_path / "train-00000.parquet"
-    driver = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', sys.argv[1], sys.argv[2]]); time.sleep(60)",
-                               _ORPHANED_WHILE_WRITING, str(target)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
-    _started.append(driver.pid)
-    assert _wait_until(lambda: Path(str(target) + ".writing").exists(), 60), "the worker never wrote"
-    driver.kill()
-    driver.wait()
-    assert _wait_until(lambda: not _alive_in_group(driver.pid), GONE_WITHIN_SECONDS)
-    assert not list(tmp_path.glob(".*.tmp-*"))
-    assert target.read_bytes() == b"x" * 1000
+def test_a_driver_killed_while_writing_a_shard_leaves_no_temp_file(tmp_path):
+    # The driver writes the shards; SIGKILL (the out-of-memory killer) cannot be caught, so the
+    # bytes are written to a file without a name until they are whole on disk.
+    target = tmp_path / "data" / "train-00000.parquet"
+    target.parent.mkdir()
+    writer = subprocess.Popen([sys.executable, "-c", _KILLED_WHILE_WRITING, str(target)], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+    _started.append(writer.pid)
+    assert _wait_until(lambda: Path(str(target) + ".writing").exists(), 60), "the writer never wrote"
+    writer.kill()
+    writer.wait()
+    assert [p.name for p in target.parent.iterdir()] == [target.name + ".writing"]

@@ -14,7 +14,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, wait
 from multiprocessing import connection, get_context
 from typing import Callable
 
-from . import _warp, lifeline, scratch, write
+from . import _warp, lifeline, scratch
 from .pipeline import ShardResult, ShardTask, build_shards
 
 Job = tuple[ShardTask, ...]  # one shard index, one task per config
@@ -51,7 +51,6 @@ def prepare_process() -> None:
 
 
 def _on_orphaned() -> None:
-    write.end_writes()  # a shard being written is finished, never left as a temp file
     scratch.remove_private_temp()
 
 

@@ -1,14 +1,15 @@
 """Stage 4: Arrow tables → Parquet shards on disk, written atomically.
 
 A shard is encoded in memory first (so its exact size on disk is known before it is written),
-then written to a dot-named temp file beside its final name, fsync'd and renamed into place.
-The ``datasets`` file matcher ignores dot files, so a crash never leaves a half shard that a
-loader would pick up.
+then written to a file without a name, fsync'd, named as a dot-named temp file beside its final
+name and renamed into place. A writer killed while writing leaves nothing; one killed between the
+two renames leaves a dot file, which the ``datasets`` file matcher ignores and the next run
+removes: a crash never leaves a half shard that a loader would pick up.
 """
 from __future__ import annotations
 
+import errno
 import os
-import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -101,33 +102,17 @@ def encode_shard(table: pa.Table, metadata: dict[str, str]) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-# Held while a file is written: a worker ending because its driver is gone takes it first
-# (:func:`end_writes`), so the watching thread never exits between a temp file's creation and
-# its removal or rename.
-_writing = threading.Lock()
-
-
-def end_writes() -> None:
-    """Let the write under way finish and start no other: for a process about to exit at once
-    (an orphaned worker), which otherwise leaves a temp file behind."""
-    _writing.acquire()
-
-
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``path`` whole or not at all: a temp file beside it, fsync'd, renamed into place.
-    An OS error leaves no partial file (the temp file is removed) and raises :class:`WriteError`."""
-    with _writing:
-        _write_then_rename(path, data)
+    """Write ``path`` whole or not at all: a nameless file, fsync'd, named beside ``path`` and renamed
+    into place. An OS error leaves no partial file (the temp file is removed) and raises :class:`WriteError`."""
+    _write_then_rename(path, data)
 
 
 def _write_then_rename(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            _write_nameless_then_link(path.parent, tmp, data) or _write_named(tmp, data)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
@@ -138,6 +123,44 @@ def _write_then_rename(path: Path, data: bytes) -> None:
             os.close(dir_fd)
     except OSError as e:
         raise WriteError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _write_nameless_then_link(folder: Path, tmp: Path, data: bytes) -> bool:
+    """Write ``data`` to a file without a name (Linux's ``O_TMPFILE``) and give it the name ``tmp``
+    only once it is whole on disk: a writer killed by SIGKILL (nothing to catch) while writing
+    leaves nothing behind, instead of a temp file that only the next run removes. False where
+    the system or the file system has no nameless files."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.isdir("/proc/self/fd"):
+        return False
+    try:
+        fd = os.open(folder, flag | os.O_WRONLY, 0o666)  # the umask applies, as to any new file
+    except OSError as e:
+        if e.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            return False
+        raise
+    try:
+        with open(fd, "wb", closefd=False) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(fd)
+        # A folder descriptor makes Python call linkat(AT_SYMLINK_FOLLOW): plain link() would
+        # link the /proc entry itself, across file systems.
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.link(f"/proc/self/fd/{fd}", tmp.name, dst_dir_fd=dir_fd, follow_symlinks=True)
+        finally:
+            os.close(dir_fd)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _write_named(tmp: Path, data: bytes) -> None:
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def read_shard_metadata(path: Path) -> dict[str, str]:
