@@ -50,7 +50,7 @@ def prepare_process() -> None:
         _prepared = True
 
 
-def _on_orphaned() -> None:
+def _before_exit() -> None:
     scratch.remove_private_temp()
 
 
@@ -58,7 +58,7 @@ def _worker_init(queue, stop, driver_pid: int) -> None:
     global _row_queue, _stop
     # Stop signals reach the whole process group: the driver answers them and stops its
     # workers at a row; a worker whose driver is gone ends on its own.
-    lifeline.follow_parent(driver_pid, cleanup=_on_orphaned)
+    lifeline.follow_parent(driver_pid, cleanup=_before_exit)
     # Progress messages are expendable: a worker must not wait at exit for the driver to read them.
     queue.cancel_join_thread()
     _row_queue, _stop = queue, stop
@@ -132,7 +132,7 @@ class ProcessEngine:
         )
 
     def submit(self, job: Job) -> Future:
-        future = self.pool.submit(_worker_build, job)
+        future = self.pool.submit(lifeline.ending_at_once, _worker_build, job, cleanup=_before_exit)
         self.running.add(future)
         future.add_done_callback(self.running.discard)
         return future

@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Callable
+from typing import Callable, TypeVar
 
 # What stops a job: a terminal's Ctrl-C, a scheduler's or `timeout`'s SIGTERM, a closed session.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -34,6 +34,7 @@ END_WORKER = signal.SIGUSR1
 WATCH_SECONDS = 0.25
 PARENT_ENV = "WIRDS_PARENT_PID"  # the pid a child started through ``child_env`` must have as parent
 _PR_SET_PDEATHSIG = 1
+T = TypeVar("T")
 
 
 class Stopped(KeyboardInterrupt):
@@ -68,7 +69,7 @@ def follow_parent(parent_pid: int, cleanup: Callable[[], None] = lambda: None) -
     ``cleanup``) as soon as ``parent_pid`` is no longer this process's parent."""
     for signum in STOP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
-    signal.signal(END_WORKER, lambda signum, frame: sys.exit(128 + signum))
+    signal.signal(END_WORKER, _raise_worker_ended)
 
     def orphaned() -> None:
         try:
@@ -77,6 +78,28 @@ def follow_parent(parent_pid: int, cleanup: Callable[[], None] = lambda: None) -
             os._exit(128 + signal.SIGHUP)  # at once: atexit hooks would wait on the dead parent's pipes
 
     _when_parent_is_not(parent_pid, orphaned)
+
+
+class WorkerEnded(SystemExit):
+    """The driver's :data:`END_WORKER` order, raised where the worker's main thread is."""
+
+
+def _raise_worker_ended(signum, frame) -> None:
+    raise WorkerEnded(128 + signum)
+
+
+def ending_at_once(job: Callable[..., T], *args, cleanup: Callable[[], None] = lambda: None) -> T:
+    """In a pool worker: ``job(*args)``, but the driver's :data:`END_WORKER` order ends the process
+    (after the job's own ``finally`` blocks and ``cleanup``). The pool catches every exception of
+    a job, ``SystemExit`` too, sends it back and waits for another job: a worker told to end
+    would go on reading a queue that its driver is taking down (and print a traceback there)."""
+    try:
+        return job(*args)
+    except WorkerEnded as ended:
+        try:
+            cleanup()
+        finally:
+            os._exit(ended.code)
 
 
 def _when_parent_is_not(parent_pid: int, then: Callable[[], None]) -> None:
