@@ -72,3 +72,26 @@ def test_a_value_that_cannot_be_written_is_named_without_its_address():
 
     shown = _shown(Options(), 1000)
     assert "Options object" in shown and "0x" not in shown
+
+
+def test_a_name_read_through_import_star_and_imported_by_name_elsewhere_is_one_definition(tmp_path, monkeypatch):
+    # warpSPHCore's pattern: a kernel's module takes `scalar_t` with `from ..type_config import *`,
+    # a helper's module imports it by name; both are the one statement of type_config.py (33 of
+    # its 40 kernels were rejected as name conflicts).
+    pkg = tmp_path / "wirds_star_pkg"
+    (pkg / "kernels").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "kernels" / "__init__.py").write_text("")
+    (pkg / "type_config.py").write_text("import warp as wp\n\nscalar_t = wp.float32\nvec_t = wp.vec3\n")
+    (pkg / "helpers.py").write_text("import warp as wp\n\nfrom .type_config import scalar_t\n\n\n"
+                                    "@wp.func\ndef twice(x: scalar_t) -> scalar_t:\n    return scalar_t(2.0) * x\n")
+    (pkg / "kernels" / "scale.py").write_text("import warp as wp\n\nfrom ..type_config import *\nfrom ..helpers import twice\n\n\n"
+                                              "@wp.kernel\ndef scale(a: wp.array(dtype=scalar_t)):\n    i = wp.tid()\n"
+                                              "    a[i] = twice(a[i]) + scalar_t(1.0)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _warp.init()
+    importlib.import_module("wirds_star_pkg.kernels.scale")
+    (kernel,) = _warp.registered_kernels("wirds_star_pkg.kernels.scale")
+    made = reconstruct(kernel)
+    assert made.python_source.count("scalar_t = wp.float32") == 1 and "vec_t" not in made.python_source
+    assert differs_from_original(kernel, made, "wirds_check_star") is None

@@ -50,6 +50,7 @@ class _ModuleIndex:
     source: str
     bindings: dict[str, ast.stmt]
     overloads: dict[str, list[ast.stmt]]  # a name defined by several `def`s (Warp function overloads)
+    star_imports: list[ast.ImportFrom]  # `from x import *`, in the file's order
 
 
 def _bound_names(stmt: ast.stmt) -> list[str]:
@@ -83,12 +84,15 @@ def _index(module_name: str) -> _ModuleIndex | None:
         return None
     bindings: dict[str, ast.stmt] = {}
     defs: dict[str, list[ast.stmt]] = {}
+    stars: list[ast.ImportFrom] = []
     for stmt in _top_level(ast.parse(source).body):
+        if isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names):
+            stars.append(stmt)
         for name in _bound_names(stmt):
             bindings[name] = stmt  # the last binding wins, as when Python runs the module
             if isinstance(stmt, ast.FunctionDef):
                 defs.setdefault(name, []).append(stmt)
-    return _ModuleIndex(source, bindings, {k: v for k, v in defs.items() if len(v) > 1})
+    return _ModuleIndex(source, bindings, {k: v for k, v in defs.items() if len(v) > 1}, stars)
 
 
 # -- names a piece of code reads ---------------------------------------------------------------
@@ -225,8 +229,22 @@ class _Emitter:
             # Every `@wp.func def name` of the file: Warp keeps them all as overloads of one function.
             stmts = index.overloads.get(name, [stmt]) if _warp.is_user_function(value) else [stmt]
             self.bind(name, ("def", module, stmt.lineno), lambda: "\n\n".join(self.statement(s, module, index) for s in stmts))
+        elif stmt is None and (source := self.star_source(name, module, index, value)) is not None:
+            # Written as the user's module that `import *` took it from binds it: a module that
+            # imports it by name reaches the same statement, so the two agree.
+            self.global_name(name, source, value, attrs)
         else:
             self.value(name, value, attrs)
+
+    def star_source(self, name: str, module: str, index: _ModuleIndex | None, value) -> str | None:
+        """The user's module whose ``import *`` in ``module`` bound ``name`` to ``value`` (the last
+        such import wins, as when Python runs the file), or None."""
+        for stmt in reversed(index.star_imports if index else []):
+            source = importlib.util.resolve_name("." * stmt.level + (stmt.module or ""), _package_of(module)) if stmt.level else stmt.module
+            found = vars(sys.modules[source]) if source in sys.modules else {}
+            if name in found and found[name] is value:
+                return source if self.is_users(source) else None
+        return None
 
     def statement(self, stmt: ast.stmt, module: str, index: _ModuleIndex) -> str:
         mod = sys.modules[module]
