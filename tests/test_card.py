@@ -153,6 +153,36 @@ def test_recorded_wall_times_appear_in_the_report(tmp_path):
     assert "No wall times were recorded" not in report
 
 
+def test_baselines_scored_by_the_benchmark_appear_in_the_card_and_the_report(tmp_path):
+    # The figures come from what benchmarks/baselines.py read back from evaluate's summary; here
+    # from a summary written as evaluate writes it, so the card never shows a baseline not run.
+    import importlib.util
+
+    from helpers import ROOT
+    from warp_ir_dataset.evaluate import summarize
+
+    spec = importlib.util.spec_from_file_location("baselines", ROOT / "benchmarks" / "baselines.py")
+    baselines = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(baselines)
+    folder = write_synthetic(tmp_path / "data", "cpu")
+    reports, work = tmp_path / "reports", tmp_path / "work"
+    work.mkdir()
+    (work / "nearest.cpu.decompile.jsonl").write_text("")
+    outcomes = [{"family": "noise", "outcome": o, "checks": {"parses": True}} for o in ("pass", "mismatch", "mismatch", "runtime_error")]
+    (work / "nearest.cpu.decompile.outcomes.jsonl").write_text("")
+    (work / "nearest.cpu.decompile.outcomes.summary.json").write_text(json.dumps(summarize(outcomes, "decompile")))
+    (work / "nearest.cpu.decompile.wall").write_text(json.dumps({"seconds": 2.0, "resumed": False}))
+    result = baselines.score(folder, work, "cpu", "decompile", "nearest", None, 2)
+    assert result["pass_rate"] == 0.25 and result["candidates_per_second_per_worker"] == 1.0
+    (reports).mkdir()
+    (reports / "baselines.json").write_text(json.dumps({"commands": ["python -m warp_ir_dataset.predict ..."], "machine": "2 cores",
+                                                         "rows": "the whole test split", "results": [result]}))
+    write_card(folder, reports, workers=1)
+    card, report = (folder / "README.md").read_text(), (reports / "dataset_report.md").read_text()
+    assert "| `cpu` | decompile | `nearest` | 4 | 1 | 2 | 0 | 1 | 0 | 0 | 25.0% | 1.0 |" in card
+    assert "| `cpu` | decompile | `nearest` | 4 | 25.0% |" in report
+
+
 def test_a_real_split_is_reported_apart_from_the_synthetic_rows(tmp_path, monkeypatch):
     # The committed samples hold a real split (mujoco-warp's smooth.py) beside train/test.
     import json

@@ -332,6 +332,31 @@ def build_times_section(reports: Path) -> str:
     return "Recorded wall times:\n\n" + _table(["command", "wall time", "machine"], rows)
 
 
+def baselines_section(reports: Path, brief: bool = False) -> str:
+    """What models that need no training score with ``evaluate``, from ``REPORTS/baselines.json``
+    (written by ``benchmarks/baselines.py``): a property of a run of the harness, not of the data."""
+    path = reports / "baselines.json"
+    if not path.exists():
+        return "No baselines were scored for this build (`baselines.json` is absent)."
+    report = json.loads(path.read_text(encoding="utf-8"))
+    outcomes = ["pass", "mismatch", "compile_fail", "runtime_error", "timeout", "parse_fail"]
+    if brief:
+        rows = [[f"`{r['config']}`", r["task"], f"`{r['baseline']}`", r["candidates"], _pct(r["pass_rate"])] for r in report["results"]]
+        return (f"Scored by `evaluate` on {report['rows']} ({report['machine']}):\n\n"
+                + _table(["config", "task", "baseline", "candidates", "pass"], rows))
+    rows = [[f"`{r['config']}`", r["task"], f"`{r['baseline']}`", r["candidates"], *(r["outcomes"][k] for k in outcomes), _pct(r["pass_rate"]),
+             "-" if r["candidates_per_second_per_worker"] is None else r["candidates_per_second_per_worker"]] for r in report["results"]]
+    commands = "\n".join(report["commands"])
+    return (
+        "`python -m warp_ir_dataset.evaluate` scores predictions by what their code does (see the README). Baselines "
+        "that need no trained model: `nearest` answers with the `train` row whose input is most alike (MinHash over "
+        "token shingles), its kernel's names rewritten to the row's; `empty-body` answers with the row's kernel with "
+        f"nothing in its body. Scored on {report['rows']}, {report['machine']}:\n\n"
+        + _table(["config", "task", "baseline", "candidates", *outcomes, "pass rate", "candidates/s per worker"], rows)
+        + f"\n\n```bash\n{commands}\n```"
+    )
+
+
 # -- the worked example ------------------------------------------------------------------------
 def find_representative_example(folder: Path, stats: dict) -> dict | None:
     """A representative row for the report: synthetic, executed, with a ``@wp.func`` helper,
@@ -704,7 +729,7 @@ def write_card(folder: Path, reports: Path, workers: int | None = None) -> dict:
     from .stats import compute_stats, dumps
 
     stats = compute_stats(folder, workers=workers)
-    values = _values(stats) | {"behaviour_section": behaviour_section(stats, reports)}
+    values = _values(stats) | {"behaviour_section": behaviour_section(stats, reports), "baselines_section": baselines_section(reports)}
     update_card_metadata(folder, body=_render("card_template.md", values), fields=card_fields(stats))
 
     figures = make_figures(stats, reports / "figures")
@@ -717,6 +742,7 @@ def write_card(folder: Path, reports: Path, workers: int | None = None) -> dict:
         "real_brief": real_brief(stats),
         "length_figures": "\n\n".join(f"![lengths {n[8:-4]}](figures/{n})" for n in figures if n.startswith("lengths_")),
         "build_times": build_times_section(reports),
+        "baselines_brief": baselines_section(reports, brief=True),
         "reproduce": "\n".join(build_commands(stats) + ["python -m warp_ir_dataset.stats data/production", "python -m warp_ir_dataset.card data/production --reports reports"]),
     }
     _atomic_write(reports / "dataset_report.md", _render("report_template.md", values).encode())

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Score the baselines that need no trained model on a built folder's test split: `predict`, then
+`evaluate`, for each config, task and baseline, and write what they scored to one JSON file that
+the card and the report read (``reports/baselines.json``).
+
+    ./dev python benchmarks/baselines.py --data data/production [--configs cpu,cuda]
+        [--tasks compile,decompile] [--baselines nearest,empty-body] [--limit N] [--workers 2]
+        [--work /tmp/wirds-baselines] [--out reports/baselines.json]
+
+Resumable: a finished evaluation (its summary and its wall time in WORK) is not run again, and an
+interrupted one goes on where it stopped (``evaluate`` appends outcomes as they come); the wall
+time of a resumed run is then only its last part, so the speed figure is left out for it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(args: list[str]) -> None:
+    subprocess.run([sys.executable, "-m", *args], cwd=ROOT, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def score(data: Path, work: Path, config: str, task: str, baseline: str, limit: int | None, workers: int) -> dict:
+    name = f"{baseline}.{config}.{task}"
+    predictions, outcomes = work / f"{name}.jsonl", work / f"{name}.outcomes.jsonl"
+    summary_path, wall_path = work / f"{name}.outcomes.summary.json", work / f"{name}.wall"
+    if not predictions.exists():
+        partial = predictions.with_suffix(".partial")
+        _run(["warp_ir_dataset.predict", "--data", str(data), "--config", config, "--task", task, "--with", baseline,
+              "--out", str(partial), *(["--limit", str(limit)] if limit else [])])
+        partial.rename(predictions)
+    resumed = outcomes.exists()
+    if not (summary_path.exists() and wall_path.exists()):
+        started = time.perf_counter()
+        _run(["warp_ir_dataset.evaluate", str(predictions), "--data", str(data), "--config", config, "--task", task,
+              "--workers", str(workers), "--out", str(outcomes), "--quiet"])
+        wall = time.perf_counter() - started
+        wall_path.write_text(json.dumps({"seconds": round(wall, 1), "resumed": resumed}))
+    summary = json.loads(summary_path.read_text())
+    timing = json.loads(wall_path.read_text())
+    n = summary["candidates"]
+    return {
+        "config": config, "task": task, "baseline": baseline, "candidates": n,
+        "outcomes": summary["outcomes"], "pass_rate": summary["pass_rate"], "checks": summary["checks"],
+        "wall_seconds": None if timing["resumed"] else timing["seconds"],
+        "candidates_per_second_per_worker": None if timing["resumed"] else round(n / timing["seconds"] / workers, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "production")
+    parser.add_argument("--configs", default="cpu,cuda")
+    parser.add_argument("--tasks", default="compile,decompile")
+    parser.add_argument("--baselines", default="nearest,empty-body")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N test rows (by id) of each config")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/wirds-baselines"))
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "baselines.json")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    results = []
+    for config in args.configs.split(","):
+        for task in args.tasks.split(","):
+            for baseline in args.baselines.split(","):
+                result = score(args.data, args.work, config, task, baseline, args.limit, args.workers)
+                print(json.dumps(result), flush=True)
+                results.append(result)
+    limit = f" --limit {args.limit}" if args.limit else ""
+    report = {
+        "commands": [
+            f"python -m warp_ir_dataset.predict --data {args.data.name if args.data.is_absolute() else args.data} --config CONFIG --task TASK --with BASELINE{limit} --out P",
+            f"python -m warp_ir_dataset.evaluate P --data DATA --config CONFIG --task TASK --workers {args.workers}",
+            "or all of them: ./dev python benchmarks/baselines.py" + (f" --limit {args.limit}" if args.limit else ""),
+        ],
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, "
+                   + ("a GPU" if Path("/dev/nvidia0").exists() else "no GPU (cuda compile candidates scored as far as NVRTC compiles them)"),
+        "rows": "the whole test split" if not args.limit else f"the first {args.limit} test rows (by id) of each config",
+        "results": results,
+    }
+    args.out.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
