@@ -172,3 +172,33 @@ def test_predict_makes_baselines_and_plugs_in_a_model(tmp_path):
     assert nearest and all("@wp.kernel" in p["prediction"] for p in nearest)
     bad = run_module("warp_ir_dataset.predict", "--data", str(SAMPLES), "--config", "cpu", "--task", "compile", "--with", "nosuchmodel", "--out", str(tmp_path / "x"))
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1 and "MODULE:FUNCTION" in bad.stderr
+
+
+LANE_TILE = """import warp as wp
+
+
+@wp.kernel
+def lane_sum(x: wp.array(dtype=wp.float32), out: wp.array(dtype=wp.float32)):
+    i = wp.tid()
+    v = x[i] * 2.0
+    lanes = wp.tile(v)
+    out[i] = wp.tile_extract(wp.tile_sum(lanes), 0)
+"""
+
+
+def test_a_tile_as_wide_as_the_block_compiles_in_the_cpu_build_whose_block_is_one_thread():
+    # A row's code declares a tile of one value per thread as wide as the module's block (256);
+    # the cpu launch builds for a block of 1, where that declaration did not compile (4 tile rows
+    # of the production cpu test split failed with their own code).
+    from warp_ir_dataset.codegen import kernel_row
+    from warp_ir_dataset.execute import CompiledOnly, Request, run_kernels
+    from warp_ir_dataset.generate import KernelSpec
+
+    row, _ = kernel_row(KernelSpec(None, "tile_reduce", "lane_sum", LANE_TILE), "cpu", with_module=False)
+    assert "tile_shape_t<256>" in row["forward_code"]
+    swaps = (("forward", row["forward_code"], row["forward_code"]),)
+    wrong = (("forward", row["forward_code"], row["forward_code"].replace("wp::tile_sum(", "wp::tile_sum_undefined(")),)
+    results = run_kernels([Request(LANE_TILE, "lane_sum", 0, f"wirds_lane_{n}", replace_code=s, launch=False) for n, s in enumerate((swaps, wrong))],
+                          untrusted=True)
+    assert isinstance(results[0], CompiledOnly), results[0]
+    assert not isinstance(results[1], CompiledOnly)  # the translation makes no wrong code compile

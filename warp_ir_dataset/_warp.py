@@ -762,14 +762,46 @@ class CodeNotFound(Exception):
     """The code to replace is not in the module Warp generates (another Warp, another row)."""
 
 
+_TILE_SHAPE = re.compile(r"\btile_shape_t<([^<>]*)>")
+
+
+def _block_size_translated(code: str, row_code: str, built_code: str, row_block_dim: int, block_dim: int) -> str:
+    """``code`` (written like ``row_code``: for a module built with block size ``row_block_dim``)
+    for a build with block size ``block_dim`` (``built_code``: Warp's own function there). A
+    tile made from one value per thread (``wp.tile(x)``, a tiled BVH or mesh query) is as wide
+    as the block, and Warp writes that width into the tile's declaration
+    (``wp::tile_shape_t<256>``): the same kernel's cpu launch builds block size 1. Each line
+    of the row's code that differs from a line of Warp's own function only in that width is
+    written as Warp writes it for this build, wherever ``code`` has it; nothing else changes."""
+    if row_block_dim == block_dim:
+        return code
+
+    def narrowed(line: str) -> str:
+        return _TILE_SHAPE.sub(lambda m: "tile_shape_t<" + ",".join(
+            str(block_dim) if d.strip() == str(row_block_dim) else d for d in m.group(1).split(",")) + ">", line)
+
+    built_lines = set(built_code.splitlines())
+    lines = {}
+    for line in row_code.splitlines():
+        if "tile_shape_t<" in line:
+            translated = narrowed(line)
+            if translated != line and translated in built_lines:
+                lines[line] = translated
+    if not lines:
+        return code
+    return "\n".join(lines.get(line, line) for line in code.split("\n"))
+
+
 @contextlib.contextmanager
 def generated_code_replaced(kernel, replacements: list[tuple[str, str, str]]):
     """While open, every module Warp compiles has ``kernel``'s functions swapped for predicted
     ones: ``(part, original, replacement)`` with ``part`` ``forward`` or ``backward`` and the
     original as rows store it (:func:`portable_code`). A build with other options (a cpu
     launch builds for block size 1, which adds a faster path for contiguous arrays to the
-    forward function) has its own version of the function: that is what is swapped. Warp's
-    kernel cache is neither read nor trusted: two predictions for one kernel share its hash."""
+    forward function) has its own version of the function: that is what is swapped, with the
+    block-wide tile declarations of the prediction written for that build's block size
+    (:func:`_block_size_translated`). Warp's kernel cache is neither read nor trusted: two
+    predictions for one kernel share its hash."""
     import warp as wp
     from warp._src import context
 
@@ -784,9 +816,12 @@ def generated_code_replaced(kernel, replacements: list[tuple[str, str, str]]):
         for part, original, replacement in replacements:
             if original not in source:
                 built = built or dict(zip(("forward", "backward"), _kernel_functions(kernel, builder.options, device)))
-                original = _LINE_DIRECTIVE_LINE.sub("", portable_code(built[part] or ""))
-                if not original or original not in source:
+                here = _LINE_DIRECTIVE_LINE.sub("", portable_code(built[part] or ""))
+                if not here or here not in source:
                     raise CodeNotFound("the row's code is not in the module this Warp generates for it")
+                # the row's code is for the module's block size; this build's may be another
+                replacement = _block_size_translated(replacement, original, here, kernel.module.options["block_dim"], builder.options["block_dim"])
+                original = here
             source = source.replace(original, replacement)
         return source
 
