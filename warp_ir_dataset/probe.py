@@ -212,12 +212,9 @@ def _collect(target: ModuleTarget) -> ProbeResult:
                 made = reconstruct(concrete, (target.tree,) if target.tree else ())
                 # Named by its text, as the pipeline names it: Warp caches per module name.
                 differs = differs_from_original(concrete, made, f"wirds_{source_id(made.python_source)}")
-            except ReconstructionError as e:
-                out.rejects.append({"kernel": kernel.key, "reason": e.reason, "message": str(e), "origin": where})
-                continue
             except Exception as e:  # noqa: BLE001 - a user object can fail in any way while read
-                reason, message = "reconstruction-error", f"{type(e).__name__}: {e}"
-                if defaulted:
+                reason, message = (e.reason, str(e)) if isinstance(e, ReconstructionError) else ("reconstruction-error", f"{type(e).__name__}: {e}")
+                if defaulted and reason in ("codegen-error", "reconstruction-error"):  # the types were ours, not the author's
                     reason, message = "generic-without-overload", f"a generic kernel with no wp.overload does not build with float32 for every Any: {message}"
                 out.rejects.append({"kernel": kernel.key, "reason": reason, "message": message[:MESSAGE_CHARS], "origin": where})
                 continue
