@@ -85,7 +85,8 @@ def test_a_name_read_through_import_star_and_imported_by_name_elsewhere_is_one_d
     (pkg / "type_config.py").write_text("import warp as wp\n\nscalar_t = wp.float32\nvec_t = wp.vec3\n")
     (pkg / "helpers.py").write_text("import warp as wp\n\nfrom .type_config import scalar_t\n\n\n"
                                     "@wp.func\ndef twice(x: scalar_t) -> scalar_t:\n    return scalar_t(2.0) * x\n")
-    (pkg / "kernels" / "scale.py").write_text("import warp as wp\n\nfrom ..type_config import *\nfrom ..helpers import twice\n\n\n"
+    # and, as warpSPHCore's wp_sqrt.py does, a module that star-imports itself
+    (pkg / "kernels" / "scale.py").write_text("import warp as wp\n\nfrom ..type_config import *\nfrom .scale import *\nfrom ..helpers import twice\n\n\n"
                                               "@wp.kernel\ndef scale(a: wp.array(dtype=scalar_t)):\n    i = wp.tid()\n"
                                               "    a[i] = twice(a[i]) + scalar_t(1.0)\n")
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -45,6 +45,9 @@ class Reconstructed:
 
 
 # -- module sources, indexed by the names their top-level statements bind ----------------------
+_MISSING = object()
+
+
 @dataclass
 class _ModuleIndex:
     source: str
@@ -237,13 +240,22 @@ class _Emitter:
             self.value(name, value, attrs)
 
     def star_source(self, name: str, module: str, index: _ModuleIndex | None, value) -> str | None:
-        """The user's module whose ``import *`` in ``module`` bound ``name`` to ``value`` (the last
-        such import wins, as when Python runs the file), or None."""
-        for stmt in reversed(index.star_imports if index else []):
-            source = importlib.util.resolve_name("." * stmt.level + (stmt.module or ""), _package_of(module)) if stmt.level else stmt.module
-            found = vars(sys.modules[source]) if source in sys.modules else {}
-            if name in found and found[name] is value:
-                return source if self.is_users(source) else None
+        """The user's module whose statement binds ``name`` to ``value`` and which ``module`` reaches
+        through ``import *`` (followed through other modules' ``import *``; the last import of a
+        file wins, as when Python runs it), or None. A module may star-import itself, or two
+        modules each other: each is visited once."""
+        seen, stack = {module}, [(module, index)]
+        while stack:
+            current, current_index = stack.pop()
+            for stmt in reversed(current_index.star_imports if current_index else []):  # the file's last import * first
+                source = importlib.util.resolve_name("." * stmt.level + (stmt.module or ""), _package_of(current)) if stmt.level else stmt.module
+                if source in seen or source not in sys.modules or not self.is_users(source) or vars(sys.modules[source]).get(name, _MISSING) is not value:
+                    continue
+                seen.add(source)
+                source_index = _index(source)
+                if source_index is not None and name in source_index.bindings:
+                    return source
+                stack.append((source, source_index))
         return None
 
     def statement(self, stmt: ast.stmt, module: str, index: _ModuleIndex) -> str:
