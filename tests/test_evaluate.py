@@ -202,3 +202,16 @@ def test_a_tile_as_wide_as_the_block_compiles_in_the_cpu_build_whose_block_is_on
                           untrusted=True)
     assert isinstance(results[0], CompiledOnly), results[0]
     assert not isinstance(results[1], CompiledOnly)  # the translation makes no wrong code compile
+
+
+def test_a_candidate_the_compiler_refuses_says_what_the_compiler_said():
+    from warp_ir_dataset.codegen import kernel_row
+    from warp_ir_dataset.execute import Failure, Request, run_kernels
+    from warp_ir_dataset.generate import KernelSpec
+
+    row, _ = kernel_row(KernelSpec(None, "tile_reduce", "lane_sum", LANE_TILE), "cpu", with_module=False)
+    wrong = (("forward", row["forward_code"], row["forward_code"].replace("wp::tile_sum(", "wp::tile_sum_undefined(")),)
+    (result,) = run_kernels([Request(LANE_TILE, "lane_sum", 0, "wirds_lane_said", replace_code=wrong, launch=False)], untrusted=True)
+    assert isinstance(result, Failure) and result.reason == "clang-error"
+    assert "tile_sum_undefined" in result.message and "error:" in result.message
+    assert "/" not in result.message.partition(": ")[2]  # the compiler's files by name, not this machine's paths

@@ -735,10 +735,30 @@ def load_module(kernel, device: str = "cpu") -> None:
     has it); raises what the compiler reported. On the cpu, the build its launches use: block
     size 1 (the module's default, 256, is another build, with another compile: loading it first
     compiled every launched cpu kernel twice)."""
-    if device == "cpu":
-        kernel.module.load(device, block_dim=1)
-    else:
-        kernel.module.load(device)
+    messages: list[str] = []
+    try:
+        with _native_stderr_captured(messages):
+            if device == "cpu":
+                kernel.module.load(device, block_dim=1)
+            else:
+                kernel.module.load(device)
+    except Exception as e:
+        errors = compiler_errors("".join(messages))
+        raise type(e)(f"{e}: {errors}" if errors else str(e)) from None
+
+
+_SOURCE_PATH = re.compile(r"[^\s:'\"]*/(?=[^/\s:'\"]+\.(?:cpp|cu|h)\b)")
+
+
+def compiler_errors(output: str, most: int = 3) -> str:
+    """The compiler's first error lines (clang prints them on fd 2, where Warp's exception says only
+    "failed with error code -1"), each with the source line it points at; files by name only."""
+    lines = _SOURCE_PATH.sub("", output).splitlines()
+    picked: dict[str, str] = {}  # Warp compiles again without precompiled headers: the same errors twice
+    for i, line in enumerate(lines):
+        if "error:" in line and len(picked) < most:
+            picked.setdefault(line.strip(), lines[i + 1].strip() if i + 1 < len(lines) else "")
+    return " | ".join(f"{error} {at}".strip() for error, at in picked.items())
 
 
 def share_precompiled_headers(folder: str) -> None:
