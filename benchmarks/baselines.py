@@ -7,7 +7,8 @@ the card and the report read (``reports/baselines.json``).
         [--tasks compile,decompile] [--baselines nearest,empty-body] [--limit N] [--workers 2]
         [--work /tmp/wirds-baselines] [--out reports/baselines.json]
 
-Resumable: a finished evaluation (its summary and its wall time in WORK) is not run again, and an
+Results already in OUT for other configs, tasks or baselines are kept (``--baselines reference``
+adds the rows' own answers, which must all pass, to the same table). Resumable: a finished evaluation (its summary and its wall time in WORK) is not run again, and an
 interrupted one goes on where it stopped (``evaluate`` appends outcomes as they come); the wall
 time of a resumed run is then only its last part, so the speed figure is left out for it.
 """
@@ -87,6 +88,13 @@ def main() -> None:
         "rows": "the whole test split" if not args.limit else f"the first {args.limit} test rows (by id) of each config",
         "results": results,
     }
+    before = json.loads(args.out.read_text()) if args.out.exists() else {}
+    if before.get("rows") == report["rows"]:  # runs of other configs, tasks or baselines on the same rows are kept
+        key = lambda r: (r["config"], r["task"], r["baseline"])  # noqa: E731
+        ran = {key(r) for r in results}
+        kept = [r for r in before["results"] if key(r) not in ran]
+        order = {b: i for i, b in enumerate(("nearest", "empty-body", "reference"))}
+        report["results"] = sorted(kept + results, key=lambda r: (r["config"], r["task"], order.get(r["baseline"], 9), r["baseline"]))
     args.out.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
     print(f"wrote {args.out}")
 
