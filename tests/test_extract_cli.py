@@ -17,6 +17,7 @@ FIXTURE = ROOT / "tests" / "fixtures" / "realpkg"
 EXPECTED_KERNELS = {  # kernel name → rows (a factory's two variants, a generic kernel's two overloads)
     "integrate": 1, "weights": 1, "scale": 2, "add_generic": 2, "blend": 1,
     "never_overloaded": 1,  # generic, no wp.overload: made concrete with float32 for its Any
+    "generic_state": 1,  # and with the module's struct that has the fields it reads of an Any
 }
 
 
@@ -52,9 +53,11 @@ def test_every_reachable_kernel_becomes_a_row(extracted):
     assert all(r["family"] == "real" and r["seed"] is None and r["license"] == "MIT" for r in got)
     assert all(r["validation"] == "compiled" for r in got)  # --validate all: clang compiled each one
     assert len({r["id"] for r in got}) == len(got)
-    assert len(got) == 8 and "8 rows from 8 modules" in proc.stdout
+    assert len(got) == 9 and "9 rows from 8 modules" in proc.stdout
     defaulted = next(r for r in got if r["kernel_name"] == "never_overloaded")
     assert "wp.overload(never_overloaded, [wp.array(dtype=wp.float32, ndim=1)])" in defaulted["python_source"]
+    with_struct = next(r for r in got if r["kernel_name"] == "generic_state")["python_source"]
+    assert "wp.overload(generic_state, [Particles, " in with_struct and "class Particles:" in with_struct and "Springs" not in with_struct
 
 
 def test_rejects_say_what_failed_and_why(extracted):
@@ -68,8 +71,8 @@ def test_rejects_say_what_failed_and_why(extracted):
     kernels = {r["kernel"]: r["reason"] for r in rejects(out) if r["kernel"] is not None}
     assert kernels == {"never_overloaded_bits": "generic-without-overload", "does_not_build": "unresolved-name"}  # float32 was our choice, not the author's
     assert "modules rejected: 1 import-crashed, 1 import-error, 1 import-timeout" in proc.stdout
-    # reached (8 rows + 2 rejected kernels) against the decorations written in the files
-    assert "10 kernels reached by importing, against 12 @wp.kernel decorations" in proc.stdout
+    # reached (9 rows + 2 rejected kernels) against the decorations written in the files
+    assert "11 kernels reached by importing, against 13 @wp.kernel decorations" in proc.stdout
 
 
 def test_origin_points_at_the_kernel_in_its_file(extracted):
@@ -169,7 +172,7 @@ def test_an_importable_package_name_is_a_source_and_cuda_rows_are_generated(tmp_
         "--quiet", "--validate", "none", "--workers", "1", check=True, env_extra={"PYTHONPATH": env_path},
     )
     got = rows(tmp_path, "cuda")
-    assert {r["kernel_name"] for r in got} == {"integrate", "weights", "scale", "add_generic", "never_overloaded"}
+    assert {r["kernel_name"] for r in got} == {"integrate", "weights", "scale", "add_generic", "never_overloaded", "generic_state"}
     assert all("__global__" in r["forward_code"] and r["device"] == "cuda" for r in got)
     assert all(r["origin"].startswith("wirds_fixture/physics.py:") for r in got), got[0]["origin"]
     assert "7 rows from 2 modules" in proc.stdout

@@ -488,30 +488,64 @@ def concrete_overloads(kernel) -> list:
     return [kernel.overloads[sig] for sig in sorted(kernel.overloads)]
 
 
-def default_overload(kernel):
-    """A concrete overload of a generic kernel that declared none, typed as a launch most often
-    types it: every ``Any`` (a scalar argument, an array's dtype) float32. None when another
-    generic type (a vector of ``Any`` length, a generic struct) has no such default."""
+def default_overloads(kernel, most: int = 12):
+    """Concrete overloads to try, most likely first, for a generic kernel that declared none:
+    typed as launches most often type it. Every ``Any`` scalar argument or array dtype is
+    ``float32``, except an ``Any`` argument whose fields the kernel reads (``state.positions``):
+    that one is first each of the user's structs in the kernel's globals that has those fields
+    (all ``float32`` is tried last). Yields
+    at most ``most``, each registered while the caller tries it (:func:`drop_overload` removes a
+    failed one); nothing when another generic type (a vector of ``Any`` length) has no default."""
+    import itertools
     import typing
 
     import warp as wp
-    from warp._src import types
+    from warp._src import codegen, types
 
-    concrete = []
+    fields = _fields_read(kernel)
+    structs = sorted((v for v in kernel.func.__globals__.values() if isinstance(v, codegen.Struct)), key=lambda s: s.key)
+    options = []
     for arg in kernel.adj.args:
         t = arg.type
         if t is typing.Any:
-            concrete.append(wp.float32)
+            read = fields.get(arg.label)
+            options.append([s for s in structs if read <= set(s.vars)] + [wp.float32] if read else [wp.float32])
         elif types.is_array(t) and t.dtype is typing.Any:
             try:
-                concrete.append(type(t)(dtype=wp.float32, ndim=t.ndim))
+                options.append([type(t)(dtype=wp.float32, ndim=t.ndim)])
             except Exception:  # noqa: BLE001 - an array kind whose constructor takes other arguments
-                return None
+                return
         elif types.type_is_generic(t):
-            return None
+            return
         else:
-            concrete.append(t)
-    return wp.overload(kernel, concrete)
+            options.append([t])
+    fallback = tuple(o[-1] for o in options)  # float32 for every Any: tried last, its error is the reject's
+    tried = [c for c in itertools.islice(itertools.product(*options), most) if c != fallback][: most - 1]
+    for concrete in [*tried, fallback]:
+        yield wp.overload(kernel, list(concrete))
+
+
+def _fields_read(kernel) -> dict[str, set[str]]:
+    """The attributes the kernel's own body reads of each argument (``state.positions``)."""
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(kernel.func)))
+    except (OSError, TypeError, SyntaxError):
+        return {}
+    read: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            read.setdefault(node.value.id, set()).add(node.attr)
+    return read
+
+
+def drop_overload(kernel, overload) -> None:
+    """Forget a concrete overload that :func:`default_overloads` registered and that failed."""
+    for sig, o in list(kernel.overloads.items()):
+        if o is overload:
+            del kernel.overloads[sig]
 
 
 def kernel_function(kernel):

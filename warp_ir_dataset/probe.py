@@ -186,8 +186,6 @@ def _import(target: ModuleTarget):
 
 def _collect(target: ModuleTarget) -> ProbeResult:
     from . import _warp
-    from .generate import source_id
-    from .reconstruct import ReconstructionError, differs_from_original, reconstruct
 
     _warp.init()
     out = ProbeResult()
@@ -200,29 +198,43 @@ def _collect(target: ModuleTarget) -> ProbeResult:
     for kernel in _warp.registered_kernels(target.name):
         line = _warp.kernel_function(kernel).__code__.co_firstlineno
         where = f"{target.origin}:{line}"
-        # A generic kernel gets its concrete types at launch; one that declared no wp.overload
-        # is made concrete as launches most often make it (float32 for every Any), and its row's
-        # source says so with the wp.overload it was given.
-        defaulted = _warp.is_generic(kernel) and not _warp.concrete_overloads(kernel)
-        if defaulted and _warp.default_overload(kernel) is None:
-            out.rejects.append({"kernel": kernel.key, "reason": "generic-without-overload", "message": "a generic kernel with no wp.overload and a generic type other than Any: no concrete types to generate code for", "origin": where})
+        if _warp.is_generic(kernel) and not _warp.concrete_overloads(kernel):
+            # A generic kernel gets its concrete types at launch; one that declared no wp.overload
+            # is made concrete as launches most often make it (the first of _warp.default_overloads
+            # that builds), and its row's source says so with the wp.overload it was given.
+            reject = {"kernel": kernel.key, "reason": "generic-without-overload", "message": "a generic kernel with no wp.overload and a generic type other than Any: no concrete types to generate code for", "origin": where}
+            for concrete in _warp.default_overloads(kernel):
+                row, reject = _extract_overload(kernel, concrete, target, where, defaulted=True)
+                if row is not None:
+                    out.kernels.append(row)
+                    break
+                _warp.drop_overload(kernel, concrete)
+            else:
+                out.rejects.append(reject)
             continue
         for concrete in _warp.concrete_overloads(kernel) if _warp.is_generic(kernel) else [kernel]:
-            try:
-                made = reconstruct(concrete, (target.tree,) if target.tree else ())
-                # Named by its text, as the pipeline names it: Warp caches per module name.
-                differs = differs_from_original(concrete, made, f"wirds_{source_id(made.python_source)}")
-            except Exception as e:  # noqa: BLE001 - a user object can fail in any way while read
-                reason, message = (e.reason, str(e)) if isinstance(e, ReconstructionError) else ("reconstruction-error", f"{type(e).__name__}: {e}")
-                if defaulted and reason in ("codegen-error", "reconstruction-error"):  # the types were ours, not the author's
-                    reason, message = "generic-without-overload", f"a generic kernel with no wp.overload does not build with float32 for every Any: {message}"
-                out.rejects.append({"kernel": kernel.key, "reason": reason, "message": message[:MESSAGE_CHARS], "origin": where})
-                continue
-            if differs is not None:  # a row's code must be the code of the kernel it names
-                out.rejects.append({"kernel": kernel.key, "reason": "differs-from-original", "message": differs, "origin": where})
-                continue
-            out.kernels.append({"kernel_name": made.kernel_name, "python_source": made.python_source, "origin": where})
+            row, reject = _extract_overload(kernel, concrete, target, where, defaulted=False)
+            (out.kernels if row is not None else out.rejects).append(row or reject)
     return out
+
+
+def _extract_overload(kernel, concrete, target: ModuleTarget, where: str, defaulted: bool) -> tuple[dict | None, dict | None]:
+    """A row for one concrete kernel (written out, checked to give the original's code), or the reject saying why not."""
+    from .generate import source_id
+    from .reconstruct import ReconstructionError, differs_from_original, reconstruct
+
+    try:
+        made = reconstruct(concrete, (target.tree,) if target.tree else ())
+        # Named by its text, as the pipeline names it: Warp caches per module name.
+        differs = differs_from_original(concrete, made, f"wirds_{source_id(made.python_source)}")
+    except Exception as e:  # noqa: BLE001 - a user object can fail in any way while read
+        reason, message = (e.reason, str(e)) if isinstance(e, ReconstructionError) else ("reconstruction-error", f"{type(e).__name__}: {e}")
+        if defaulted and reason in ("codegen-error", "reconstruction-error"):  # the types were ours, not the author's
+            reason, message = "generic-without-overload", f"a generic kernel with no wp.overload does not build with float32 for every Any: {message}"
+        return None, {"kernel": kernel.key, "reason": reason, "message": message[:MESSAGE_CHARS], "origin": where}
+    if differs is not None:  # a row's code must be the code of the kernel it names
+        return None, {"kernel": kernel.key, "reason": "differs-from-original", "message": differs, "origin": where}
+    return {"kernel_name": made.kernel_name, "python_source": made.python_source, "origin": where}, None
 
 
 def serve() -> None:
