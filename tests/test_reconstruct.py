@@ -96,3 +96,15 @@ def test_a_name_read_through_import_star_and_imported_by_name_elsewhere_is_one_d
     made = reconstruct(kernel)
     assert made.python_source.count("scalar_t = wp.float32") == 1 and "vec_t" not in made.python_source
     assert differs_from_original(kernel, made, "wirds_check_star") is None
+
+
+def test_the_fields_a_generic_kernel_reads_of_an_argument_include_those_its_functions_read(tmp_path):
+    # What picks a struct for an `Any` argument (a generic kernel without wp.overload): warpSPHCore
+    # passes its state structs to helper functions that read their fields.
+    path = tmp_path / "wirds_fields_read.py"
+    path.write_text("import warp as wp\nfrom typing import Any\n\n\n@wp.func\ndef mass_of(s: Any, i: int):\n    return s.masses[i]\n\n\n"
+                    "@wp.func\ndef weight(p: Any, i: int):\n    return mass_of(p, i) * 2.0\n\n\n"
+                    "@wp.kernel\ndef total(state: Any, out: wp.array(dtype=float)):\n    i = wp.tid()\n"
+                    "    out[i] = wp.length(state.positions[i]) * weight(state, i)\n")
+    module = _import(path, "wirds_fields_read")
+    assert _warp._fields_read(module.total)["state"] == {"positions", "masses"}

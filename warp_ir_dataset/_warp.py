@@ -503,7 +503,7 @@ def default_overloads(kernel, most: int = 12):
     from warp._src import codegen, types
 
     fields = _fields_read(kernel)
-    structs = sorted((v for v in kernel.func.__globals__.values() if isinstance(v, codegen.Struct)), key=lambda s: s.key)
+    structs = sorted({id(v): v for v in kernel.func.__globals__.values() if isinstance(v, codegen.Struct)}.values(), key=lambda s: s.key)
     options = []
     for arg in kernel.adj.args:
         t = arg.type
@@ -526,18 +526,36 @@ def default_overloads(kernel, most: int = 12):
 
 
 def _fields_read(kernel) -> dict[str, set[str]]:
-    """The attributes the kernel's own body reads of each argument (``state.positions``)."""
+    """The attributes read of each argument (``state.positions``) by the kernel's body and by the
+    Warp functions it passes the argument to (``position(state, i)`` reading ``state.positions``)."""
+    return _fields_read_by(kernel.func, FIELDS_FOLLOWED_CALLS)
+
+
+FIELDS_FOLLOWED_CALLS = 3  # how deep calls are followed: a helper of a helper of a helper
+
+
+@functools.lru_cache(maxsize=1024)
+def _fields_read_by(fn, depth: int) -> dict[str, set[str]]:
     import inspect
     import textwrap
 
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(kernel.func)))
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
     except (OSError, TypeError, SyntaxError):
         return {}
     read: dict[str, set[str]] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             read.setdefault(node.value.id, set()).add(node.attr)
+        elif depth and isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            callee = getattr(fn, "__globals__", {}).get(node.func.id)
+            if not is_user_function(callee):
+                continue
+            params = list(inspect.signature(callee.func).parameters)
+            callee_reads = _fields_read_by(callee.func, depth - 1)
+            for param, arg in zip(params, node.args):
+                if isinstance(arg, ast.Name) and callee_reads.get(param):
+                    read.setdefault(arg.id, set()).update(callee_reads[param])
     return read
 
 
