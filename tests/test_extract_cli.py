@@ -175,7 +175,7 @@ def test_an_importable_package_name_is_a_source_and_cuda_rows_are_generated(tmp_
     assert {r["kernel_name"] for r in got} == {"integrate", "weights", "scale", "add_generic", "never_overloaded", "generic_state"}
     assert all("__global__" in r["forward_code"] and r["device"] == "cuda" for r in got)
     assert all(r["origin"].startswith("wirds_fixture/physics.py:") for r in got), got[0]["origin"]
-    assert "7 rows from 2 modules" in proc.stdout
+    assert "8 rows from 2 modules" in proc.stdout
 
 
 def test_builder_class_yields_the_extracted_rows_as_its_real_split(tmp_path):
@@ -187,7 +187,7 @@ def test_builder_class_yields_the_extracted_rows_as_its_real_split(tmp_path):
     builder = WarpIRDataset(config_name="cpu", target_mb=0.01, real=True, real_sources=sources, validate="none", cache_dir=str(tmp_path / "hf"))
     builder.download_and_prepare(file_format="parquet")
     built = [r for f in sorted((tmp_path / "hf").rglob("*-real*.parquet")) for r in pq.read_table(f).to_pylist()]
-    assert len(cli) == 8 and built == cli
+    assert len(cli) == 9 and built == cli
 
 
 TREE = ROOT / "tests" / "fixtures" / "srctree"
@@ -269,8 +269,8 @@ def test_config_all_imports_once_for_both_devices_and_resumes_a_one_config_extra
 
     assert files(both, "cpu") == {k: v for k, v in cpu_alone.items() if k.startswith("cpu/") and k not in timed}
     assert files(both, "cuda") == files(cuda_alone, "cuda") != {}
-    assert len(rows(both, "cuda")) == len(rows(both, "cpu")) == 7
-    assert proc.stdout.count("7 rows from 1 modules") == 2, proc.stdout
+    assert len(rows(both, "cuda")) == len(rows(both, "cpu")) == 8
+    assert proc.stdout.count("8 rows from 1 modules") == 2, proc.stdout
 
 
 def test_the_size_cap_drops_longer_kernels_as_rejects_that_say_their_size(tmp_path):
