@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(args: list[str]) -> None:
-    subprocess.run([sys.executable, "-m", *args], cwd=ROOT, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    subprocess.run([sys.executable, "-m", *args], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def score(data: Path, work: Path, config: str, task: str, baseline: str, limit: int | None, workers: int) -> dict:
@@ -59,7 +59,7 @@ def score(data: Path, work: Path, config: str, task: str, baseline: str, limit: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=ROOT / "data" / "production")
+    parser.add_argument("--data", type=Path, default=Path("data/production"))
     parser.add_argument("--configs", default="cpu,cuda")
     parser.add_argument("--tasks", default="compile,decompile")
     parser.add_argument("--baselines", default="nearest,empty-body")
@@ -79,8 +79,8 @@ def main() -> None:
     limit = f" --limit {args.limit}" if args.limit else ""
     report = {
         "commands": [
-            f"python -m warp_ir_dataset.predict --data {args.data.name if args.data.is_absolute() else args.data} --config CONFIG --task TASK --with BASELINE{limit} --out P",
-            f"python -m warp_ir_dataset.evaluate P --data DATA --config CONFIG --task TASK --workers {args.workers}",
+            f"python -m warp_ir_dataset.predict --data {args.data} --config CONFIG --task TASK --with BASELINE{limit} --out P",
+            f"python -m warp_ir_dataset.evaluate P --data {args.data} --config CONFIG --task TASK --workers {args.workers}",
             "or all of them: ./dev python benchmarks/baselines.py" + (f" --limit {args.limit}" if args.limit else ""),
         ],
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, "
