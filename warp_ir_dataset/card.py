@@ -340,10 +340,12 @@ def baselines_section(reports: Path, brief: bool = False) -> str:
         return "No baselines were scored for this build (`baselines.json` is absent)."
     report = json.loads(path.read_text(encoding="utf-8"))
     outcomes = ["pass", "mismatch", "compile_fail", "runtime_error", "timeout", "parse_fail"]
-    if brief:
-        rows = [[f"`{r['config']}`", r["task"], f"`{r['baseline']}`", r["candidates"], _pct(r["pass_rate"])] for r in report["results"]]
-        return (f"Scored by `evaluate` on {report['rows']} ({report['machine']}):\n\n"
-                + _table(["config", "task", "baseline", "candidates", "pass"], rows))
+    if brief:  # one line per baseline: the report stays short
+        columns = sorted({(r["config"], r["task"]) for r in report["results"]})
+        passed = {(r["baseline"], r["config"], r["task"]): f"{r['outcomes']['pass']}/{r['candidates']}" for r in report["results"]}
+        baselines = list(dict.fromkeys(r["baseline"] for r in report["results"]))
+        rows = [[f"`{b}`", *(passed.get((b, c, t), "-") for c, t in columns)] for b in baselines]
+        return f"Passed, on {report['rows']}:\n\n" + _table(["baseline", *(f"{c} {t}" for c, t in columns)], rows)
     rows = [[f"`{r['config']}`", r["task"], f"`{r['baseline']}`", r["candidates"], *(r["outcomes"][k] for k in outcomes), _pct(r["pass_rate"]),
              "-" if r["candidates_per_second_per_worker"] is None else r["candidates_per_second_per_worker"]] for r in report["results"]]
     commands = "\n".join(report["commands"])
@@ -351,7 +353,7 @@ def baselines_section(reports: Path, brief: bool = False) -> str:
         "`python -m warp_ir_dataset.evaluate` scores predictions by what their code does (see the README). Baselines "
         "that need no trained model: `nearest` answers with the `train` row whose input is most alike (MinHash over "
         "token shingles), its kernel's names rewritten to the row's; `empty-body` answers with the row's kernel with "
-        f"nothing in its body. Scored on {report['rows']}, {report['machine']}:\n\n"
+        f"nothing in its body; `reference` is each row's own answer, which must pass. Scored on {report['rows']}, {report['machine']}:\n\n"
         + _table(["config", "task", "baseline", "candidates", *outcomes, "pass rate", "candidates/s per worker"], rows)
         + f"\n\n```bash\n{commands}\n```"
     )
