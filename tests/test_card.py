@@ -179,7 +179,7 @@ def test_baselines_scored_by_the_benchmark_appear_in_the_card_and_the_report(tmp
                                                          "rows": "the whole test split", "results": [result]}))
     write_card(folder, reports, workers=1)
     card, report = (folder / "README.md").read_text(), (reports / "dataset_report.md").read_text()
-    assert "| `cpu` | decompile | `nearest` | 4 | 1 | 2 | 0 | 1 | 0 | 0 | 25.0% | 1.0 |" in card
+    assert "| `cpu` | decompile | `nearest` | 4 | 1 | 2 | 1 | 0 | 0 | 0 | 25.0% | 1.0 |" in card
     assert "| `nearest` | 1/4 |" in report
 
 

@@ -796,7 +796,13 @@ def load_module(kernel, device: str = "cpu") -> None:
                 kernel.module.load(device)
     except Exception as e:
         errors = compiler_errors("".join(messages))
-        raise type(e)(f"{e}: {errors}" if errors else str(e)) from None
+        if not errors:
+            raise
+        try:
+            detailed = type(e)(f"{e}: {errors}")
+        except Exception:  # noqa: BLE001 - an exception type built from other arguments: keep Warp's own
+            raise e from None
+        raise detailed from None
 
 
 _SOURCE_PATH = re.compile(r"[^\s:'\"]*/(?=[^/\s:'\"]+\.(?:cpp|cu|h)\b)")

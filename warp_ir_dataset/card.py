@@ -338,8 +338,9 @@ def baselines_section(reports: Path, brief: bool = False) -> str:
     path = reports / "baselines.json"
     if not path.exists():
         return "No baselines were scored for this build (`baselines.json` is absent)."
+    from .evaluate import OUTCOMES as outcomes
+
     report = json.loads(path.read_text(encoding="utf-8"))
-    outcomes = ["pass", "mismatch", "compile_fail", "runtime_error", "timeout", "parse_fail"]
     if brief:  # one line per baseline: the report stays short
         columns = sorted({(r["config"], r["task"]) for r in report["results"]})
         passed = {(r["baseline"], r["config"], r["task"]): f"{r['outcomes']['pass']}/{r['candidates']}" for r in report["results"]}
