@@ -183,7 +183,7 @@ class LoadedKernel:
         from warp._src import context
 
         kernel = self.kernel
-        options = dict(kernel.module.options)
+        options = _codegen_options(kernel.module.options)
         if enable_backward is None:
             enable_backward = bool(kernel.options.get("enable_backward", options["enable_backward"]))
         options["enable_backward"] = enable_backward
@@ -464,12 +464,20 @@ def registered_kernels(python_module: str) -> list:
     return sorted(found.values(), key=lambda k: (k.func.__code__.co_firstlineno, k.key, k.module.name))
 
 
+def _codegen_options(module_options: dict) -> dict:
+    """A module's options as a build without a device gives them: Warp adds ``output_arch`` when
+    it builds for one, and the tile builtins backed by libraries (``tile_matmul``, ``tile_fft``,
+    ``tile_cholesky``) read it; None is Warp's own value for a cpu build and, for cuda, its code
+    without MathDx (the one it generates when MathDx is off)."""
+    return {"output_arch": None} | dict(module_options)
+
+
 def original_forward_code(kernel, device: str = "cpu") -> str:
     """The forward code Warp generates for a kernel as its own module registered it (built
     alone: another kernel of the module that fails to build must not stop this one)."""
     from warp._src import codegen, context
 
-    options = dict(kernel.module.options) | {"enable_backward": False}
+    options = _codegen_options(kernel.module.options) | {"enable_backward": False}
     hasher = context.ModuleHasher([kernel], options)
     context.ModuleBuilder(kernel.module, options, hasher=hasher, target=device)
     return portable_code(codegen.codegen_kernel(kernel, device=device, options=options))
@@ -503,16 +511,24 @@ def default_overloads(kernel, most: int = 12):
     from warp._src import codegen, types
 
     fields = _fields_read(kernel)
+    kinds = _value_kinds(kernel)
+    def guess(kind: tuple | None) -> list:
+        if kind is None:
+            return [wp.float32]
+        if kind[0] == "matrix":
+            return [wp.mat33f, wp.float32]
+        return [wp.vec3f if kind[1] == 3 else wp.types.vector(length=kind[1], dtype=wp.float32), wp.float32]
+
     structs = sorted({id(v): v for v in kernel.func.__globals__.values() if isinstance(v, codegen.Struct)}.values(), key=lambda s: s.key)
     options = []
     for arg in kernel.adj.args:
         t = arg.type
         if t is typing.Any:
             read = fields.get(arg.label)
-            options.append([s for s in structs if read <= set(s.vars)] + [wp.float32] if read else [wp.float32])
+            options.append([s for s in structs if read <= set(s.vars)] + [wp.float32] if read else guess(kinds.get(arg.label)))
         elif types.is_array(t) and t.dtype is typing.Any:
             try:
-                options.append([type(t)(dtype=wp.float32, ndim=t.ndim)])
+                options.append([type(t)(dtype=d, ndim=t.ndim) for d in guess(kinds.get(arg.label))])
             except Exception:  # noqa: BLE001 - an array kind whose constructor takes other arguments
                 return
         elif types.type_is_generic(t):
@@ -523,6 +539,104 @@ def default_overloads(kernel, most: int = 12):
     tried = [c for c in itertools.islice(itertools.product(*options), most) if c != fallback][: most - 1]
     for concrete in [*tried, fallback]:
         yield wp.overload(kernel, list(concrete))
+
+
+_VECTOR_BUILTINS = frozenset({"length", "length_sq", "normalize", "dot", "cross", "outer"})
+_MATRIX_BUILTINS = frozenset({"determinant", "inverse", "transpose", "trace", "ddot"})
+_SAME_KIND_BUILTINS = frozenset({"normalize", "inverse", "transpose", "abs", "neg"})  # what they return is of their argument's kind
+
+
+def _value_kinds(kernel) -> dict[str, tuple]:
+    """``("vector", length)`` or ``("matrix",)`` for each ``Any`` argument whose values the kernel
+    uses as one: an element (the argument itself, or an array argument indexed, or a name given
+    either) indexed once more (``v[0]``: vector, of one more than the largest constant index and
+    at least 3; ``m[0][1]``, ``m[0, 1]``: matrix), passed to a builtin taking only those
+    (``wp.length``; ``wp.determinant``) or to a Warp function that uses its parameter so, or an
+    array that such a value is stored into (``out[i] = wp.inverse(m)``). What a generic kernel's
+    launch types them as is unknown here: these are its most likely types."""
+    import typing
+
+    from warp._src import types
+
+    ndims = {a.label: (a.type.ndim if types.is_array(a.type) else 0) for a in kernel.adj.args
+             if a.type is typing.Any or (types.is_array(a.type) and a.type.dtype is typing.Any)}
+    return _kinds_used(kernel.func, tuple(sorted(ndims.items())), FIELDS_FOLLOWED_CALLS)
+
+
+@functools.lru_cache(maxsize=1024)
+def _kinds_used(fn, roots: tuple[tuple[str, int], ...], depth: int) -> dict[str, tuple]:
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return {}
+    ndims = dict(roots)
+
+    def source(node) -> str | None:
+        """The root whose element (or itself, for a scalar) ``node`` is, or None."""
+        if isinstance(node, ast.Name):
+            return elements.get(node.id)
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and ndims.get(node.value.id):
+            indices = len(node.slice.elts) if isinstance(node.slice, ast.Tuple) else 1
+            return node.value.id if indices == ndims[node.value.id] else None
+        return None
+
+    elements = {name: name for name, ndim in ndims.items() if ndim == 0}
+    for node in ast.walk(tree):  # `v = velocities[i]`: v is an element of velocities
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if (root := source(node.value)) is not None:
+                elements[node.targets[0].id] = root
+    kinds: dict[str, tuple] = {}
+
+    def used_as(root: str, kind: tuple) -> None:
+        had = kinds.get(root)
+        if had is None or had[0] == "vector" and (kind[0] == "matrix" or kind[1] > had[1]):
+            kinds[root] = kind
+
+    def vector(index) -> tuple:
+        return ("vector", max(3, index.value + 1 if isinstance(index, ast.Constant) and isinstance(index.value, int) else 0))
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript):
+            if (root := source(node.value)) is not None:  # e[k], or e[k, l]
+                used_as(root, ("matrix",) if isinstance(node.slice, ast.Tuple) and len(node.slice.elts) == 2 else vector(node.slice))
+            elif isinstance(node.value, ast.Subscript) and (root := source(node.value.value)) is not None:  # e[k][l]
+                used_as(root, ("matrix",))
+        elif isinstance(node, ast.Call) and node.args:
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id if isinstance(node.func, ast.Name) else None
+            if isinstance(node.func, ast.Attribute) and (root := source(node.args[0])) is not None:
+                if name in _MATRIX_BUILTINS:
+                    used_as(root, ("matrix",))
+                elif name in _VECTOR_BUILTINS:
+                    used_as(root, ("vector", 3))
+            callee = getattr(fn, "__globals__", {}).get(name) if isinstance(node.func, ast.Name) else None
+            if depth and is_user_function(callee):
+                params = list(inspect.signature(callee.func).parameters)
+                passed = [(p, source(a)) for p, a in zip(params, node.args)]
+                inner = _kinds_used(callee.func, tuple(sorted((p, 0) for p, root in passed if root is not None)), depth - 1)
+                for param, root in passed:
+                    if root is not None and param in inner:
+                        used_as(root, inner[param])
+
+    def kind_of(value) -> tuple | None:
+        """The kind of what an expression gives, where it is an element or made from one."""
+        if (root := source(value)) is not None:
+            return kinds.get(root)
+        if isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Add, ast.Sub)):
+            return kind_of(value.left) or kind_of(value.right)
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _SAME_KIND_BUILTINS and value.args:
+            return kind_of(value.args[0])
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Call) and getattr(value.func.func, "id", None) == "type" and value.func.args:
+            return kind_of(value.func.args[0])  # `type(vir)(p0, ..., p8)`: made as its model is
+        return None
+
+    for node in ast.walk(tree):  # `inv_cell[i] = wp.inverse(cell[i])`: what is stored says what the array holds
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and (root := source(node.targets[0])) is not None and ndims[root]:
+            if (kind := kind_of(node.value)) is not None:
+                used_as(root, kind)
+    return kinds
 
 
 def _fields_read(kernel) -> dict[str, set[str]]:

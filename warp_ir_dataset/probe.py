@@ -101,7 +101,7 @@ class ImportServer:
             if status is None:
                 _kill(pid)
                 self._reply(None)
-                return _failed(target, "import-timeout", f"still importing after {timeout:g}s; stopped")
+                return _failed(target, "import-timeout", f"still importing after {timeout:g}s; stopped (--module-timeout sets the limit)")
             exit_code = status["exit"]
         except (_ServerGone, OSError):  # the module's process ended the server: it costs that module only
             self._stop_server()
@@ -230,7 +230,7 @@ def _extract_overload(kernel, concrete, target: ModuleTarget, where: str, defaul
     except Exception as e:  # noqa: BLE001 - a user object can fail in any way while read
         reason, message = (e.reason, str(e)) if isinstance(e, ReconstructionError) else ("reconstruction-error", f"{type(e).__name__}: {e}")
         if defaulted and reason in ("codegen-error", "reconstruction-error"):  # the types were ours, not the author's
-            reason, message = "generic-without-overload", f"a generic kernel with no wp.overload does not build with float32 for every Any: {message}"
+            reason, message = "generic-without-overload", f"a generic kernel with no wp.overload builds with none of the types tried for its Any arguments: {message}"
         return None, {"kernel": kernel.key, "reason": reason, "message": message[:MESSAGE_CHARS], "origin": where}
     if differs is not None:  # a row's code must be the code of the kernel it names
         return None, {"kernel": kernel.key, "reason": "differs-from-original", "message": differs, "origin": where}

@@ -54,6 +54,7 @@ class _ModuleIndex:
     bindings: dict[str, ast.stmt]
     overloads: dict[str, list[ast.stmt]]  # a name defined by several `def`s (Warp function overloads)
     star_imports: list[ast.ImportFrom]  # `from x import *`, in the file's order
+    conditional: frozenset[str]  # names whose last binding sits under an `if` or `try`: it may not have run
 
 
 def _bound_names(stmt: ast.stmt) -> list[str]:
@@ -65,15 +66,16 @@ def _bound_names(stmt: ast.stmt) -> list[str]:
     return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
 
 
-def _top_level(body: list[ast.stmt]):
+def _top_level(body: list[ast.stmt], conditional: bool = False):
+    """The module's statements with whether each sits under an ``if`` or ``try``."""
     for stmt in body:
         if isinstance(stmt, (ast.If, ast.Try)):  # `if TYPE_CHECKING:`, `try: import x` ...
-            yield from _top_level(stmt.body)
+            yield from _top_level(stmt.body, True)
             for handler in getattr(stmt, "handlers", []):
-                yield from _top_level(handler.body)
-            yield from _top_level(stmt.orelse)
+                yield from _top_level(handler.body, True)
+            yield from _top_level(stmt.orelse, True)
         else:
-            yield stmt
+            yield stmt, conditional
 
 
 @lru_cache(maxsize=None)
@@ -88,14 +90,16 @@ def _index(module_name: str) -> _ModuleIndex | None:
     bindings: dict[str, ast.stmt] = {}
     defs: dict[str, list[ast.stmt]] = {}
     stars: list[ast.ImportFrom] = []
-    for stmt in _top_level(ast.parse(source).body):
+    conditional: set[str] = set()
+    for stmt, under_condition in _top_level(ast.parse(source).body):
         if isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names):
             stars.append(stmt)
         for name in _bound_names(stmt):
             bindings[name] = stmt  # the last binding wins, as when Python runs the module
+            (conditional.add if under_condition else conditional.discard)(name)
             if isinstance(stmt, ast.FunctionDef):
                 defs.setdefault(name, []).append(stmt)
-    return _ModuleIndex(source, bindings, {k: v for k, v in defs.items() if len(v) > 1}, stars)
+    return _ModuleIndex(source, bindings, {k: v for k, v in defs.items() if len(v) > 1}, stars, frozenset(conditional))
 
 
 # -- names a piece of code reads ---------------------------------------------------------------
@@ -228,6 +232,9 @@ class _Emitter:
         stmt = index.bindings.get(name) if index else None
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             self.imported(name, module, stmt, value, attrs)
+        elif index is not None and name in index.conditional and isinstance(stmt, (ast.Assign, ast.AnnAssign)) and _plain(value):
+            # `if configured: scalar_t = ...`: the statement may be one that did not run; the value did.
+            self.value(name, value, attrs)
         elif stmt is not None and self.is_users(module):
             # Every `@wp.func def name` of the file: Warp keeps them all as overloads of one function.
             stmts = index.overloads.get(name, [stmt]) if _warp.is_user_function(value) else [stmt]
@@ -359,6 +366,16 @@ class _Emitter:
         return own_name
 
 
+def _plain(value) -> bool:
+    """A value `_Emitter.expression` writes as a literal or a Warp type, naming nothing of the user's."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    try:
+        return _warp.type_expression(value, lambda cls: None) is not None
+    except Exception:  # an object whose comparisons raise (a NumPy array) is no Warp type
+        return False
+
+
 def _annotation_values(fn: ast.FunctionDef, types: dict) -> dict:
     """Names that argument annotations read, with the values Warp's evaluated types imply:
     ``x: vec2`` → the type; ``x: wp.array(dtype=vec2)`` or ``wp.array[vec2]`` → its dtype."""
@@ -485,7 +502,7 @@ def _emit(kernel, fn, text, node, package, namespaces, trees) -> Reconstructed:
 
 # -- is the text faithful? ---------------------------------------------------------------------
 _LINE_MARK = re.compile(r"<L \d+>")
-_NUMBERED = re.compile(r"\b([A-Za-z]\w*?)_\d+\b")
+_NUMBERED = re.compile(r"\b(_*[A-Za-z]\w*?)_\d+\b")  # `_cn_counting_1` too: a private function's overloads
 _HASHED = re.compile(r"_[0-9a-f]{7,}\b")
 
 
