@@ -7,7 +7,8 @@ the card and the report read (``reports/baselines.json``).
         [--tasks compile,decompile] [--baselines nearest,empty-body] [--limit N] [--workers 2]
         [--work /tmp/wirds-baselines] [--out reports/baselines.json]
 
-Results already in OUT for other configs, tasks or baselines are kept (``--baselines reference``
+A run that resumed evaluations can take their speeds from the report of the run it resumed
+(``--speeds-from``). Results already in OUT for other configs, tasks or baselines are kept (``--baselines reference``
 adds the rows' own answers, which must all pass, to the same table). Resumable: a finished evaluation (its summary and its wall time in WORK) is not run again, and an
 interrupted one goes on where it stopped (``evaluate`` appends outcomes as they come); the wall
 time of a resumed run is then only its last part, so the speed figure is left out for it.
@@ -67,6 +68,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", type=Path, default=Path("/tmp/wirds-baselines"))
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "baselines.json")
+    parser.add_argument("--speeds-from", type=Path, default=None,
+                        help="an earlier report whose speeds stand for the evaluations this run resumed (their own wall time is only their last part)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     results = []
@@ -76,6 +79,14 @@ def main() -> None:
                 result = score(args.data, args.work, config, task, baseline, args.limit, args.workers)
                 print(json.dumps(result), flush=True)
                 results.append(result)
+    speed_rows = None
+    if args.speeds_from:
+        earlier = json.loads(args.speeds_from.read_text())
+        speeds = {(r["config"], r["task"], r["baseline"]): r["candidates_per_second_per_worker"] for r in earlier["results"]}
+        for r in results:
+            if r["candidates_per_second_per_worker"] is None and speeds.get((r["config"], r["task"], r["baseline"])) is not None:
+                r["candidates_per_second_per_worker"] = speeds[(r["config"], r["task"], r["baseline"])]
+                speed_rows = f"candidates/s per worker as measured on {earlier['rows']}, {args.workers} workers, which this run resumed"
     limit = f" --limit {args.limit}" if args.limit else ""
     report = {
         "commands": [
@@ -87,6 +98,7 @@ def main() -> None:
                    + ("a GPU" if Path("/dev/nvidia0").exists() else "no GPU (cuda compile candidates scored as far as NVRTC compiles them)"),
         "rows": "the whole test split" if not args.limit else f"the first {args.limit} test rows (by id) of each config",
         "results": results,
+        **({"speed_rows": speed_rows} if speed_rows else {}),
     }
     before = json.loads(args.out.read_text()) if args.out.exists() else {}
     if before.get("rows") == report["rows"]:  # runs of other configs, tasks or baselines on the same rows are kept

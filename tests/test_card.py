@@ -176,11 +176,13 @@ def test_baselines_scored_by_the_benchmark_appear_in_the_card_and_the_report(tmp
     assert result["pass_rate"] == 0.25 and result["candidates_per_second_per_worker"] == 1.0
     (reports).mkdir()
     (reports / "baselines.json").write_text(json.dumps({"commands": ["python -m warp_ir_dataset.predict ..."], "machine": "2 cores",
-                                                         "rows": "the whole test split", "results": [result]}))
+                                                         "rows": "the whole test split", "results": [result],
+                                                         "speed_rows": "as measured on the first 4 rows"}))
     write_card(folder, reports, workers=1)
     card, report = (folder / "README.md").read_text(), (reports / "dataset_report.md").read_text()
     assert "| `cpu` | decompile | `nearest` | 4 | 1 | 2 | 1 | 0 | 0 | 0 | 25.0% | 1.0 |" in card
     assert "| `nearest` | 1/4 |" in report
+    assert "Speed: as measured on the first 4 rows." in card
 
 
 def test_a_real_split_is_reported_apart_from_the_synthetic_rows(tmp_path, monkeypatch):

@@ -356,6 +356,7 @@ def baselines_section(reports: Path, brief: bool = False) -> str:
         "token shingles), its kernel's names rewritten to the row's; `empty-body` answers with the row's kernel with "
         f"nothing in its body; `reference` is each row's own answer, which must pass. Scored on {report['rows']}, {report['machine']}:\n\n"
         + _table(["config", "task", "baseline", "candidates", *outcomes, "pass rate", "candidates/s per worker"], rows)
+        + (f"\n\nSpeed: {report['speed_rows']}." if report.get("speed_rows") else "")
         + f"\n\n```bash\n{commands}\n```"
     )
 

@@ -4,7 +4,8 @@ and folds every tile and scalar no later statement read into the kernel's output
 
 Tile shapes are tuples of ``wp.constant`` names declared at module level (Warp needs
 compile-time tile shapes). ``tile_matmul``/``tile_cholesky``/``tile_*_solve``/``tile_fft`` are
-left out: their codegen needs a target architecture the dataset's codegen path does not set.
+left out: built for no device, Warp generates their portable code, not the MathDx calls a GPU
+build links, so a cuda row would not be the code a GPU compiles.
 """
 from __future__ import annotations
 
