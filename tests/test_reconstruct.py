@@ -25,6 +25,15 @@ def _import(path, name):
     return module
 
 
+def _only_kernel(tmp_path, name: str, text: str):
+    """The one kernel a module of ``text`` registers, imported from a file as ``name``."""
+    path = tmp_path / f"{name}.py"
+    path.write_text(text)
+    _warp.init()
+    (kernel,) = _warp.registered_kernels(_import(path, name).__name__)
+    return kernel
+
+
 @settings(max_examples=examples(40))
 @given(seed=st.integers(0, 2**62))
 @example(seed=43852)  # a factory-made kernel (found exploring): written back at module level, under its own name
@@ -106,20 +115,17 @@ def test_a_name_read_through_import_star_and_imported_by_name_elsewhere_is_one_d
 def test_a_name_last_bound_under_a_condition_that_did_not_hold_is_written_as_its_value(tmp_path, monkeypatch):
     # warpSPHCore's type_config.py: `scalar_t` rebound under `if _pre_precision is not None:`, a
     # branch that did not run; writing that statement made the rebuilt module raise on import (6 of
-    # its 40 kernels). A conditionally bound struct still needs its statement, and one bound
-    # unconditionally after the condition keeps its own.
-    path = tmp_path / "wirds_conditional.py"
-    path.write_text("import warp as wp\n\n\ndef _resolve(v):\n    if v != 'half':\n        raise ValueError(v)\n    return wp.float16\n\n\n"
-                    "_pre = None\nscalar_t = wp.float32\nif _pre is not None:\n    scalar_t = _resolve(str(_pre))\n"
-                    "try:\n    width = int('4')\nexcept ValueError:\n    width = 5\n"
-                    "if True:\n    scale = 2.0\nscale = 3.0\n\n\n"
-                    "@wp.kernel\ndef k(a: wp.array(dtype=scalar_t)):\n    i = wp.tid()\n    a[i] = scalar_t(scale) * a[i] + scalar_t(width)\n")
-    _warp.init()
-    module = _import(path, "wirds_conditional")
-    made = reconstruct(_warp.registered_kernels(module.__name__)[0])
+    # its 40 kernels). A name bound in a `try` that ran is written as its value too, and one
+    # bound unconditionally after the condition keeps its own statement.
+    kernel = _only_kernel(tmp_path, "wirds_conditional", "import warp as wp\n\n\ndef _resolve(v):\n    if v != 'half':\n        raise ValueError(v)\n    return wp.float16\n\n\n"
+                                                         "_pre = None\nscalar_t = wp.float32\nif _pre is not None:\n    scalar_t = _resolve(str(_pre))\n"
+                                                         "try:\n    width = int('4')\nexcept ValueError:\n    width = 5\n"
+                                                         "if True:\n    scale = 2.0\nscale = 3.0\n\n\n"
+                                                         "@wp.kernel\ndef k(a: wp.array(dtype=scalar_t)):\n    i = wp.tid()\n    a[i] = scalar_t(scale) * a[i] + scalar_t(width)\n")
+    made = reconstruct(kernel)
     assert "scalar_t = wp.float32" in made.python_source and "_resolve" not in made.python_source
     assert "width = 4" in made.python_source and "scale = 3.0" in made.python_source
-    assert differs_from_original(_warp.registered_kernels(module.__name__)[0], made, "wirds_check_conditional") is None
+    assert differs_from_original(kernel, made, "wirds_check_conditional") is None
 
 
 def test_the_fields_a_generic_kernel_reads_of_an_argument_include_those_its_functions_read(tmp_path):
@@ -137,14 +143,10 @@ def test_the_fields_a_generic_kernel_reads_of_an_argument_include_those_its_func
 def test_a_kernel_with_a_library_backed_tile_builtin_is_built_as_warp_builds_it_without_a_device(tmp_path):
     # `tile_matmul` reads the build's target architecture, which Warp sets only when it builds for
     # a device: nvalchemiops' two tile_matmul kernels were `codegen-error` (KeyError 'output_arch').
-    path = tmp_path / "wirds_tile_matmul.py"
-    path.write_text("import warp as wp\n\nTILE = 8\n\n\n@wp.kernel\ndef mm(a: wp.array2d(dtype=float), b: wp.array2d(dtype=float), c: wp.array2d(dtype=float)):\n"
-                    "    i, j = wp.tid()\n    acc = wp.tile_zeros(shape=(TILE, TILE), dtype=float)\n"
-                    "    wp.tile_matmul(wp.tile_load(a, shape=(TILE, TILE)), wp.tile_load(b, shape=(TILE, TILE)), acc)\n"
-                    "    wp.tile_store(c, acc)\n")
-    _warp.init()
-    module = _import(path, "wirds_tile_matmul")
-    (kernel,) = _warp.registered_kernels(module.__name__)
+    kernel = _only_kernel(tmp_path, "wirds_tile_matmul", "import warp as wp\n\nTILE = 8\n\n\n@wp.kernel\ndef mm(a: wp.array2d(dtype=float), b: wp.array2d(dtype=float), c: wp.array2d(dtype=float)):\n"
+                                                         "    i, j = wp.tid()\n    acc = wp.tile_zeros(shape=(TILE, TILE), dtype=float)\n"
+                                                         "    wp.tile_matmul(wp.tile_load(a, shape=(TILE, TILE)), wp.tile_load(b, shape=(TILE, TILE)), acc)\n"
+                                                         "    wp.tile_store(c, acc)\n")
     made = reconstruct(kernel)
     assert differs_from_original(kernel, made, "wirds_check_tile_matmul") is None
     with _warp.LoadedKernel(made.python_source, "wirds_tile_matmul_row", made.kernel_name) as loaded:
@@ -156,17 +158,13 @@ def test_an_any_value_the_kernel_indexes_or_measures_is_tried_as_a_vector_or_a_m
     # nvalchemiops' integrators: `v = velocities[i]; v[0]`, `wp.determinant(cell)`, a pressure
     # tensor stored as 9 values, a helper reading its argument as a matrix, an output holding an
     # inverse; 50 of its generic kernels without wp.overload failed with float32 for every Any.
-    path = tmp_path / "wirds_any_kinds.py"
-    path.write_text("import warp as wp\nfrom typing import Any\n\n\n@wp.func\ndef drag(h: Any, v: Any):\n    return h[0, 0] * v\n\n\n@wp.kernel\n"
-                    "def kinetic(velocities: wp.array(dtype=Any), masses: wp.array(dtype=Any), cells: wp.array(dtype=Any),\n"
-                    "            scale: Any, tensors: wp.array(dtype=Any), h_dot: wp.array(dtype=Any), out: wp.array2d(dtype=Any),\n"
-                    "            inverses: wp.array(dtype=Any), tensors_out: wp.array(dtype=Any)):\n"
-                    "    i = wp.tid()\n    v = velocities[i]\n    m = masses[i]\n    p = tensors[i]\n"
-                    "    out[i, 0] = m * v[0] * v[1] * wp.determinant(cells[i]) + wp.length(scale) + cells[i][0][1] + p[8] + drag(h_dot[0], m)\n"
-                    "    inverses[i] = wp.inverse(cells[i])\n    tensors_out[i] = type(p)(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8])\n")
-    _warp.init()
-    module = _import(path, "wirds_any_kinds")
-    (kernel,) = _warp.registered_kernels(module.__name__)
+    kernel = _only_kernel(tmp_path, "wirds_any_kinds", "import warp as wp\nfrom typing import Any\n\n\n@wp.func\ndef drag(h: Any, v: Any):\n    return h[0, 0] * v\n\n\n@wp.kernel\n"
+                                                       "def kinetic(velocities: wp.array(dtype=Any), masses: wp.array(dtype=Any), cells: wp.array(dtype=Any),\n"
+                                                       "            scale: Any, tensors: wp.array(dtype=Any), h_dot: wp.array(dtype=Any), out: wp.array2d(dtype=Any),\n"
+                                                       "            inverses: wp.array(dtype=Any), tensors_out: wp.array(dtype=Any)):\n"
+                                                       "    i = wp.tid()\n    v = velocities[i]\n    m = masses[i]\n    p = tensors[i]\n"
+                                                       "    out[i, 0] = m * v[0] * v[1] * wp.determinant(cells[i]) + wp.length(scale) + cells[i][0][1] + p[8] + drag(h_dot[0], m)\n"
+                                                       "    inverses[i] = wp.inverse(cells[i])\n    tensors_out[i] = type(p)(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8])\n")
     assert _warp._value_kinds(kernel) == {"velocities": ("vector", 3), "cells": ("matrix",), "scale": ("vector", 3), "tensors": ("vector", 9),
                                           "h_dot": ("matrix",), "inverses": ("matrix",), "tensors_out": ("vector", 9)}
     first = next(_warp.default_overloads(kernel))
