@@ -500,8 +500,9 @@ def default_overloads(kernel, most: int = 12):
     """Concrete overloads to try, most likely first, for a generic kernel that declared none:
     typed as launches most often type it. Every ``Any`` scalar argument or array dtype is
     ``float32``, except an ``Any`` argument whose fields the kernel reads (``state.positions``):
-    that one is first each of the user's structs in the kernel's globals that has those fields
-    (all ``float32`` is tried last). Yields
+    that one is first each of the user's structs in the kernel's globals that has those fields;
+    and one whose values the kernel uses as vectors or matrices (:func:`_value_kinds`): first
+    ``vec3f`` (or as long as it is indexed) or ``mat33f``. All ``float32`` is tried last. Yields
     at most ``most``, each registered while the caller tries it (:func:`drop_overload` removes a
     failed one); nothing when another generic type (a vector of ``Any`` length) has no default."""
     import itertools
@@ -512,23 +513,16 @@ def default_overloads(kernel, most: int = 12):
 
     fields = _fields_read(kernel)
     kinds = _value_kinds(kernel)
-    def guess(kind: tuple | None) -> list:
-        if kind is None:
-            return [wp.float32]
-        if kind[0] == "matrix":
-            return [wp.mat33f, wp.float32]
-        return [wp.vec3f if kind[1] == 3 else wp.types.vector(length=kind[1], dtype=wp.float32), wp.float32]
-
     structs = sorted({id(v): v for v in kernel.func.__globals__.values() if isinstance(v, codegen.Struct)}.values(), key=lambda s: s.key)
     options = []
     for arg in kernel.adj.args:
         t = arg.type
         if t is typing.Any:
             read = fields.get(arg.label)
-            options.append([s for s in structs if read <= set(s.vars)] + [wp.float32] if read else guess(kinds.get(arg.label)))
+            options.append([s for s in structs if read <= set(s.vars)] + [wp.float32] if read else _likely_types(kinds.get(arg.label)))
         elif types.is_array(t) and t.dtype is typing.Any:
             try:
-                options.append([type(t)(dtype=d, ndim=t.ndim) for d in guess(kinds.get(arg.label))])
+                options.append([type(t)(dtype=d, ndim=t.ndim) for d in _likely_types(kinds.get(arg.label))])
             except Exception:  # noqa: BLE001 - an array kind whose constructor takes other arguments
                 return
         elif types.type_is_generic(t):
@@ -539,6 +533,17 @@ def default_overloads(kernel, most: int = 12):
     tried = [c for c in itertools.islice(itertools.product(*options), most) if c != fallback][: most - 1]
     for concrete in [*tried, fallback]:
         yield wp.overload(kernel, list(concrete))
+
+
+def _likely_types(kind: tuple | None) -> list:
+    """The types to try, most likely first, for an ``Any`` value of a kind (:func:`_value_kinds`)."""
+    import warp as wp
+
+    if kind is None:
+        return [wp.float32]
+    if kind[0] == "matrix":
+        return [wp.mat33f, wp.float32]
+    return [wp.vec3f if kind[1] == 3 else wp.types.vector(length=kind[1], dtype=wp.float32), wp.float32]
 
 
 _VECTOR_BUILTINS = frozenset({"length", "length_sq", "normalize", "dot", "cross", "outer"})
