@@ -92,7 +92,7 @@ def main() -> None:
         "commands": [
             f"python -m warp_ir_dataset.predict --data {args.data} --config CONFIG --task TASK --with BASELINE{limit} --out P",
             f"python -m warp_ir_dataset.evaluate P --data {args.data} --config CONFIG --task TASK --workers {args.workers}",
-            "or all of them: ./dev python benchmarks/baselines.py" + (f" --limit {args.limit}" if args.limit else ""),
+            f"or all of them: ./dev python benchmarks/baselines.py --baselines {args.baselines}" + (f" --limit {args.limit}" if args.limit else ""),
         ],
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, "
                    + ("a GPU" if Path("/dev/nvidia0").exists() else "no GPU (cuda compile candidates scored as far as NVRTC compiles them)"),
