@@ -571,11 +571,9 @@ def _value_kinds(kernel) -> dict[str, tuple]:
 @functools.lru_cache(maxsize=1024)
 def _kinds_used(fn, roots: tuple[tuple[str, int], ...], depth: int) -> dict[str, tuple]:
     import inspect
-    import textwrap
 
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
+    tree = _function_tree(fn)
+    if tree is None:
         return {}
     ndims = dict(roots)
 
@@ -654,13 +652,23 @@ FIELDS_FOLLOWED_CALLS = 3  # how deep calls are followed: a helper of a helper o
 
 
 @functools.lru_cache(maxsize=1024)
-def _fields_read_by(fn, depth: int) -> dict[str, set[str]]:
+def _function_tree(fn) -> ast.AST | None:
+    """A Python function's parsed source (read once for the fields and the kinds it uses), or None."""
     import inspect
     import textwrap
 
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        return ast.parse(textwrap.dedent(inspect.getsource(fn)))
     except (OSError, TypeError, SyntaxError):
+        return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _fields_read_by(fn, depth: int) -> dict[str, set[str]]:
+    import inspect
+
+    tree = _function_tree(fn)
+    if tree is None:
         return {}
     read: dict[str, set[str]] = {}
     for node in ast.walk(tree):
