@@ -162,9 +162,9 @@ def test_bad_shards_in_the_output_are_refused_and_kept(tmp_path, kind):
 def test_a_limited_last_shard_is_the_full_shards_prefix(config):
     # The build computes only the slots its last shard's cut should need; the files must be
     # those a full shard cut at the same place would give.
-    from warp_ir_dataset.pipeline import ShardTask, build_shard, smallest_prefix_reaching, text_chars
+    from warp_ir_dataset.pipeline import ShardTask, build_shard, encode, smallest_prefix_reaching, text_chars
     from warp_ir_dataset.sources import GeneratedSource
-    from warp_ir_dataset.validate import ValidationPlan
+    from warp_ir_dataset.validate import BATCH, ValidationPlan
 
     full_task = ShardTask(config, GeneratedSource(11), 2, 30, "test", ValidationPlan("none"))
     full = build_shard(full_task)
@@ -179,6 +179,11 @@ def test_a_limited_last_shard_is_the_full_shards_prefix(config):
     goal = text_chars(full.table.slice(0, 7)) - 1
     by_text = build_shard(ShardTask(config, GeneratedSource(11), 2, 30, "test", ValidationPlan("none"), text_goal=goal))
     assert comparable(by_text.table.to_pylist()) == comparable(full.table.slice(0, 7).to_pylist()) and by_text.exact_prefix
+    # A goal in encoded bytes is looked at every BATCH slots: it stops at the first such slot
+    # whose rows reach it.
+    goal = encode(full_task, full.table, full.splits, 9, None).size
+    by_bytes = build_shard(ShardTask(config, GeneratedSource(11), 2, 30, "test", ValidationPlan("none"), byte_goal=goal))
+    assert comparable(by_bytes.table.to_pylist()) == comparable(full.table.slice(0, BATCH).to_pylist()) and by_bytes.exact_prefix
 
 
 def test_the_last_shard_stops_a_few_rows_past_its_cut(tmp_path, monkeypatch):
@@ -412,6 +417,29 @@ def test_a_limited_last_shard_with_a_rejected_row_is_built_again_in_full(tmp_pat
     ids = lambda folder: pq.read_table(folder / "cpu" / f"train-{last:05d}.parquet", columns=["id"]).column("id").to_pylist()  # noqa: E731
     small, large = ids(tmp_path / "small"), ids(tmp_path / "large")
     assert small and small == large[: len(small)] and len(small) < len(large)
+
+
+def test_a_validated_build_compiles_and_launches_only_about_the_rows_its_last_shard_keeps(tmp_path, monkeypatch):
+    # Compiling is the dear part of a build: the last shard verifies its slots batch by batch
+    # and stops once the rows kept reach the bytes its cut needs, not at a guessed slot count.
+    from warp_ir_dataset import build as build_module
+    from warp_ir_dataset import pipeline
+    from warp_ir_dataset.cli import run_cli
+    from warp_ir_dataset.contract import Contract
+    from warp_ir_dataset.execute import Behaviour
+    from warp_ir_dataset.validate import BATCH
+
+    launched = []
+
+    def fake_run_kernels(requests, *a, **kw):  # a cpu row is compiled by its launch
+        launched.extend(requests)
+        return [Behaviour(Contract((1,), ()), {}, {}) for _ in requests]
+
+    monkeypatch.setattr(pipeline, "run_kernels", fake_run_kernels)
+    out = tmp_path / "v"
+    run_cli(build_module.main, "build", ["--config", "cpu", "--target-mb", "0.1", "--out", str(out), "--validate", "all", "--workers", "1", "--quiet"])
+    kept = sum(pq.read_metadata(p).num_rows for p in (out / "cpu").glob("*.parquet"))
+    assert 0 < kept < len(launched) <= kept + BATCH, (kept, len(launched))
 
 
 def test_a_build_smaller_than_one_shard_builds_only_the_slots_its_cut_needs(tmp_path, monkeypatch):

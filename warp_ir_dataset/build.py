@@ -62,10 +62,10 @@ class BuildOptions:
     def command(self) -> str:
         return command_line(self.identity)
 
-    def task(self, index: int, slot_limit: int | None = None, text_goal: int | None = None) -> ShardTask:
+    def task(self, index: int, slot_limit: int | None = None, text_goal: int | None = None, byte_goal: int | None = None) -> ShardTask:
         return ShardTask(
             self.config, GeneratedSource(self.seed), index, self.rows_per_shard, self.command, self.validation, slot_limit, text_goal,
-            identity=to_json(self.identity), max_code_chars=self.max_code_chars,
+            byte_goal, identity=to_json(self.identity), max_code_chars=self.max_code_chars,
         )
 
 
@@ -293,13 +293,13 @@ class _Target:
         self.next_submit = max(self.next_submit, self.next_accept)
         while self.next_submit in self.ready or self.next_submit in self.pending or self.full_on_disk(self.next_submit):
             self.next_submit += 1
-        planned = self.accepted_bytes + self.bytes_per_row * opts.rows_per_shard * (
-            len(self.pending) + len(self.ready) + sum(1 for j in self.on_disk if j >= self.next_accept)
-        )
+        ahead = len(self.pending) + len(self.ready) + sum(1 for j in self.on_disk if j >= self.next_accept)
+        planned = self.accepted_bytes + self.bytes_per_row * opts.rows_per_shard * ahead
         if planned >= opts.target_bytes and self.pending:
             return None
         bytes_per_text = self.built_bytes / self.built_text if self.built_text else None
-        return self.next_submit, _last_shard_cut(opts, opts.target_bytes - planned, self.bytes_per_row, self.summary.rows > 0, bytes_per_text)
+        cut = _last_shard_cut(opts, opts.target_bytes - planned, self.bytes_per_row, self.summary.rows > 0, bytes_per_text, exact=not ahead)
+        return self.next_submit, cut
 
 
 class _BuildPlan:
@@ -381,24 +381,36 @@ LAST_SHARD_MARGIN = 1.2
 GUESSED_SIZE_MARGIN = 2.0
 
 
+# Whatever the estimate, the shard itself stops once its kept rows encode to the bytes still
+# needed (with this margin when shards still being built make that an estimate; a few bytes
+# over when it is exact, for the metadata the cut adds): its later slots are neither built nor
+# compiled. The limits above bound it when its rows are smaller than expected.
+BYTE_GOAL_MARGIN = 1.04
+BYTE_GOAL_SLACK = 1024
+
+
 class LastShardCut(NamedTuple):
     slot_limit: int | None
     text_goal: int | None
+    byte_goal: int | None = None
 
 
 WHOLE_SHARD = LastShardCut(None, None)
 
 
-def _last_shard_cut(opts: BuildOptions, remaining: float, bytes_per_row: float, known: bool, bytes_per_text: float | None) -> LastShardCut:
+def _last_shard_cut(opts: BuildOptions, remaining: float, bytes_per_row: float, known: bool, bytes_per_text: float | None,
+                    exact: bool = False) -> LastShardCut:
     """Where the shard being submitted may stop: anywhere before its last slot only when it
-    is expected to be the build's last shard."""
+    is expected to be the build's last shard (``exact``: no other shard is being built, so
+    ``remaining`` is what the cut needs, not an estimate)."""
     if remaining >= bytes_per_row * opts.rows_per_shard:
         return WHOLE_SHARD
+    byte_goal = int(max(remaining, 0) * (1.0 if exact else BYTE_GOAL_MARGIN)) + BYTE_GOAL_SLACK
     if bytes_per_text:
-        return LastShardCut(None, int(max(remaining, 0) / bytes_per_text * TEXT_GOAL_MARGIN) + 1)
+        return LastShardCut(None, int(max(remaining, 0) / bytes_per_text * TEXT_GOAL_MARGIN) + 1, byte_goal)
     margin = LAST_SHARD_MARGIN * (1.0 if known else GUESSED_SIZE_MARGIN)
     slots = int(max(remaining, 0) / bytes_per_row * margin) + 8
-    return LastShardCut(slots, None) if slots < opts.rows_per_shard else WHOLE_SHARD
+    return LastShardCut(slots, None, byte_goal) if slots < opts.rows_per_shard else LastShardCut(None, None, byte_goal)
 
 
 def _refuse_shards_beyond(folder: Path, index: int, on_disk: dict[int, OnDisk]) -> None:

@@ -54,6 +54,9 @@ class ShardTask:
     # last shard's cut is known in encoded bytes, which follow the text far more closely than
     # they follow a count of rows. Like ``slot_limit``, it only shortens the prefix built.
     text_goal: int | None = None
+    # Also stop once the rows kept so far (verified where verification picks them) encode to
+    # this many bytes: the last shard then compiles and launches only the rows its cut keeps.
+    byte_goal: int | None = None
     split: str | None = None  # every row goes to this split; None: train or test by structure
     identity: str = ""  # the build's or extraction's settings as JSON (see identity.py): what the card reads
     max_code_chars: int | None = None  # a row's generated code (CODE_COLUMNS) at most; None: the source's default
@@ -276,6 +279,8 @@ class _ShardBuilder:
         self.structures: dict[str, int] = {}
         self.done = 0
         self.text = 0  # text_chars of the filled slots
+        self.unverified: list[int] = []  # filled slots awaiting the compiler (and the launch), in order
+        self.reached = False  # the kept rows reach the task's byte goal: no more slots
 
     def fill(self, slot: int) -> _Slot | None:
         """The slot's row from the next candidates of its stream; None when the stream is spent."""
@@ -334,7 +339,7 @@ class _ShardBuilder:
     def wants(self, slot: int) -> bool:
         """Whether the shard still fills ``slot`` (slots come in order)."""
         goal, count = self.task.text_goal, self.slot_count
-        return not self.spent and (count is None or slot < count) and (goal is None or self.text < goal)
+        return not self.spent and not self.reached and (count is None or slot < count) and (goal is None or self.text < goal)
 
     def compiles(self, slot: int) -> bool:
         return self.task.validation.selects(self.source.sample_seed, self.task.shard_index, slot)
@@ -343,6 +348,7 @@ class _ShardBuilder:
         slot = 0
         while self.wants(slot):
             self.add_slot(slot)
+            self.after_slot(slot)
             slot += 1
         return self.checked_rows()
 
@@ -352,8 +358,26 @@ class _ShardBuilder:
             self.spent = True
             return
         self.slots.append(filled)
+        if self.verifies(slot, filled):
+            self.unverified.append(slot)
         self.text += _chars(filled.row, GOAL_COLUMNS)
         self.progress()  # rows awaiting the compiler count too: being built
+
+    def after_slot(self, slot: int) -> None:
+        """Verify the slots awaiting it once they make a batch, and see whether the rows kept
+        so far reach the byte goal (every batch of slots: encoding is not free)."""
+        if len(self.unverified) >= BATCH:
+            self.verify_unverified()
+        goal = self.task.byte_goal
+        if goal is None or (slot + 1) % BATCH or self.reached:
+            return
+        if self._kept_bytes() >= goal:
+            self.verify_unverified()  # a replaced or dropped row may leave the goal unreached
+            self.reached = self._kept_bytes() >= goal
+
+    def _kept_bytes(self) -> int:
+        kept = [s for s in self.slots if s is not None]
+        return encode(self.task, rows_to_table([s.row for s in kept]), [s.split for s in kept], len(kept), None).size
 
     def verifies(self, slot: int, filled: _Slot) -> bool:
         """Whether a filled slot is compiled (and, where its source executes rows, launched):
@@ -364,12 +388,13 @@ class _ShardBuilder:
     def executes(self) -> bool:
         return self.source.executes and self.task.validation.execute
 
-    def checked_rows(self) -> list[dict]:
-        """The filled slots' rows after verification (a rejected row replaced by its stream's
-        next candidate, or dropped when there is none)."""
-        slots = self.slots
-        picked = [s for s, filled in enumerate(slots) if self.verifies(s, filled)]
-        # One batch at a time: amortizes the compiler's headers and keeps the progress line moving.
+    def verify_unverified(self) -> None:
+        """Verify the slots awaiting it (a rejected row replaced by its stream's next candidate,
+        or dropped when there is none), one batch at a time: a batch amortizes the compiler's
+        headers and keeps the progress line moving. Batches are cut at the same slots however
+        far the shard is filled, so a shard that stops early verifies its prefix as a whole
+        shard does."""
+        slots, picked, self.unverified = self.slots, self.unverified, []
         for start in range(0, len(picked), BATCH):
             batch = picked[start : start + BATCH]
             verdicts = self._verify([slots[s] for s in batch])
@@ -385,7 +410,11 @@ class _ShardBuilder:
                     self._keep(slots[slot], verdict)
             self.builds.checked += len(batch)
             self.on_row(self.done, self.builds.checked)  # no new rows, but the compiler's progress
-        kept = [s for s in slots if s is not None]
+
+    def checked_rows(self) -> list[dict]:
+        """The filled slots' rows after verification."""
+        self.verify_unverified()
+        kept = [s for s in self.slots if s is not None]
         self.counts.rows = len(kept)
         self.splits = [s.split for s in kept]
         return [s.row for s in kept]
@@ -493,6 +522,8 @@ def build_shards(tasks: tuple[ShardTask, ...], on_row: OnProgress | None = None)
         for b in filling:
             b.add_slot(slot)
             builds.slot_filled(b.task.config)
+        for b in filling:  # after the slot: a replacement is built by its own device alone
+            b.after_slot(slot)
         slot += 1
     return tuple(_result(b, b.checked_rows()) for b in builders)
 
