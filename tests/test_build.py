@@ -474,3 +474,42 @@ def test_the_size_cap_is_an_option_the_summary_counts_what_it_drops_and_the_card
     meta = read_shard_metadata(sorted((out / "cpu").glob("train-*.parquet"))[0])
     assert meta["max_code_chars"] == "21000" and "--max-code-chars 21000" in meta["build_command"]
     assert json.loads(meta["identity"])["max_code_chars"] == 21000
+
+
+def test_a_shard_verifies_batches_side_by_side_when_its_build_lends_it_more_permits_and_its_rows_stay_the_same(monkeypatch):
+    # A one-shard build (or a build's last shard) would leave the other cores idle while its
+    # compiles run one after another. Its batches go to threads; the build's permits bound how
+    # many compile at once, and the rows (replacements of rejected ones included) do not change.
+    import hashlib
+    import threading
+    import time
+
+    from warp_ir_dataset import pipeline
+    from warp_ir_dataset.contract import Contract
+    from warp_ir_dataset.execute import Behaviour, Failure
+    from warp_ir_dataset.pipeline import Lanes, ShardTask, build_shard
+    from warp_ir_dataset.sources import GeneratedSource
+    from warp_ir_dataset.validate import ValidationPlan
+
+    running, most, lock = 0, 0, threading.Lock()
+
+    def fake_run_kernels(requests, *a, **kw):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(1.5)
+        with lock:
+            running -= 1
+        return [Behaviour(Contract((1,), ()), {}, {}) if hashlib.sha256(r.python_source.encode()).digest()[0] >= 52 else Failure("injected", "injected")
+                for r in requests]
+
+    monkeypatch.setattr(pipeline, "run_kernels", fake_run_kernels)
+    built = {}
+    for permits in (1, 2):
+        monkeypatch.setattr(pipeline, "_lanes", Lanes(threading.BoundedSemaphore(permits)))
+        most = 0
+        result = build_shard(ShardTask("cpu", GeneratedSource(5), 0, 64, "test", ValidationPlan("all")))
+        built[permits] = (result.full.files, result.rejects, most)
+    assert built[1][2] == 1 and built[2][2] == 2
+    assert built[1][1] and built[1][:2] == built[2][:2]  # rows were replaced, the same way

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -104,7 +105,7 @@ def test_a_process_started_after_a_crash_finds_the_precompiled_headers_built_and
     crashed, after = run_kernels([request(OUT_OF_BOUNDS, "past_the_end"), request(AXPY, "axpy")], timeout=60)
     assert isinstance(crashed, Failure) and crashed.reason == "launch-crashed"
     assert isinstance(after, Behaviour) and after.executable
-    headers = Path(execute._headers_folders[os.getpid()])
+    headers = Path(execute._headers_folders[(os.getpid(), threading.get_ident())])
     assert headers.parent == tmp_path / "tmp" and list(headers.glob("*.pch"))
     assert not list((tmp_path / "tmp").glob("wp_pch_*"))  # neither process made a folder of its own
 

@@ -15,7 +15,7 @@ from multiprocessing import connection, get_context
 from typing import Callable
 
 from . import _warp, lifeline, scratch
-from .pipeline import ShardResult, ShardTask, build_shards
+from .pipeline import ShardResult, ShardTask, build_shards, share_lanes
 
 Job = tuple[ShardTask, ...]  # one shard index, one task per config
 
@@ -54,7 +54,7 @@ def _before_exit() -> None:
     scratch.remove_private_temp()
 
 
-def _worker_init(queue, stop, driver_pid: int) -> None:
+def _worker_init(queue, stop, driver_pid: int, permits) -> None:
     global _row_queue, _stop
     # Stop signals reach the whole process group: the driver answers them and stops its
     # workers at a row; a worker whose driver is gone ends on its own.
@@ -62,6 +62,7 @@ def _worker_init(queue, stop, driver_pid: int) -> None:
     # Progress messages are expendable: a worker must not wait at exit for the driver to read them.
     queue.cancel_join_thread()
     _row_queue, _stop = queue, stop
+    share_lanes(permits)
     prepare_process()
 
 
@@ -128,7 +129,7 @@ class ProcessEngine:
             workers,
             mp_context=ctx,
             initializer=_worker_init,
-            initargs=(self.queue, self.stop, os.getpid()),
+            initargs=(self.queue, self.stop, os.getpid(), ctx.BoundedSemaphore(workers)),
         )
 
     def submit(self, job: Job) -> Future:

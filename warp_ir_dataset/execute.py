@@ -25,6 +25,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -475,18 +476,21 @@ _LENGTH = struct.Struct("<Q")
 # module again exits with this status, and the rest run in a fresh process.
 _FRESH_PROCESS_EXIT = 75
 _FRESH_PROCESS = Failure("fresh-process", "")
-_headers_folders: dict[int, str] = {}  # pid → its folder for its launching processes' headers
+_headers_folders: dict[tuple[int, int], str] = {}  # (pid, thread) → its folder for its launching processes' headers
 
 
 def _headers_folder() -> str:
-    """One folder per process (a forked worker makes its own), in its temp folder (a worker's
-    private one, removed with it), shared by every launching process it starts one after
-    another: one that follows a crash does not build the precompiled headers again."""
-    if os.getpid() not in _headers_folders:
+    """One folder per process and thread (a forked worker makes its own; threads of one worker
+    launch side by side, and two processes must not build the same headers at once), in its
+    temp folder (a worker's private one, removed with it), shared by every launching process it
+    starts one after another: one that follows a crash does not build the precompiled headers
+    again."""
+    key = (os.getpid(), threading.get_ident())
+    if key not in _headers_folders:
         folder = tempfile.mkdtemp(prefix="wirds-headers-")
         atexit.register(shutil.rmtree, folder, True)
-        _headers_folders[os.getpid()] = folder
-    return _headers_folders[os.getpid()]
+        _headers_folders[key] = folder
+    return _headers_folders[key]
 
 
 def run_kernels(requests: list[Request], timeout: float = DEFAULT_TIMEOUT, untrusted: bool = False,

@@ -10,7 +10,10 @@ kernel that fails is a reject.
 from __future__ import annotations
 
 import resource
+import threading
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from typing import Callable
 
@@ -96,6 +99,37 @@ class ShardTask:
             "execute": str(self.validation.execute and self.source.executes).lower(),
             "max_code_chars": str(self.code_cap),
         }
+
+
+class Lanes:
+    """How many compiles (and launches) may run at once in a build: one permit per worker,
+    shared by all of them, so a worker whose shards are done lends its core to those still
+    compiling (the last shard, a one-shard build). A shard hands its verification batches to
+    threads and goes on filling slots; each compile or launch takes a permit while it runs.
+    The rows do not depend on how many permits there are."""
+
+    def __init__(self, permits=None):
+        self.permits = permits if permits is not None else threading.BoundedSemaphore(1)
+        self.threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="wirds-verify")
+        self.in_process = threading.Lock()  # compiles in this process capture its stderr (fd 2): one at a time
+
+    def submit(self, fn, *args) -> Future:
+        return self.threads.submit(fn, *args)
+
+
+_lanes = Lanes()
+
+
+def share_lanes(permits) -> None:
+    """Use ``permits`` (a semaphore shared by a build's worker processes) for this process's compiles."""
+    global _lanes
+    _lanes = Lanes(permits)
+
+
+# Verification batches a shard may have in flight before it settles the oldest (replacing the
+# rows it rejected): a fixed count, so a replacement sees the same filled slots however fast
+# the compiles ran, and the rows stay those of the shard's task.
+VERIFY_AHEAD = 2
 
 
 @dataclass
@@ -199,8 +233,9 @@ class _SharedBuilds:
         self.waiting: dict[str, bool] = {}  # devices still to fill this slot: whether they compile it
         self.candidates: dict[tuple[int, int], KernelSpec | Exception | None] = {}  # by (stream, attempt)
         self.built: dict[str, dict[str, tuple | Exception]] = {}  # source id -> device -> result
-        self.behaviours: dict[str, object] = {}  # source id -> what executing it gave (every device's rows share it)
+        self.behaviours: dict[str, Future] = {}  # source id -> what executing it gave (every device's rows share it)
         self.checked = 0  # rows through the compiler (and the launch), all devices together: progress only
+        self.claiming = threading.Lock()  # devices' verifying threads claim the kernels they launch
 
     def begin_slot(self, with_module: dict[str, bool]) -> None:
         self.waiting, self.candidates, self.built = dict(with_module), {}, {}
@@ -280,6 +315,8 @@ class _ShardBuilder:
         self.done = 0
         self.text = 0  # text_chars of the filled slots
         self.unverified: list[int] = []  # filled slots awaiting the compiler (and the launch), in order
+        self.in_flight: deque[tuple[list[int], Future]] = deque()  # batches being verified, oldest first
+        self.counted = threading.Lock()  # counts are added to by verifying threads
         self.reached = False  # the kept rows reach the task's byte goal: no more slots
 
     def fill(self, slot: int) -> _Slot | None:
@@ -367,7 +404,10 @@ class _ShardBuilder:
         """Verify the slots awaiting it once they make a batch, and see whether the rows kept
         so far reach the byte goal (every batch of slots: encoding is not free)."""
         if len(self.unverified) >= BATCH:
-            self.verify_unverified()
+            self._submit(self.unverified[:BATCH])
+            self.unverified = self.unverified[BATCH:]
+            while len(self.in_flight) > VERIFY_AHEAD:
+                self._settle_oldest()
         goal = self.task.byte_goal
         if goal is None or (slot + 1) % BATCH or self.reached:
             return
@@ -389,27 +429,41 @@ class _ShardBuilder:
         return self.source.executes and self.task.validation.execute
 
     def verify_unverified(self) -> None:
-        """Verify the slots awaiting it (a rejected row replaced by its stream's next candidate,
-        or dropped when there is none), one batch at a time: a batch amortizes the compiler's
-        headers and keeps the progress line moving. Batches are cut at the same slots however
-        far the shard is filled, so a shard that stops early verifies its prefix as a whole
-        shard does."""
-        slots, picked, self.unverified = self.slots, self.unverified, []
+        """Verify every slot awaiting it, in batches: a batch amortizes the compiler's headers
+        and keeps the progress line moving. Batches are cut at the same slots however far the
+        shard is filled, so a shard that stops early verifies its prefix as a whole shard does."""
+        picked, self.unverified = self.unverified, []
         for start in range(0, len(picked), BATCH):
-            batch = picked[start : start + BATCH]
-            verdicts = self._verify([slots[s] for s in batch])
-            for slot, verdict in zip(batch, verdicts):
-                while not verdict.ok:
-                    self.counts.rejected += 1
-                    self._reject(slot, None, slots[slot].row, verdict.reason, verdict.message)
-                    slots[slot] = self.fill(slot)
-                    if slots[slot] is None or not self.verifies(slot, slots[slot]):
-                        break  # dropped, or replaced by a row that needs no verifying
-                    verdict = self._verify([slots[slot]])[0]
-                else:
-                    self._keep(slots[slot], verdict)
-            self.builds.checked += len(batch)
-            self.on_row(self.done, self.builds.checked)  # no new rows, but the compiler's progress
+            self._submit(picked[start : start + BATCH])
+        while self.in_flight:
+            self._settle_oldest()
+
+    def _submit(self, batch: list[int]) -> None:
+        slots = [self._ready(self.slots[s]) for s in batch]
+        self.in_flight.append((batch, _lanes.submit(self._verify, slots)))
+
+    def _ready(self, filled: _Slot) -> _Slot:
+        """The slot as its verification needs it: a cuda row that is launched is compiled from its
+        whole module, generated here (Warp's codegen stays in the shard's thread)."""
+        return self._with_module(filled) if self.executes and self.task.config != "cpu" else filled
+
+    def _settle_oldest(self) -> None:
+        """Keep the oldest batch's verified rows; a rejected row is replaced by its stream's next
+        candidate (verified alone), or dropped when there is none."""
+        batch, verdicts = self.in_flight.popleft()
+        slots = self.slots
+        for slot, verdict in zip(batch, verdicts.result()):
+            while not verdict.ok:
+                self.counts.rejected += 1
+                self._reject(slot, None, slots[slot].row, verdict.reason, verdict.message)
+                slots[slot] = self.fill(slot)
+                if slots[slot] is None or not self.verifies(slot, slots[slot]):
+                    break  # dropped, or replaced by a row that needs no verifying
+                verdict = _lanes.submit(self._verify, [self._ready(slots[slot])]).result()[0]
+            else:
+                self._keep(slots[slot], verdict)
+        self.builds.checked += len(batch)
+        self.on_row(self.done, self.builds.checked)  # no new rows, but the compiler's progress
 
     def checked_rows(self) -> list[dict]:
         """The filled slots' rows after verification."""
@@ -433,9 +487,10 @@ class _ShardBuilder:
             return [_Verdict(o.ok, o.reason, o.message, o.ptx) for o in self._check(slots)]
         if self.task.config == "cpu":
             compiled = [_Verdict(True)] * len(slots)
-            self.counts.validated += len(slots)
+            with self.counted:
+                self.counts.validated += len(slots)
         else:
-            compiled = [_Verdict(o.ok, o.reason, o.message, o.ptx) for o in self._check([self._with_module(s) for s in slots])]
+            compiled = [_Verdict(o.ok, o.reason, o.message, o.ptx) for o in self._check(slots)]
         launched = self._execute([s for s, v in zip(slots, compiled) if v.ok])
         verdicts = []
         for v in compiled:
@@ -460,31 +515,52 @@ class _ShardBuilder:
 
     def _execute(self, slots: list[_Slot]) -> list:
         """Each slot's behaviour as row columns (or its failure), launched and encoded once per
-        kernel for every device."""
+        kernel for every device: a kernel another device's batch is launching is waited for."""
         shared = self.builds.behaviours
-        todo = [s for s in slots if s.row["id"] not in shared]
+        with self.builds.claiming:  # the check and the claim together: two devices' threads may ask at once
+            todo = [s for s in slots if s.row["id"] not in shared]
+            for s in todo:
+                shared[s.row["id"]] = Future()
         if todo:
-            started = time.perf_counter()
-            requests = [Request(s.spec.python_source, s.spec.kernel_name, derive_seed("inputs", s.row["id"]), f"wirds_{s.row['id']}", family_contract=s.spec.contract) for s in todo]
-            stages = self.counts.execution_stage_seconds
-            for s, result in zip(todo, run_kernels(requests)):
-                if isinstance(result, Failure):
-                    shared[s.row["id"]] = result
-                    continue
-                for stage, seconds in result.seconds.items():
-                    stages[stage] = stages.get(stage, 0.0) + seconds
-                encoding = time.perf_counter()
-                shared[s.row["id"]] = behaviour_columns(result)
-                stages["encode"] = stages.get("encode", 0.0) + time.perf_counter() - encoding
+            try:
+                self._launch(todo)
+            except BaseException as e:
+                for s in todo:
+                    if not shared[s.row["id"]].done():
+                        shared[s.row["id"]].set_exception(e)
+                raise
+        results = [shared[s.row["id"]].result() for s in slots]
+        with self.counted:
+            self.counts.executed += sum(1 for r in results if not isinstance(r, Failure))
+        return results
+
+    def _launch(self, todo: list[_Slot]) -> None:
+        started = time.perf_counter()
+        requests = [Request(s.spec.python_source, s.spec.kernel_name, derive_seed("inputs", s.row["id"]), f"wirds_{s.row['id']}", family_contract=s.spec.contract) for s in todo]
+        with _lanes.permits:
+            results = run_kernels(requests)
+        stages: dict[str, float] = {}
+        for s, result in zip(todo, results):
+            if isinstance(result, Failure):
+                self.builds.behaviours[s.row["id"]].set_result(result)
+                continue
+            for stage, seconds in result.seconds.items():
+                stages[stage] = stages.get(stage, 0.0) + seconds
+            encoding = time.perf_counter()
+            self.builds.behaviours[s.row["id"]].set_result(behaviour_columns(result))
+            stages["encode"] = stages.get("encode", 0.0) + time.perf_counter() - encoding
+        with self.counted:
+            for stage, seconds in stages.items():
+                self.counts.execution_stage_seconds[stage] = self.counts.execution_stage_seconds.get(stage, 0.0) + seconds
             self.counts.execution_seconds += time.perf_counter() - started
-        self.counts.executed += sum(1 for s in slots if not isinstance(shared[s.row["id"]], Failure))
-        return [shared[s.row["id"]] for s in slots]
 
     def _check(self, slots: list[_Slot]):
         started = time.perf_counter()
-        outcomes = check([s.code for s in slots], self.task.config, self.task.validation)
-        self.counts.validated += len(slots)
-        self.counts.validation_seconds += time.perf_counter() - started
+        with _lanes.permits, _lanes.in_process:
+            outcomes = check([s.code for s in slots], self.task.config, self.task.validation)
+        with self.counted:
+            self.counts.validated += len(slots)
+            self.counts.validation_seconds += time.perf_counter() - started
         return outcomes
 
     def _reject(self, slot: int, spec: KernelSpec | None, row: dict | None, reason: str, message: str) -> None:
