@@ -159,7 +159,7 @@ def trivial_matches(rows: list[dict]) -> dict:
     return {"rows": len(rows), **{k: v for k, v in matched.items()}, "share_any": round(matched["any"] / n, 4)}
 
 
-def sensitivity(rows: list[dict], config: str, count: int, seed: int) -> dict:
+def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_path: Path | None = None) -> dict:
     rng = random.Random(seed)
     picked = rng.sample(rows, min(count, len(rows)))
     requests, meta = [], []
@@ -189,7 +189,12 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int) -> dict:
             caught[kind] += 1
         else:
             survivors.append((row, kind, request))
-    told_apart = _told_apart(survivors, FRESH_DRAWS)
+    told_apart, told = _told_apart(survivors, FRESH_DRAWS)
+    if survivors_path is not None:
+        with survivors_path.open("w", encoding="utf-8") as f:
+            for k, (row, kind, request) in enumerate(survivors):
+                f.write(json.dumps({"id": row["id"], "family": row["family"], "kind": kind, "told_apart": k in told,
+                                    "original": row["python_source"], "mutant": request.python_source}) + "\n")
     distinguishable = {k: caught[k] + told_apart[k] for k in MUTATIONS}
     return {
         "rows": len(picked), "mutants": sum(total.values()), "caught": sum(caught.values()),
@@ -203,7 +208,7 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int) -> dict:
     }
 
 
-def _told_apart(survivors: list, draws: int) -> Counter:
+def _told_apart(survivors: list, draws: int) -> tuple[Counter, set[int]]:
     """Of the mutants the row's inputs did not catch, those that some of ``draws`` fresh draws
     of inputs (the row's contract, other seeds) tell apart from the original kernel. The rest
     behave alike on every input tried: most change code whose value never reaches an output."""
@@ -215,7 +220,7 @@ def _told_apart(survivors: list, draws: int) -> Counter:
             original = replay_request(row)
             requests += [replace(original, inputs=inputs), replace(mutated, inputs=inputs)]
     results = run_kernels(requests)
-    told = Counter()
+    told, which = Counter(), set()
     for k, (row, kind, _) in enumerate(survivors):
         for d in range(draws):
             original, mutated = results[2 * (k * draws + d)], results[2 * (k * draws + d) + 1]
@@ -224,8 +229,9 @@ def _told_apart(survivors: list, draws: int) -> Counter:
             as_row = {"outputs": value_records(original.outputs), "input_grads": value_records(original.input_grads) if row["input_grads"] else []}
             if differences(as_row, mutated):
                 told[kind] += 1
+                which.add(k)
                 break
-    return told
+    return told, which
 
 
 def main() -> None:
@@ -236,6 +242,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=500, help="rows whose mutants are launched")
     ap.add_argument("--seed", type=int, default=25)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--survivors", type=Path, help="write the mutants the rows' inputs miss here (JSON lines: original, mutant, whether a fresh draw tells them apart)")
     args = ap.parse_args()
     started = time.perf_counter()
     rows = executed_rows(args.folder, args.config, args.split)
@@ -247,7 +254,7 @@ def main() -> None:
         "executable": executable_share(args.folder, args.config, args.split, replayed),
         "determinism": {"rows": len(rows), "second_launch_identical": deterministic, "relaunch_bit_identical_to_row": agree},
         "trivial_kernels": trivial_matches(rows),
-        "sensitivity": sensitivity(rows, args.config, args.rows, args.seed),
+        "sensitivity": sensitivity(rows, args.config, args.rows, args.seed, args.survivors),
         "seconds": round(time.perf_counter() - started, 1),
     }
     print(json.dumps(report, indent=None if args.json else 2))

@@ -38,6 +38,38 @@ def test_same_seed_same_kernel_and_valid_python(seed):
     assert a.family == family_for_seed(seed)
 
 
+def _constant_only(node: ast.AST) -> bool:
+    """An expression that reads no variable: its value is fixed whatever the inputs."""
+    return not any(isinstance(n, ast.Name) and n.id not in ("wp", "float", "int") for n in ast.walk(node))
+
+
+def _value_losses(source: str) -> list[str]:
+    """What in a kernel's source computes values its outputs can never show."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare) and _constant_only(node):
+            found.append(f"a condition on constants: {ast.unparse(node)}")
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub) and ast.dump(node.left) == ast.dump(node.right):
+            found.append(f"a value minus itself: {ast.unparse(node)}")
+        elif isinstance(node, ast.Call) and ast.unparse(node.func) in ("wp.length", "wp.length_sq") and node.args:
+            inner = node.args[0]
+            if isinstance(inner, ast.Call) and ast.unparse(inner.func) in ("wp.normalize", "wp.quat_from_axis_angle", "wp.quat_rpy", "wp.quat_identity"):
+                found.append(f"the length of a unit vector or rotation: {ast.unparse(node)}")
+        elif isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Sub) and ast.dump(node.target).replace("Store", "Load") == ast.dump(node.value):
+            found.append(f"a value minus itself: {ast.unparse(node)}")
+    return found
+
+
+@settings(max_examples=examples(200))
+@given(seeds)
+def test_a_generated_kernel_computes_nothing_its_outputs_cannot_show(seed):
+    # Rows are scored by what their code does: a value the outputs never show (a condition on
+    # constants, the length of a unit vector) makes wrong code look right, and no input catches
+    # a mutant of it. Measured by benchmarks/behaviour.py; these are its common causes.
+    spec = generate_kernel(seed)
+    assert not _value_losses(spec.python_source), (seed, spec.family, _value_losses(spec.python_source)[:3])
+
+
 @settings(max_examples=examples(30))
 @given(seeds)
 def test_a_kernel_builds_on_both_devices_or_on_neither(seed):

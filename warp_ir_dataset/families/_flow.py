@@ -76,6 +76,8 @@ class Flow:
         t = target or self.rng.choice(self.targets)
         fmt = self.rng.choice(UPDATES[t.type])
         e = self.w.exprs.expr(t.type, depth if depth is not None else self.rng.randint(1, 2))
+        if e == t.name:  # ``t -= t`` zeroes it, ``t = wp.max(t, t)`` does nothing: update with something else
+            e = self.w.exprs.constant(t.type)
         self.w.line(fmt.format(t=t.name, e=e, lit=literal(self.rng)))
 
     def close(self, mark: int) -> None:

@@ -31,7 +31,8 @@ WARP_TYPE = {
     "transform": "wp.transform",
     "bool": "bool",
 }
-_IDENT = re.compile(r"(?<![.\w])[A-Za-z_]\w*")
+_NOT_READS = frozenset(("wp", "float", "int", "True", "False"))
+_READ = re.compile(r"(?<![.\w])[A-Za-z_]\w*(?![\w(])(?!\s*=[^=])")  # a name read: not a call, not ``n=`` of a keyword argument
 VEC_LEN = {"vec2": 2, "vec3": 3, "vec4": 4}
 MAT_DIM = {"mat22": 2, "mat33": 3, "mat44": 4}
 
@@ -112,6 +113,11 @@ class Names:
         return self.fresh(f"{self.rng.choice(_VERBS)}_{topic or self.rng.choice(_NOUNS)}")
 
 
+# Clamp bounds: wide enough that the values the inputs give (magnitudes 0.25-2, and what
+# kernels make of them) pass through often; a bound of 0.01 would swallow every change upstream.
+BOUNDS = ("0.5", "1.0", "1.5", "2.0", "3.0", "4.0", "10.0")
+
+
 def literal(rng: random.Random, kind: str = "float") -> str:
     if kind == "int":
         return str(rng.choice((1, 2, 3, 4, 5, 7, 8, 11, 13, 16, 31, 64)))
@@ -123,6 +129,7 @@ class Value:
     name: str
     type: str
     reads: int = 0
+    unit: bool = False  # a normalized vector or a rotation: its length is 1, whatever it was made of
 
     def read(self) -> None:
         """Mark one use: a value never read would be dead code, so writers read every value."""
@@ -149,7 +156,7 @@ class ExprGen:
         are offset by constants so they stay distinct."""
         seen = set()
         for n, (p, a) in enumerate(zip(parts, args)):
-            if p in seen and _IDENT.fullmatch(p) and (a == "float" or a in VEC_LEN):
+            if p in seen and (a == "float" or a in VEC_LEN):
                 parts[n] = self.rng.choice((f"({p} + {self.constant(a)})", f"({p} * {literal(self.rng)})", f"({p} - {self.constant(a)})"))
             seen.add(p)
 
@@ -157,8 +164,9 @@ class ExprGen:
     def _leaf(self, t: str) -> str:
         cands = [v for v in self.values if v.type == t]
         if t == "bool" and not cands:
-            # A constant True/False condition looks artificial: compare a value instead.
-            return f"({self._leaf('float')} {self.rng.choice(('>', '<'))} {literal(self.rng)})"
+            # A constant True/False condition looks artificial (and makes a branch dead code):
+            # compare a value instead.
+            return self._comparison()
         if cands and self.rng.random() < 0.85:
             # Prefer values nobody has read yet, so data flows forward.
             unread = [v for v in cands if v.reads == 0]
@@ -201,6 +209,30 @@ class ExprGen:
             return "wp.identity(n=6, dtype=float)"
         raise ValueError(t)
 
+    def _comparison(self) -> str:
+        x = self.live("float", 1)
+        src = [v for v in self.values if v.type in REDUCIBLE]
+        if not self.reads_value(x) and src:  # no float rule found for the values in scope
+            v = self.rng.choice(src)
+            v.read()
+            x = reduce_to(v.name, v.type, "float")
+        return f"({x} {self.rng.choice(('>', '<'))} {literal(self.rng)})"
+
+    def reads_value(self, text: str) -> bool:
+        return bool({v.name for v in self.values} & set(_READ.findall(text)))
+
+    def _constant(self, fmt: str, parts: list[str]) -> bool:
+        """Whether a rule reads nothing: no operand names a value, and the rule itself names
+        nothing but Warp (a family rule may name an argument, a random state)."""
+        return not any(self.reads_value(p) for p in parts) and not set(_READ.findall(fmt)) - _NOT_READS
+
+    def _measured(self, fmt: str, part: str) -> bool:
+        """Whether ``fmt`` takes the length of ``part`` when that is a unit vector or a rotation:
+        always 1, so every operation that made it would be lost."""
+        if not fmt.startswith(("wp.length(", "wp.length_sq(")):
+            return False
+        return part.startswith("wp.normalize(") or any(v.unit and v.name == part for v in self.values)
+
     # -- trees --------------------------------------------------------------------------
     def live(self, t: str, depth: int = 2, tries: int = 8) -> str:
         """Like :meth:`expr`, but retried until the tree reads at least one value in scope
@@ -215,7 +247,7 @@ class ExprGen:
                 return e
             # Family rules may name values themselves: look for them in the text.
             names = names or {v.name for v in self.values}
-            if names & set(_IDENT.findall(e)):
+            if names & set(_READ.findall(e)):
                 return e
         return f"{t}({e})" if t in ("float", "int") else e
 
@@ -234,14 +266,32 @@ class ExprGen:
             finally:
                 self._in_extra = False
             self._spread(parts, args)
+            if args and self._constant(fmt, parts):
+                return self._comparison() if t == "bool" else self.constant(t)
         else:
             fmt, args = self.rng.choice(RULES[t])
             parts = [self.expr(a, depth - 1) for a in args]
-        if len(parts) >= 2 and args[0] == args[1] and parts[0] == parts[1] and _IDENT.fullmatch(parts[0]):
-            # ``x > x``, ``x - x``: trivially constant; read something else on one side.
-            others = [v for v in self.values if v.type == args[1] and v.name != parts[0]]
-            parts[1] = self.rng.choice(others).name if others else self.constant(args[1])
-        return fmt.format(*parts, lit=literal(self.rng), lit_i=literal(self.rng, "int"))
+            if self._constant(fmt, parts):
+                # Operations on constants only: code writes their value (a mutated constant
+                # inside, or a condition, would change nothing a kernel's inputs can show).
+                return self._comparison() if t == "bool" else self.constant(t)
+            for n, (part, a) in enumerate(zip(parts, args)):
+                if fmt.count(f"{{{n}}}") > 1 and not self.reads_value(part):
+                    # A constant written out twice (``c[0], c[1]``): a change to one copy's
+                    # unused component would show nowhere.
+                    parts[n] = self.live(a, 1)
+            if self._measured(fmt, parts[0]):
+                fmt = "{0}[0]"  # one component of a unit vector: its direction, not its length of 1
+            if "wp.arg" in fmt and not any(v.name == parts[0] and v.type in VEC_LEN for v in self.values):
+                # The largest component of ``wp.vec3(x)`` (what a scalar becomes) is always the first.
+                return self._leaf(t)
+        for m in range(1, len(parts)):
+            if any(args[n] == args[m] and parts[n] == parts[m] for n in range(m)):
+                # ``x > x``, ``x - x``, ``wp.cross(v, v)``, ``wp.where(c, x, x)``: trivially
+                # constant or blind to one operand; read something else there.
+                others = [v for v in self.values if v.type == args[m] and v.name not in parts[:m]]
+                parts[m] = self.rng.choice(others).name if others else self.constant(args[m])
+        return fmt.format(*parts, lit=literal(self.rng), lit_i=literal(self.rng, "int"), bound=self.rng.choice(BOUNDS))
 
 
 # Each rule: (format, argument types). "{lit}" inserts a float literal.
@@ -270,7 +320,7 @@ RULES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         ("wp.atan2({0}, {1})", ("float", "float")),
         ("wp.min({0}, {1})", ("float", "float")),
         ("wp.max({0}, {1})", ("float", "float")),
-        ("wp.clamp({0}, -{lit}, {lit})", ("float",)),
+        ("wp.clamp({0}, -{bound}, {bound})", ("float",)),
         ("wp.abs({0})", ("float",)),
         ("wp.sign({0})", ("float",)),
         ("wp.floor({0})", ("float",)),
@@ -307,7 +357,7 @@ RULES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         ("{0}[1, 2]", ("mat33",)),
         ("{0}[0, 1]", ("mat22",)),
         ("wp.float32({0})", ("int",)),
-        ("wp.length({0})", ("quat",)),
+        ("wp.dot({0}, {1})", ("quat", "quat")),
         ("{0}[3]", ("quat",)),
         ("wp.where({0}, {1}, {2})", ("bool", "float", "float")),
     ],
@@ -326,7 +376,7 @@ RULES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         ("wp.max({0}, {1})", ("int", "int")),
         ("wp.abs({0})", ("int",)),
         ("wp.clamp({0}, 0, 255)", ("int",)),
-        ("wp.int32({0})", ("float",)),
+        ("wp.int32({0} * 100.0)", ("float",)),
         ("wp.sign({0})", ("int",)),
         ("wp.int32(wp.argmax({0}))", ("vec3",)),
         ("wp.int32(wp.argmin({0}))", ("vec4",)),
@@ -339,8 +389,8 @@ RULES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         ("({0} and {1})", ("bool", "bool")),
         ("({0} or {1})", ("bool", "bool")),
         ("(not {0})", ("bool",)),
-        ("wp.isfinite({0})", ("float",)),
-        ("wp.isnan({0})", ("float",)),
+        ("wp.isfinite(wp.log({0}))", ("float",)),
+        ("wp.isnan(wp.sqrt({0}))", ("float",)),
     ],
     "vec2": [
         ("({0} + {1})", ("vec2", "vec2")),
@@ -467,7 +517,7 @@ def reduce_to(expr: str, src: str, dst: str) -> str:
         "mat22": f"wp.determinant({expr})",
         "mat33": f"wp.trace({expr})",
         "mat44": f"wp.trace({expr})",
-        "quat": f"wp.length({expr})",
+        "quat": f"wp.quat_rotate({expr}, wp.vec3(1.0, 2.0, 3.0))[0]",
         "transform": f"wp.length(wp.transform_get_translation({expr}))",
         "spatial_vector": f"wp.length({expr})",
         "spatial_matrix": f"wp.trace({expr})",
@@ -475,7 +525,7 @@ def reduce_to(expr: str, src: str, dst: str) -> str:
     if dst == "float":
         return scalar
     if dst == "int":
-        return f"wp.int32({scalar})"
+        return f"wp.int32({scalar} * 100.0)"  # most values are under 1: their integer part alone is 0
     if dst in VEC_LEN:
         return f"wp.{dst}({scalar})"
     if dst in MAT_DIM:
@@ -542,7 +592,7 @@ class KernelWriter:
     def assign(self, expr: str, t: str, hint: str | None = None) -> Value:
         name = self.names.fresh(hint)
         self.line(f"{name} = {expr}")
-        v = Value(name, t)
+        v = Value(name, t, unit=expr.startswith("wp.normalize("))
         self.values.append(v)
         return v
 

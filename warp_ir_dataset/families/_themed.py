@@ -50,9 +50,12 @@ def themed(rng, *, rules: dict, in_dtypes: tuple, out_types: tuple, extra_p: flo
     # Guarantee the theme shows up: a few direct calls of its rules.
     theme_types = list(all_rules)
     for _ in range(min_calls + rng.randint(0, 1)):
-        t = rng.choice(theme_types)
-        fmt, args = rng.choice(all_rules[t])
-        parts = [w.exprs.live(a, rng.randint(0, 1 if len(args) <= 2 else 0)) for a in args]
+        for _ in range(8):  # a call on constants only would compute a constant: find one on values
+            t = rng.choice(theme_types)
+            fmt, args = rng.choice(all_rules[t])
+            parts = [w.exprs.live(a, rng.randint(0, 1 if len(args) <= 2 else 0)) for a in args]
+            if w.exprs.reads_value(" ".join(parts)):
+                break
         w.exprs._spread(parts, args)
         from ._kit import literal
         w.assign(fmt.format(*parts, lit=literal(rng), lit_i=literal(rng, "int")), t)

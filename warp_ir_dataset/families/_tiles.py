@@ -82,6 +82,8 @@ class TileKernel:
             return None
         kind = r.choice(("unary", "unary", "binary", "binary", "func1", "func2", "scale", "neg", "arith"))
         b = self.pick(shape, fresh=0.9) if kind in ("binary", "func2", "arith") else None
+        if b is a:  # ``a - a``, ``wp.max(a, a)``: constant or blind to an operand
+            b = None
         if kind in ("binary", "func2", "arith") and b is None:
             kind = "unary"
         if kind == "unary":
