@@ -60,6 +60,9 @@ def main() -> None:
                 "wall_added": round(wall_on / wall_off - 1, 3),
                 "worker_s_compile_and_execute": round(work_on, 1), "worker_s_compile_only": round(compile_off, 1),
                 "compile_time_added": round(work_on / compile_off - 1, 3) if compile_off else None,
+                # With execution a sample build also compiles the test rows the sample did not pick:
+                # per row compiled, what execution adds to the compile it rides on.
+                "compile_time_added_per_row": round((work_on / max(counts_on["validated"], 1)) / (compile_off / max(counts_off["validated"], 1)) - 1, 3) if compile_off else None,
                 "rows_compiled": {"with_execution": counts_on["validated"], "without": counts_off["validated"]},
                 "rows_executed": counts_on["executed"],
                 "execution_stage_s": {k: round(v, 1) for k, v in sorted(counts_on["execution_stage_seconds"].items())},

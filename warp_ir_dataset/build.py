@@ -541,7 +541,7 @@ def _echo_summary(opts: BuildOptions, summary: BuildSummary) -> dict:
         seconds = counts.validation_seconds + counts.execution_seconds
         click.echo(
             f"{config}: validated {counts.validated} rows with {'clang' if config == 'cpu' else 'NVRTC'}, executed {counts.executed} on the cpu, "
-            f"in {seconds:.1f}s of worker time ({counts.validated / max(seconds, 1e-9):.1f} rows/s per worker); "
+            f"in {seconds:.1f}s of compiler time, side by side where cores were free ({counts.validated / max(seconds, 1e-9):.1f} rows/s per compile); "
             + (f"{counts.rejected} rejected (see {out / config}/rejects-*.jsonl)" if counts.rejected else "none rejected")
         )
     return {**asdict(summary), "rows_per_second": rate, "workers": opts.workers, "target_bytes": opts.target_bytes}

@@ -535,9 +535,9 @@ class _ShardBuilder:
         return results
 
     def _launch(self, todo: list[_Slot]) -> None:
-        started = time.perf_counter()
         requests = [Request(s.spec.python_source, s.spec.kernel_name, derive_seed("inputs", s.row["id"]), f"wirds_{s.row['id']}", family_contract=s.spec.contract) for s in todo]
-        with _lanes.permits:
+        with _lanes.permits:  # timed from here: waiting for a permit is no work
+            started = time.perf_counter()
             results = run_kernels(requests)
         stages: dict[str, float] = {}
         for s, result in zip(todo, results):
@@ -555,12 +555,13 @@ class _ShardBuilder:
             self.counts.execution_seconds += time.perf_counter() - started
 
     def _check(self, slots: list[_Slot]):
-        started = time.perf_counter()
         with _lanes.permits, _lanes.in_process:
+            started = time.perf_counter()
             outcomes = check([s.code for s in slots], self.task.config, self.task.validation)
+            seconds = time.perf_counter() - started
         with self.counted:
             self.counts.validated += len(slots)
-            self.counts.validation_seconds += time.perf_counter() - started
+            self.counts.validation_seconds += seconds
         return outcomes
 
     def _reject(self, slot: int, spec: KernelSpec | None, row: dict | None, reason: str, message: str) -> None:

@@ -31,6 +31,10 @@ WARP_TYPE = {
     "transform": "wp.transform",
     "bool": "bool",
 }
+# Rules whose result shows little of their operands (a clamp, a comparison, a rounding, a
+# direction): a change to an operand mostly leaves the result as it was.
+_ABSORBING = re.compile(r"wp\.(min|max|clamp|sign|step|nonzero|floor|ceil|round|trunc|frac|where|normalize|arg\w+|smoothstep|"
+                        r"isnan|isfinite|int32)\(|[<>]=?|==|!=| % | & | \| | >> | << | // ")
 _NOT_READS = frozenset(("wp", "float", "int", "True", "False"))
 _READ = re.compile(r"(?<![.\w])[A-Za-z_]\w*(?![\w(])(?!\s*=[^=])")  # a name read: not a call, not ``n=`` of a keyword argument
 VEC_LEN = {"vec2": 2, "vec3": 3, "vec4": 4}
@@ -270,7 +274,13 @@ class ExprGen:
                 return self._comparison() if t == "bool" else self.constant(t)
         else:
             fmt, args = self.rng.choice(RULES[t])
+            reads = [v.reads for v in self.values]
             parts = [self.expr(a, depth - 1) for a in args]
+            if _ABSORBING.search(fmt):
+                # A clamp, a comparison, a rounding... shows little of its operands: the values
+                # it read stay unread, so they also reach an output (folded in, or read again).
+                for v, n in zip(self.values, reads):
+                    v.reads = n
             if self._constant(fmt, parts):
                 # Operations on constants only: code writes their value (a mutated constant
                 # inside, or a condition, would change nothing a kernel's inputs can show).
