@@ -55,6 +55,12 @@ def _value_losses(source: str) -> list[str]:
             inner = node.args[0]
             if isinstance(inner, ast.Call) and ast.unparse(inner.func) in ("wp.normalize", "wp.quat_from_axis_angle", "wp.quat_rpy", "wp.quat_identity"):
                 found.append(f"the length of a unit vector or rotation: {ast.unparse(node)}")
+        elif isinstance(node, ast.BoolOp) and any(isinstance(v, ast.Constant) for v in node.values):
+            found.append(f"a condition with a constant: {ast.unparse(node)}")
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Tuple) and len({ast.unparse(e) for e in node.slice.elts}) > 1:
+            inner = ast.unparse(node.value)
+            if "wp.identity(" in inner and "@" not in inner and "wp." not in inner.replace("wp.identity(", ""):
+                found.append(f"off the diagonal of a multiple of the identity: {ast.unparse(node)}")
         elif isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Sub) and ast.dump(node.target).replace("Store", "Load") == ast.dump(node.value):
             found.append(f"a value minus itself: {ast.unparse(node)}")
     return found

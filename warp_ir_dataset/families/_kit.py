@@ -188,7 +188,7 @@ class ExprGen:
                 v.read()
                 self.leaf_reads += 1
                 return reduce_to(v.name, v.type, t)
-        return self.constant(t)
+        return self._comparison() if t == "bool" else self.constant(t)
 
     def constant(self, t: str) -> str:
         r = self.rng
@@ -290,6 +290,8 @@ class ExprGen:
                     # A constant written out twice (``c[0], c[1]``): a change to one copy's
                     # unused component would show nowhere.
                     parts[n] = self.live(a, 1)
+            if "wp.identity(" in parts[0] and fmt in ("{0}[1, 2]", "{0}[0, 1]"):
+                fmt = "{0}[1, 1]"  # off the diagonal of a multiple of the identity: always 0
             if self._measured(fmt, parts[0]):
                 fmt = "{0}[0]"  # one component of a unit vector: its direction, not its length of 1
             if "wp.arg" in fmt and not any(v.name == parts[0] and v.type in VEC_LEN for v in self.values):
@@ -300,7 +302,7 @@ class ExprGen:
                 # ``x > x``, ``x - x``, ``wp.cross(v, v)``, ``wp.where(c, x, x)``: trivially
                 # constant or blind to one operand; read something else there.
                 others = [v for v in self.values if v.type == args[m] and v.name not in parts[:m]]
-                parts[m] = self.rng.choice(others).name if others else self.constant(args[m])
+                parts[m] = self.rng.choice(others).name if others else self._comparison() if args[m] == "bool" else self.constant(args[m])
         return fmt.format(*parts, lit=literal(self.rng), lit_i=literal(self.rng, "int"), bound=self.rng.choice(BOUNDS))
 
 
