@@ -116,7 +116,7 @@ def test_cpu_build_validate_all_marks_every_row_compiled_and_executed(tmp_path):
     table = pq.read_table(out / "cpu", columns=["validation", "outputs"])
     assert set(table.column("validation").to_pylist()) == {"executed"}
     assert all(outputs for outputs in table.column("outputs").to_pylist())
-    assert "validated" in proc.stdout and "rows/s per worker" in proc.stdout
+    assert "validated" in proc.stdout and "rows/s per compile" in proc.stdout
 
 
 def test_ptx_needs_the_cuda_config(tmp_path):
