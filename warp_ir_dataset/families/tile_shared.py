@@ -1,5 +1,5 @@
 """Per-thread values meeting block-shared tiles: block-local histograms and scatters
-(``tile_scatter_add``/``tile_scatter_masked`` into ``tile_zeros``/``tile_empty`` tiles, then
+(``tile_scatter_add``/``tile_scatter_masked`` into ``tile_zeros`` tiles, then
 ``tile_store``/``tile_atomic_add``), and cooperative work stacks (``tile_stack`` with
 ``tile_stack_push``/``tile_stack_pop``/``tile_stack_count``/``tile_stack_clear``) used to
 compact the threads whose value passes a predicate."""
@@ -31,7 +31,9 @@ def tile_shared(rng) -> GeneratedKernel:
         hist = w.array_arg("float32", hint=rng.choice(("hist", "block_hist", "bins", "tally")))
         h = w.names.fresh(rng.choice(("local_hist", "shared_bins", "acc_tile")))
         masked = rng.random() < 0.35
-        w.line(f"{h} = wp.tile_zeros(shape={nb}, dtype=float)" if not masked or rng.random() < 0.5 else f"{h} = wp.tile_empty(shape={nb}, dtype=float)")
+        # Zeroed, never ``tile_empty``: the bins no thread scatters into are stored too, and an
+        # empty tile's would hold whatever the memory held (a row could not be launched again).
+        w.line(f"{h} = wp.tile_zeros(shape={nb}, dtype=float)")
         x = w.exprs.live("float", 1)
         b = w.assign(rng.choice((f"wp.clamp(wp.int32({x} * float({nb})), 0, {nb} - 1)", f"wp.abs(wp.int32({x} * {literal(rng)})) % {nb}")), "int", hint="bin")
         b.read()
