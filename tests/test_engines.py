@@ -59,6 +59,7 @@ from multiprocessing import get_context
 from warp_ir_dataset import lifeline
 
 pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=lifeline.follow_parent, initargs=(os.getpid(),))
+pool.submit(os.getpid).result(timeout=60)  # started and initialised: under load a spawn takes seconds
 future = pool.submit(lifeline.ending_at_once, time.sleep, 60, cleanup=functools.partial(print, "cleaned up", flush=True))
 time.sleep(0.5)  # the job is running
 while not pool._processes:

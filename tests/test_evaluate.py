@@ -168,9 +168,9 @@ def test_predict_makes_baselines_and_plugs_in_a_model(tmp_path):
         assert "pass" not in [o["outcome"] for o in outcomes], outcomes  # these rows' outputs depend on their kernels' work
         if task == "compile":
             assert any(o["checks"]["compiles"] for o in outcomes)  # Warp's code for the kernel, emptied: mostly it compiles
-    nearest = predict("decompile", "nearest", split="test")
+    nearest = predict("decompile", "nearest", split="real")  # rows of another split than the train rows it searches
     assert nearest and all("@wp.kernel" in p["prediction"] for p in nearest)
-    bad = run_module("warp_ir_dataset.predict", "--data", str(SAMPLES), "--config", "cpu", "--task", "compile", "--with", "nosuchmodel", "--out", str(tmp_path / "x"))
+    bad = run_module("warp_ir_dataset.predict", "--data", str(SAMPLES), "--config", "cpu", "--split", "train", "--task", "compile", "--with", "nosuchmodel", "--out", str(tmp_path / "x"))
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1 and "MODULE:FUNCTION" in bad.stderr
 
 
