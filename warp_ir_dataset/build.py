@@ -404,13 +404,16 @@ def _last_shard_cut(opts: BuildOptions, remaining: float, bytes_per_row: float, 
     is expected to be the build's last shard (``exact``: no other shard is being built, so
     ``remaining`` is what the cut needs, not an estimate)."""
     byte_goal = int(max(remaining, 0) * (1.0 if exact else BYTE_GOAL_MARGIN)) + BYTE_GOAL_SLACK
+    margin = LAST_SHARD_MARGIN * (1.0 if known else GUESSED_SIZE_MARGIN)
     if remaining >= bytes_per_row * opts.rows_per_shard:
-        # Expected to be whole; but with no other shard being built, the bytes still needed are
-        # known, and a shard whose rows reach them before its last slot is the build's last.
-        return LastShardCut(None, None, byte_goal) if exact else WHOLE_SHARD
+        # Expected to be whole; but with no other shard being built the bytes still needed are
+        # known, and a shard whose rows may reach them before its last slot (its rows larger than
+        # the estimate) stops there as the build's last. Not for a target far beyond one shard:
+        # the goal is checked by encoding the rows, which is not free.
+        plausible = exact and remaining < bytes_per_row * opts.rows_per_shard * margin
+        return LastShardCut(None, None, byte_goal) if plausible else WHOLE_SHARD
     if bytes_per_text:
         return LastShardCut(None, int(max(remaining, 0) / bytes_per_text * TEXT_GOAL_MARGIN) + 1, byte_goal)
-    margin = LAST_SHARD_MARGIN * (1.0 if known else GUESSED_SIZE_MARGIN)
     slots = int(max(remaining, 0) / bytes_per_row * margin) + 8
     return LastShardCut(slots, None, byte_goal) if slots < opts.rows_per_shard else LastShardCut(None, None, byte_goal)
 

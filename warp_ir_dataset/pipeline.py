@@ -459,7 +459,7 @@ class _ShardBuilder:
                 slots[slot] = self.fill(slot)
                 if slots[slot] is None or not self.verifies(slot, slots[slot]):
                     break  # dropped, or replaced by a row that needs no verifying
-                verdict = _lanes.submit(self._verify, [self._ready(slots[slot])]).result()[0]
+                verdict = self._verify([self._ready(slots[slot])])[0]  # its compile takes a permit as any does
             else:
                 self._keep(slots[slot], verdict)
         self.builds.checked += len(batch)

@@ -133,7 +133,7 @@ class Value:
     name: str
     type: str
     reads: int = 0
-    unit: bool = False  # a normalized vector or a rotation: its length is 1, whatever it was made of
+    unit: bool = False  # a normalized vector: its length is 1, whatever it was made of
 
     def read(self) -> None:
         """Mark one use: a value never read would be dead code, so writers read every value."""

@@ -24,8 +24,8 @@ def _tiled_query(w: KernelWriter, rng, i: str) -> None:
     pts = w.array_arg("vec3", hint=rng.choice(("points", "centers", "origins")))
     p = w.load(pts, "vec3", i, hint="p")
     p.read()
-    ext = w.exprs.live("vec3", 1) if rng.random() < 0.5 else p.name
-    if ext == p.name:  # ``p - p``: a box at the origin whatever the point
+    ext = w.exprs.live("vec3", 1) if rng.random() < 0.5 else None
+    if ext in (None, p.name):  # not ``p - p``: a box at the origin whatever the point
         ext = f"wp.vec3({w.scalar_arg('float', hint='radius')})"
     if kind == "bvh_ray":
         first, second = p.name, f"wp.normalize({ext} + wp.vec3(0.0, 0.0, 1.0))"
