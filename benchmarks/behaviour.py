@@ -26,10 +26,12 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import random
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,6 +49,17 @@ from warp_ir_dataset.run import differences, executed_rows, replay_request  # no
 LAUNCH_REJECTS = ("launch-crashed", "launch-timeout", "launch-error", "no-contract", "clang-error")
 MUTATIONS = ("operator", "constant", "index", "statement")
 FRESH_DRAWS = 8  # draws of inputs that try to tell a surviving mutant from the original
+
+
+def _launch_all(requests: list) -> list:
+    """``run_kernels`` on every core: each thread's share runs in a launching process of its own."""
+    lanes = max(1, min(os.cpu_count() or 1, len(requests)))
+    with ThreadPoolExecutor(lanes) as pool:
+        shares = list(pool.map(run_kernels, [requests[k::lanes] for k in range(lanes)]))
+    results = [None] * len(requests)
+    for k, share in enumerate(shares):
+        results[k::lanes] = share
+    return results
 
 
 # -- mutants -------------------------------------------------------------------------------------
@@ -177,7 +190,7 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
                 continue
             requests.append(replace(replay_request(row), python_source=source, module_name=f"wirds_{source_id(source)}"))
             meta.append((row, kind))
-    results = run_kernels(requests)
+    results = _launch_all(requests)
     caught, crashed, total = Counter(), Counter(), Counter()
     survivors = []
     for (row, kind), request, result in zip(meta, requests, results):
@@ -219,7 +232,7 @@ def _told_apart(survivors: list, draws: int) -> tuple[Counter, set[int]]:
             inputs = value_records(make_inputs(contract, 7919 * (d + 1)))
             original = replay_request(row)
             requests += [replace(original, inputs=inputs), replace(mutated, inputs=inputs)]
-    results = run_kernels(requests)
+    results = _launch_all(requests)
     told, which = Counter(), set()
     for k, (row, kind, _) in enumerate(survivors):
         for d in range(draws):
@@ -246,7 +259,7 @@ def main() -> None:
     args = ap.parse_args()
     started = time.perf_counter()
     rows = executed_rows(args.folder, args.config, args.split)
-    replayed = run_kernels([replay_request(r) for r in rows])
+    replayed = _launch_all([replay_request(r) for r in rows])
     agree = sum(1 for r, res in zip(rows, replayed) if not differences(r, res, rtol=0.0, atol=0.0))
     deterministic = sum(1 for res in replayed if not isinstance(res, Failure) and res.deterministic)
     report = {

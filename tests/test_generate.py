@@ -43,9 +43,56 @@ def _constant_only(node: ast.AST) -> bool:
     return not any(isinstance(n, ast.Name) and n.id not in ("wp", "float", "int") for n in ast.walk(node))
 
 
+def _is_zero(node: ast.AST) -> bool:
+    """``0.0``, ``float(0)``, ``wp.vec3(0.0)``, ``wp.mat33()``: a value that is zero whatever the inputs."""
+    if isinstance(node, ast.Constant):
+        return node.value == 0 and not isinstance(node.value, bool)
+    return (isinstance(node, ast.Call) and re.fullmatch(r"float|int|wp\.(vec\d|mat\d\d|float32|int32)", ast.unparse(node.func)) is not None
+            and all(_is_zero(a) for a in node.args) and not node.keywords)
+
+
+def _products_with_zero(tree: ast.Module) -> list[str]:
+    """Products of a value with a variable that still holds the zero it was initialised with (an
+    accumulator read before its first update): ``x * acc`` is 0, and ``x`` is lost."""
+    found = []
+
+    def written(stmt: ast.stmt) -> set[str]:
+        """Assigned, or passed to a call, which may write it (``wp.volume_sample_grad(..., grad)``,
+        ``while wp.bvh_query_next(query, item)``)."""
+        names = {t.id for n in ast.walk(stmt) if isinstance(n, (ast.Assign, ast.AugAssign))
+                 for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}
+        return names | {a.id for n in ast.walk(stmt) if isinstance(n, ast.Call) for a in n.args if isinstance(a, ast.Name)}
+
+    def check(node: ast.AST, zero: set[str]) -> None:
+        for n in ast.walk(node):
+            if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Mult, ast.Div, ast.MatMult)):
+                sides = (n.left, n.right)
+                if any(isinstance(a, ast.Name) and a.id in zero and not _constant_only(b) for a, b in (sides, sides[::-1])):
+                    found.append(f"a product with a value still zero: {ast.unparse(n)}")
+
+    def visit(stmts: list, zero: set[str]) -> None:
+        for stmt in stmts:
+            if isinstance(stmt, (ast.For, ast.While)):
+                zero -= written(stmt)  # a loop's later trips see what its body assigned
+                visit(stmt.body, set(zero))
+            elif isinstance(stmt, ast.If):
+                check(stmt.test, zero)
+                visit(stmt.body, set(zero))
+                visit(stmt.orelse, set(zero))
+            else:
+                check(stmt, zero)
+            zero -= written(stmt)
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) and _is_zero(stmt.value):
+                zero.add(stmt.targets[0].id)
+
+    for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+        visit(fn.body, set())
+    return found
+
+
 def _value_losses(source: str) -> list[str]:
     """What in a kernel's source computes values its outputs can never show."""
-    found = []
+    found = _products_with_zero(ast.parse(source))
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Compare) and _constant_only(node):
             found.append(f"a condition on constants: {ast.unparse(node)}")
@@ -63,6 +110,12 @@ def _value_losses(source: str) -> list[str]:
                 found.append(f"off the diagonal of a multiple of the identity: {ast.unparse(node)}")
         elif isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Sub) and ast.dump(node.target).replace("Store", "Load") == ast.dump(node.value):
             found.append(f"a value minus itself: {ast.unparse(node)}")
+        elif isinstance(node, ast.Call) and ast.unparse(node.func) in ("wp.transform_vector", "wp.transform_get_rotation") and node.args:
+            made = node.args[0]
+            if isinstance(made, ast.Call) and ast.unparse(made) .endswith("wp.quat_identity())") and ast.unparse(made.func) == "wp.transform":
+                found.append(f"a transform's rotation read where it is the identity: {ast.unparse(node)}")
+        elif isinstance(node, ast.Call) and ast.unparse(node.func) in ("wp.asin", "wp.acos") and node.args and re.fullmatch(r"wp\.clamp\(.*, -1\.0, 1\.0\)", ast.unparse(node.args[0])):
+            found.append(f"a clamp to what {ast.unparse(node.func)} clamps to itself: {ast.unparse(node)}")
     return found
 
 

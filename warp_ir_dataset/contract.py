@@ -53,7 +53,7 @@ class Arg:
     # int arrays of offsets or indices into dimension ``dim`` of array ``array``: ``(array, dim,
     # count)``, each value plus its count (an int, or an int array of counts per element) inside it
     index: tuple | None = None
-    value: int | None = None  # an int value the kernel needs as it is (a count bound to an extent)
+    value: int | None = None  # an int value the kernel needs as it is (a count bound to an extent, a word of flags)
     fields: tuple[Field, ...] = ()
 
     @property
@@ -161,6 +161,8 @@ def _with_family_contract(contract: Contract, family: dict) -> Contract:
                           index=(index["array"], index["dim"], index["count"]) if index else None)
         elif said is not None and arg.kind == "value" and said.get("bound"):
             arg = replace(arg, value=size[said["bound"]])
+        elif said is not None and arg.kind == "value" and said.get("value") is not None:
+            arg = replace(arg, value=said["value"])
         args.append(arg)
     launch = tuple(size[e] for e in family["launch"])
     return replace(contract, launch=launch, args=tuple(args), extents=(min(launch),) * 4)

@@ -19,7 +19,9 @@ from .families import registry
 # a literal for a name (most rows' fingerprints, so ~4% of splits, moved) and code names Warp's
 # files relative to their import root. 8: no value is lost to the output (operations on constants
 # written as their value, no length of a unit vector or rotation, wider clamps, no ``x - x``).
-GENERATOR_VERSION = "8"
+# 9: branches go both ways among a launch's threads (values compared with thresholds near them,
+# clamps they reach, flag words that keep elements running), no translation lost to a vector.
+GENERATOR_VERSION = "9"
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ class Arg:
     shape: tuple = ()  # arrays: extent per dimension (WORLDS, an element kind, or an int)
     indexes: IndexInto | None = None
     bound: str | None = None  # int scalars: the extent it does not exceed
+    value: int | None = None  # int scalars: the value every launch passes (a word of flags)
     fields: dict | None = None  # struct arguments: field -> value type, "array:<dtype>" for array fields
 
 
@@ -116,9 +117,10 @@ class Composition:
         self.args.append(arg)
         return arg
 
-    def scalar(self, t: str, group: str = "Model", hint: str | None = None, bound: str | None = None) -> Value:
+    def scalar(self, t: str, group: str = "Model", hint: str | None = None, bound: str | None = None,
+               value: int | None = None) -> Value:
         name = self.w.names.fresh(hint)
-        self.args.append(Arg(name, WARP_TYPE[t], group, bound=bound))
+        self.args.append(Arg(name, WARP_TYPE[t], group, bound=bound, value=value))
         v = Value(name, t)
         self.w.values.append(v)
         return v
@@ -268,7 +270,7 @@ class Composition:
                 {"name": a.name, "group": a.group, "type": a.annotation if a.dtype is None and not a.fields else None,
                  "dtype": a.dtype, "shape": list(a.shape),
                  "indexes": None if a.indexes is None else {"array": a.indexes.array, "dim": a.indexes.dim, "count": a.indexes.count},
-                 "bound": a.bound, "fields": a.fields, "struct": a.annotation if a.fields is not None else None}
+                 "bound": a.bound, "value": a.value, "fields": a.fields, "struct": a.annotation if a.fields is not None else None}
                 for a in sorted(self.args, key=lambda a: GROUP_ORDER.index(a.group))
             ],
         }

@@ -7,6 +7,7 @@ value computed in a branch or loop body flows into something live after it.
 from __future__ import annotations
 
 import random
+import re
 
 from ._kit import KernelWriter, Value, literal
 
@@ -69,22 +70,27 @@ class Flow:
         if init is None:
             init = self.rng.choice(INIT.get(t, (None,)))
         v = self.w.mutable(t, init, hint)
+        v.known = init is not None
         self.targets.append(v)
         return v
 
     def update(self, target: Value | None = None, depth: int | None = None) -> None:
         t = target or self.rng.choice(self.targets)
-        fmt = self.rng.choice(UPDATES[t.type])
+        # a target still at its initial constant (0, 1, the identity) is not yet multiplied:
+        # ``t * e`` would lose ``e`` or the multiplication itself
+        fmt = self.rng.choice([f for f in UPDATES[t.type] if not t.known or not re.search(r"\*|@|cw_mul", f)])
         e = self.w.exprs.expr(t.type, depth if depth is not None else self.rng.randint(1, 2))
         if e == t.name:  # ``t -= t`` zeroes it, ``t = wp.max(t, t)`` does nothing: update with something else
             e = self.w.exprs.constant(t.type)
         self.w.line(fmt.format(t=t.name, e=e, lit=literal(self.rng)))
+        t.known = False
 
     def close(self, mark: int) -> None:
         """Fold the block's unread values into a target."""
         if any(v.reads == 0 for v in self.w.values[mark:]):
             t = self.rng.choice(self.targets)
             self.w.line(f"{t.name} = {self.w.fold_unused(t.name, t.type, since=mark)}")
+            t.known = False
 
     def result(self, t: str) -> str:
         """An expression of type ``t`` reading every target and every unread value."""
@@ -150,20 +156,40 @@ class Flow:
             self._body(depth, m)
 
     def _ifelse(self, depth):
+        known = self._known()
         with self.w.block(f"if {self._cond()}:") as m:
             self._body(depth, m, 1, 2)
+        ends = [self._known()]
+        self._set_known(known)
         with self.w.block("else:") as m:
             self._body(depth, m, 1, 2)
+        self._set_known(self._known().intersection(*ends))
 
     def _elif(self, depth):
+        known = self._known()
         with self.w.block(f"if {self._cond()}:") as m:
             self._body(depth, m, 1, 2)
+        ends = [self._known()]
         for _ in range(self.rng.choice((1, 1, 2))):
+            self._set_known(known)
             with self.w.block(f"elif {self._cond()}:") as m:
                 self._body(depth, m, 1, 2)
+            ends.append(self._known())
+        self._set_known(known)
         if self.rng.random() < 0.7:
             with self.w.block("else:") as m:
                 self._body(depth, m, 1, 2)
+        self._set_known(self._known().intersection(*ends))
+
+    # Each branch of a chain starts from what the targets held before it (an update in one
+    # branch is not seen by the next); after the chain a target still holds its constant only
+    # where no branch updated it.
+    def _known(self) -> set[str]:
+        return {v.name for v in self.targets if v.known}
+
+    def _set_known(self, names: set[str]) -> None:
+        for v in self.targets:
+            v.known = v.name in names
 
     def _where(self, depth):
         t = self.rng.choice(self.types)

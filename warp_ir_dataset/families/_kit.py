@@ -35,6 +35,7 @@ WARP_TYPE = {
 # direction): a change to an operand mostly leaves the result as it was.
 _ABSORBING = re.compile(r"wp\.(min|max|clamp|sign|step|nonzero|floor|ceil|round|trunc|frac|where|normalize|arg\w+|smoothstep|"
                         r"isnan|isfinite|int32)\(|[<>]=?|==|!=| % | & | \| | >> | << | // ")
+_PLACEHOLDER = re.compile(r"\{\w+\}")  # ``{lit}``, ``{bound}`` in a rule: constants, not names
 _NOT_READS = frozenset(("wp", "float", "int", "True", "False"))
 _READ = re.compile(r"(?<![.\w])[A-Za-z_]\w*(?![\w(])(?!\s*=[^=])")  # a name read: not a call, not ``n=`` of a keyword argument
 VEC_LEN = {"vec2": 2, "vec3": 3, "vec4": 4}
@@ -119,7 +120,12 @@ class Names:
 
 # Clamp bounds: wide enough that the values the inputs give (magnitudes 0.25-2, and what
 # kernels make of them) pass through often; a bound of 0.01 would swallow every change upstream.
-BOUNDS = ("0.5", "1.0", "1.5", "2.0", "3.0", "4.0", "10.0")
+BOUNDS = ("0.5", "0.75", "1.0", "1.5", "2.0", "3.0")
+# What a value is compared with: near the values a kernel computes from inputs of magnitude
+# about 1, so a branch goes both ways among a launch's threads (a threshold of 10 would leave
+# one side dead, and every change inside it unseen). The inputs hold these values too, so a
+# ``<`` written for ``<=`` shows where a value read equals its threshold.
+THRESHOLDS = ("0.0", "0.25", "0.5", "0.75", "1.0", "1.5", "-0.5")
 
 
 def literal(rng: random.Random, kind: str = "float") -> str:
@@ -134,6 +140,10 @@ class Value:
     type: str
     reads: int = 0
     unit: bool = False  # a normalized vector: its length is 1, whatever it was made of
+    # Holds a constant so far (an accumulator before its first update): an expression reading
+    # it would compute with a known value (a product with 0.0, a rotation by the identity) and
+    # lose what it multiplies.
+    known: bool = False
 
     def read(self) -> None:
         """Mark one use: a value never read would be dead code, so writers read every value."""
@@ -160,13 +170,13 @@ class ExprGen:
         are offset by constants so they stay distinct."""
         seen = set()
         for n, (p, a) in enumerate(zip(parts, args)):
-            if p in seen and (a == "float" or a in VEC_LEN):
+            if p in seen and (a == "float" or a in VEC_LEN) and self.reads_value(p):
                 parts[n] = self.rng.choice((f"({p} + {self.constant(a)})", f"({p} * {literal(self.rng)})", f"({p} - {self.constant(a)})"))
             seen.add(p)
 
     # -- leaves -------------------------------------------------------------------------
     def _leaf(self, t: str) -> str:
-        cands = [v for v in self.values if v.type == t]
+        cands = [v for v in self.values if v.type == t and not v.known]
         if t == "bool" and not cands:
             # A constant True/False condition looks artificial (and makes a branch dead code):
             # compare a value instead.
@@ -181,7 +191,7 @@ class ExprGen:
         if not cands and t not in ("float", "int") and self.values and self.rng.random() < 0.6:
             # No value of a compound type in scope: derive one from a value that is, rather
             # than spelling out a constant matrix/transform literal.
-            src = [v for v in self.values if v.type in REDUCIBLE]
+            src = [v for v in self.values if v.type in REDUCIBLE and not v.known]
             if src:
                 unread = [v for v in src if v.reads == 0]
                 v = self.rng.choice(unread if unread and self.rng.random() < 0.7 else src)
@@ -204,7 +214,8 @@ class ExprGen:
             n = MAT_DIM[t]
             return r.choice((f"wp.identity(n={n}, dtype=float)", f"wp.{t}({', '.join(literal(r) for _ in range(n * n))})"))
         if t == "quat":
-            return r.choice(("wp.quat_identity()", f"wp.quat_from_axis_angle(wp.vec3(0.0, 0.0, 1.0), {literal(r)})", f"wp.quat_rpy({literal(r)}, {literal(r)}, {literal(r)})"))
+            # never the identity: a product with it, or a transform's rotation read back, would show nothing
+            return r.choice((f"wp.quat_from_axis_angle(wp.vec3(0.0, 0.0, 1.0), {literal(r)})", f"wp.quat_rpy({literal(r)}, {literal(r)}, {literal(r)})"))
         if t == "transform":
             return f"wp.transform(wp.vec3({literal(r)}, {literal(r)}, {literal(r)}), wp.quat_identity())"
         if t == "spatial_vector":
@@ -215,12 +226,12 @@ class ExprGen:
 
     def _comparison(self) -> str:
         x = self.live("float", 1)
-        src = [v for v in self.values if v.type in REDUCIBLE]
+        src = [v for v in self.values if v.type in REDUCIBLE and not v.known]
         if not self.reads_value(x) and src:  # no float rule found for the values in scope
             v = self.rng.choice(src)
             v.read()
             x = reduce_to(v.name, v.type, "float")
-        return f"({x} {self.rng.choice(('>', '<'))} {literal(self.rng)})"
+        return f"({x} {self.rng.choice(('>', '<'))} {self.rng.choice(THRESHOLDS)})"
 
     def reads_value(self, text: str) -> bool:
         return bool({v.name for v in self.values} & set(_READ.findall(text)))
@@ -228,7 +239,7 @@ class ExprGen:
     def _constant(self, fmt: str, parts: list[str]) -> bool:
         """Whether a rule reads nothing: no operand names a value, and the rule itself names
         nothing but Warp (a family rule may name an argument, a random state)."""
-        return not any(self.reads_value(p) for p in parts) and not set(_READ.findall(fmt)) - _NOT_READS
+        return not any(self.reads_value(p) for p in parts) and not set(_READ.findall(_PLACEHOLDER.sub("", fmt))) - _NOT_READS
 
     def _measured(self, fmt: str, part: str) -> bool:
         """Whether ``fmt`` takes the length of ``part`` when that is a unit vector or a rotation:
@@ -252,6 +263,14 @@ class ExprGen:
             # Family rules may name values themselves: look for them in the text.
             names = names or {v.name for v in self.values}
             if names & set(_READ.findall(e)):
+                return e
+        if self.extra.get(t) and not self._in_extra:  # a family's own rules read its state (a random draw)
+            p, self.extra_p = self.extra_p, 1.0
+            try:
+                e = self.expr(t, max(depth, 1))
+            finally:
+                self.extra_p = p
+            if self.reads_value(e):
                 return e
         return f"{t}({e})" if t in ("float", "int") else e
 
@@ -290,6 +309,10 @@ class ExprGen:
                     # A constant written out twice (``c[0], c[1]``): a change to one copy's
                     # unused component would show nowhere.
                     parts[n] = self.live(a, 1)
+            if t == "bool" and args == ("float", "float"):
+                parts = [p if self.reads_value(p) else self.rng.choice(THRESHOLDS) for p in parts]
+            if fmt.startswith("wp.transform_vector(") and parts[0].endswith("wp.quat_identity())"):
+                fmt = "wp.transform_point({0}, {1})"  # a vector ignores the translation: all that made it would be lost
             if "wp.identity(" in parts[0] and fmt in ("{0}[1, 2]", "{0}[0, 1]"):
                 fmt = "{0}[1, 1]"  # off the diagonal of a multiple of the identity: always 0
             if self._measured(fmt, parts[0]):
@@ -301,9 +324,9 @@ class ExprGen:
             if any(args[n] == args[m] and parts[n] == parts[m] for n in range(m)):
                 # ``x > x``, ``x - x``, ``wp.cross(v, v)``, ``wp.where(c, x, x)``: trivially
                 # constant or blind to one operand; read something else there.
-                others = [v for v in self.values if v.type == args[m] and v.name not in parts[:m]]
+                others = [v for v in self.values if v.type == args[m] and v.name not in parts[:m] and not v.known]
                 parts[m] = self.rng.choice(others).name if others else self._comparison() if args[m] == "bool" else self.constant(args[m])
-        return fmt.format(*parts, lit=literal(self.rng), lit_i=literal(self.rng, "int"), bound=self.rng.choice(BOUNDS))
+        return fmt.format(*parts, lit=literal(self.rng), lit_i=literal(self.rng, "int"), bound=self.rng.choice(BOUNDS), unit=self.rng.choice(("0.5", "0.75", "0.9")))
 
 
 # Each rule: (format, argument types). "{lit}" inserts a float literal.
@@ -320,8 +343,9 @@ RULES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         ("wp.sinh({0})", ("float",)),
         ("wp.cosh({0})", ("float",)),
         ("wp.atan({0})", ("float",)),
-        ("wp.asin(wp.clamp({0}, -1.0, 1.0))", ("float",)),
-        ("wp.acos(wp.clamp({0}, -1.0, 1.0))", ("float",)),
+        # inside +-1: Warp's asin and acos clamp their argument to it themselves
+        ("wp.asin(wp.clamp({0}, -{unit}, {unit}))", ("float",)),
+        ("wp.acos(wp.clamp({0}, -{unit}, {unit}))", ("float",)),
         ("wp.sqrt(wp.abs({0}))", ("float",)),
         ("wp.cbrt({0})", ("float",)),
         ("wp.exp(-wp.abs({0}))", ("float",)),
@@ -545,7 +569,9 @@ def reduce_to(expr: str, src: str, dst: str) -> str:
     if dst == "quat":
         return f"wp.quat_from_axis_angle(wp.vec3(0.0, 1.0, 0.0), {scalar})"
     if dst == "transform":
-        return f"wp.transform(wp.vec3({scalar}), wp.quat_identity())"
+        # the rotation carries the value too: what reads only a transform's rotation (its
+        # vectors, ``transform_get_rotation``) would otherwise see the identity
+        return f"wp.transform(wp.vec3({scalar}), wp.quat_from_axis_angle(wp.vec3(0.0, 1.0, 0.0), {scalar}))"
     if dst == "spatial_vector":
         return f"wp.spatial_vector({', '.join([scalar] + ['0.0'] * 5)})"
     if dst == "spatial_matrix":

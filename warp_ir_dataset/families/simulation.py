@@ -263,10 +263,13 @@ def early_exit(c: Composition) -> None:
         flags = c.array("bool", (c.element,), "Model", hint=f"{c.element}_{r.choice(('active', 'enabled', 'sleeping', 'static', 'fixed'))}")
         cond = f"{'not ' if r.random() < 0.5 else ''}bool({flags.name}[{c.elem_var}])" if r.random() < 0.7 else f"{flags.name}[{c.elem_var}]"
     else:
-        word = c.scalar("int", "Model", hint=r.choice(("opt_disableflags", "opt_enableflags", "mode_flags")))
+        bit, leaves_when = r.choice((1, 2, 4)), r.choice(("!=", "=="))
+        # The word every launch passes keeps the elements running: with the bit that sends them
+        # away, all threads would leave and the launch would show nothing of the kernel.
+        runs = [w for w in range(1, 8) if bool(w & bit) == (leaves_when == "==")]
+        word = c.scalar("int", "Model", hint=r.choice(("opt_disableflags", "opt_enableflags", "mode_flags")), value=r.choice(runs))
         word.reads = 1
-        # Low bits: a word of flags drawn for a launch (1-5) has each of them set in some draws.
-        cond = f"({word.name} & {r.choice((1, 2, 4))}) {r.choice(('!=', '=='))} 0"
+        cond = f"({word.name} & {bit}) {leaves_when} 0"
     with c.w.block(f"if {cond}:"):
         c.on_early_return()
         c.w.line("return")
