@@ -248,6 +248,13 @@ class ExprGen:
             return False
         return part.startswith("wp.normalize(") or any(v.unit and v.name == part for v in self.values)
 
+    def _instead(self, t: str, reads: list[int]) -> str:
+        """A leaf in place of a rule whose value shows nothing of its operands: the values they
+        read are unread again, so they still reach an output."""
+        for v, n in zip(self.values, reads):
+            v.reads = n
+        return self._leaf(t)
+
     # -- trees --------------------------------------------------------------------------
     def live(self, t: str, depth: int = 2, tries: int = 8) -> str:
         """Like :meth:`expr`, but retried until the tree reads at least one value in scope
@@ -279,6 +286,7 @@ class ExprGen:
             depth = min(depth, self.max_depth)
         if depth <= 0 or self.rng.random() < 0.2:
             return self._leaf(t)
+        reads = [v.reads for v in self.values]
         if self.extra.get(t) and not self._in_extra and self.rng.random() < self.extra_p:
             # Family rules are often heavy (wide geometric predicates, Python-implemented
             # builtins): never nest one inside another, and keep wide ones' operands shallow.
@@ -293,7 +301,6 @@ class ExprGen:
                 return self._comparison() if t == "bool" else self.constant(t)
         else:
             fmt, args = self.rng.choice(RULES[t])
-            reads = [v.reads for v in self.values]
             parts = [self.expr(a, depth - 1) for a in args]
             if _ABSORBING.search(fmt):
                 # A clamp, a comparison, a rounding... shows little of its operands: the values
@@ -311,15 +318,24 @@ class ExprGen:
                     parts[n] = self.live(a, 1)
             if t == "bool" and args == ("float", "float"):
                 parts = [p if self.reads_value(p) else self.rng.choice(THRESHOLDS) for p in parts]
-            if fmt.startswith("wp.transform_vector(") and parts[0].endswith("wp.quat_identity())"):
-                fmt = "wp.transform_point({0}, {1})"  # a vector ignores the translation: all that made it would be lost
             if "wp.identity(" in parts[0] and fmt in ("{0}[1, 2]", "{0}[0, 1]"):
                 fmt = "{0}[1, 1]"  # off the diagonal of a multiple of the identity: always 0
             if self._measured(fmt, parts[0]):
                 fmt = "{0}[0]"  # one component of a unit vector: its direction, not its length of 1
             if "wp.arg" in fmt and not any(v.name == parts[0] and v.type in VEC_LEN for v in self.values):
                 # The largest component of ``wp.vec3(x)`` (what a scalar becomes) is always the first.
-                return self._leaf(t)
+                return self._instead(t, reads)
+        return self.render(t, fmt, args, parts, reads)
+
+    def render(self, t: str, fmt: str, args: tuple, parts: list[str], reads: list[int]) -> str:
+        """Rule ``fmt`` applied to ``parts`` (``reads``: the values' reads before the parts were
+        made), unless it would show nothing of them."""
+        if fmt.startswith("wp.transform_vector(") and parts[0].endswith("wp.quat_identity())"):
+            fmt = fmt.replace("wp.transform_vector(", "wp.transform_point(", 1)  # a vector ignores the translation: all that made it would be lost
+        if (fmt.startswith("wp.transform_get_rotation(") and parts[0].endswith("wp.quat_identity())")) or (
+                fmt.startswith("wp.quat_from_matrix(") and parts[0].startswith("(wp.identity(")):
+            # the identity rotation, whatever made the transform or the multiple of the identity
+            return self._instead(t, reads)
         for m in range(1, len(parts)):
             if any(args[n] == args[m] and parts[n] == parts[m] for n in range(m)):
                 # ``x > x``, ``x - x``, ``wp.cross(v, v)``, ``wp.where(c, x, x)``: trivially
@@ -567,11 +583,11 @@ def reduce_to(expr: str, src: str, dst: str) -> str:
     if dst in MAT_DIM:
         return f"(wp.identity(n={MAT_DIM[dst]}, dtype=float) * {scalar})"
     if dst == "quat":
-        return f"wp.quat_from_axis_angle(wp.vec3(0.0, 1.0, 0.0), {scalar})"
+        # roll, pitch and yaw all turn it: a changed angle shows in every component (an axis
+        # and angle's real part, which is all some reads see, ignores the axis)
+        return f"wp.quat_rpy({scalar}, 0.5, 0.25)"
     if dst == "transform":
-        # the rotation carries the value too: what reads only a transform's rotation (its
-        # vectors, ``transform_get_rotation``) would otherwise see the identity
-        return f"wp.transform(wp.vec3({scalar}), wp.quat_from_axis_angle(wp.vec3(0.0, 1.0, 0.0), {scalar}))"
+        return f"wp.transform(wp.vec3({scalar}), wp.quat_identity())"
     if dst == "spatial_vector":
         return f"wp.spatial_vector({', '.join([scalar] + ['0.0'] * 5)})"
     if dst == "spatial_matrix":

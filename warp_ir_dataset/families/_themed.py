@@ -53,12 +53,12 @@ def themed(rng, *, rules: dict, in_dtypes: tuple, out_types: tuple, extra_p: flo
         for _ in range(8):  # a call on constants only would compute a constant: find one on values
             t = rng.choice(theme_types)
             fmt, args = rng.choice(all_rules[t])
+            reads = [v.reads for v in w.values]
             parts = [w.exprs.live(a, rng.randint(0, 1 if len(args) <= 2 else 0)) for a in args]
             if w.exprs.reads_value(" ".join(parts)):
                 break
         w.exprs._spread(parts, args)
-        from ._kit import literal
-        w.assign(fmt.format(*parts, lit=literal(rng), lit_i=literal(rng, "int")), t)
+        w.assign(w.exprs.render(t, fmt, args, parts, reads), t)
     shape = rng.choice(("straight", "straight", "branch", "loop"))
     types = tuple(sorted({"float", out_t, *rng.sample([t for t in all_rules if t != "bool"], 1)}))
     flow = Flow(w, {"compute": 3, "update": 1.5, "if": 1, "ifelse": 1, "where": 0.7, "for_const": 0.8},
