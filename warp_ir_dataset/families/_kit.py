@@ -583,9 +583,7 @@ def reduce_to(expr: str, src: str, dst: str) -> str:
     if dst in MAT_DIM:
         return f"(wp.identity(n={MAT_DIM[dst]}, dtype=float) * {scalar})"
     if dst == "quat":
-        # roll, pitch and yaw all turn it: a changed angle shows in every component (an axis
-        # and angle's real part, which is all some reads see, ignores the axis)
-        return f"wp.quat_rpy({scalar}, 0.5, 0.25)"
+        return f"wp.quat_from_axis_angle(wp.vec3(0.0, 1.0, 0.0), {scalar})"
     if dst == "transform":
         return f"wp.transform(wp.vec3({scalar}), wp.quat_identity())"
     if dst == "spatial_vector":
