@@ -407,7 +407,9 @@ def test_a_limited_last_shard_with_a_rejected_row_is_built_again_in_full(tmp_pat
     monkeypatch.setattr(pipeline, "run_kernels", fake_run_kernels)
     monkeypatch.setattr(engines, "build_shards", spy)
     common = ["--config", "cpu", "--rows-per-shard", "20", "--validate", "all", "--workers", "1", "--quiet"]
-    run_cli(build_module.main, "build", ["--target-mb", "0.15", "--out", str(tmp_path / "small"), *common])
+    # the target puts the cut inside shard 1 before a row the stand-in rejects (found for
+    # generator 9's rows: the first assertion fails when a generator change moves it)
+    run_cli(build_module.main, "build", ["--target-mb", "0.2", "--out", str(tmp_path / "small"), *common])
     last = max(i for i, _ in tasks)
     assert (last, None) in tasks and any(i == last and n is not None for i, n in tasks), tasks  # limited, then whole
     rejects = [p for p in (tmp_path / "small" / "cpu").glob("rejects-*.jsonl")]
