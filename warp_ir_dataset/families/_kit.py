@@ -126,6 +126,8 @@ BOUNDS = ("0.5", "0.75", "1.0", "1.5", "2.0", "3.0")
 # one side dead, and every change inside it unseen). The inputs hold these values too, so a
 # ``<`` written for ``<=`` shows where a value read equals its threshold.
 THRESHOLDS = ("0.0", "0.25", "0.5", "0.75", "1.0", "1.5", "-0.5")
+# What ``asin``/``acos`` arguments are clamped to: inside +-1, which Warp clamps to itself.
+UNIT_BOUNDS = ("0.5", "0.75", "0.9")
 
 
 def literal(rng: random.Random, kind: str = "float") -> str:
@@ -175,8 +177,12 @@ class ExprGen:
             seen.add(p)
 
     # -- leaves -------------------------------------------------------------------------
+    def readable(self) -> list[Value]:
+        """The values in scope an expression may read: not those still holding a known constant."""
+        return [v for v in self.values if not v.known]
+
     def _leaf(self, t: str) -> str:
-        cands = [v for v in self.values if v.type == t and not v.known]
+        cands = [v for v in self.readable() if v.type == t]
         if t == "bool" and not cands:
             # A constant True/False condition looks artificial (and makes a branch dead code):
             # compare a value instead.
@@ -191,7 +197,7 @@ class ExprGen:
         if not cands and t not in ("float", "int") and self.values and self.rng.random() < 0.6:
             # No value of a compound type in scope: derive one from a value that is, rather
             # than spelling out a constant matrix/transform literal.
-            src = [v for v in self.values if v.type in REDUCIBLE and not v.known]
+            src = [v for v in self.readable() if v.type in REDUCIBLE]
             if src:
                 unread = [v for v in src if v.reads == 0]
                 v = self.rng.choice(unread if unread and self.rng.random() < 0.7 else src)
@@ -226,7 +232,7 @@ class ExprGen:
 
     def _comparison(self) -> str:
         x = self.live("float", 1)
-        src = [v for v in self.values if v.type in REDUCIBLE and not v.known]
+        src = [v for v in self.readable() if v.type in REDUCIBLE]
         if not self.reads_value(x) and src:  # no float rule found for the values in scope
             v = self.rng.choice(src)
             v.read()
@@ -340,9 +346,9 @@ class ExprGen:
             if any(args[n] == args[m] and parts[n] == parts[m] for n in range(m)):
                 # ``x > x``, ``x - x``, ``wp.cross(v, v)``, ``wp.where(c, x, x)``: trivially
                 # constant or blind to one operand; read something else there.
-                others = [v for v in self.values if v.type == args[m] and v.name not in parts[:m] and not v.known]
+                others = [v for v in self.readable() if v.type == args[m] and v.name not in parts[:m]]
                 parts[m] = self.rng.choice(others).name if others else self._comparison() if args[m] == "bool" else self.constant(args[m])
-        return fmt.format(*parts, lit=literal(self.rng), lit_i=literal(self.rng, "int"), bound=self.rng.choice(BOUNDS), unit=self.rng.choice(("0.5", "0.75", "0.9")))
+        return fmt.format(*parts, lit=literal(self.rng), lit_i=literal(self.rng, "int"), bound=self.rng.choice(BOUNDS), unit=self.rng.choice(UNIT_BOUNDS))
 
 
 # Each rule: (format, argument types). "{lit}" inserts a float literal.
@@ -359,7 +365,6 @@ RULES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         ("wp.sinh({0})", ("float",)),
         ("wp.cosh({0})", ("float",)),
         ("wp.atan({0})", ("float",)),
-        # inside +-1: Warp's asin and acos clamp their argument to it themselves
         ("wp.asin(wp.clamp({0}, -{unit}, {unit}))", ("float",)),
         ("wp.acos(wp.clamp({0}, -{unit}, {unit}))", ("float",)),
         ("wp.sqrt(wp.abs({0}))", ("float",)),
