@@ -120,6 +120,14 @@ def mutant(source: str, kind: str, rng: random.Random) -> str | None:
     return ast.unparse(ast.fix_missing_locations(tree))
 
 
+def boundary_swap(original: str, mutated: str) -> bool:
+    """Whether ``mutated`` differs from ``original`` only by a comparison's boundary (``<`` for
+    ``<=``, ``>`` for ``>=``): a mutant that only a value equal to the compared one can tell apart."""
+    pairs = zip(ast.walk(ast.parse(original)), ast.walk(ast.parse(mutated)))
+    changed = [(a, b) for a, b in pairs if type(a) is not type(b)]
+    return len(changed) == 1 and all(isinstance(n, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)) for n in changed[0])
+
+
 def _code(source: str, name: str, device: str) -> str | None:
     try:
         row, _ = kernel_row(KernelSpec(None, "mutant", name, source), device, with_module=False)
@@ -203,10 +211,12 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
         else:
             survivors.append((row, kind, request))
     told_apart, told = _told_apart(survivors, FRESH_DRAWS)
+    boundary = [k for k, (row, kind, request) in enumerate(survivors) if kind == "operator" and boundary_swap(row["python_source"], request.python_source)]
     if survivors_path is not None:
         with survivors_path.open("w", encoding="utf-8") as f:
             for k, (row, kind, request) in enumerate(survivors):
                 f.write(json.dumps({"id": row["id"], "family": row["family"], "kind": kind, "told_apart": k in told,
+                                    "boundary_swap": k in boundary,
                                     "original": row["python_source"], "mutant": request.python_source}) + "\n")
     distinguishable = {k: caught[k] + told_apart[k] for k in MUTATIONS}
     return {
@@ -215,6 +225,8 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
         "fresh_draws": FRESH_DRAWS,
         "distinguishable": sum(distinguishable.values()),
         "share_of_distinguishable": round(sum(caught.values()) / max(sum(distinguishable.values()), 1), 4),
+        # missed mutants that swap a comparison's boundary (< for <=) and that no fresh draw tells apart
+        "missed_boundary_swaps_alike_on_every_draw": sum(1 for k in boundary if k not in told),
         "by_kind": {k: {"mutants": total[k], "caught": caught[k], "of_which_launch_failed": crashed[k],
                         "survivors_told_apart_by_fresh_draws": told_apart[k]} for k in MUTATIONS},
         "skipped": dict(sorted(skipped.items())),
