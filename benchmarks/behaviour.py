@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from warp_ir_dataset.codegen import kernel_row  # noqa: E402
 from warp_ir_dataset.contract import Contract  # noqa: E402
-from warp_ir_dataset.execute import Failure, make_inputs, records_to_values, run_kernels, value_records  # noqa: E402
+from warp_ir_dataset.execute import DEFAULT_TIMEOUT, Failure, make_inputs, records_to_values, run_kernels, value_records  # noqa: E402
 from warp_ir_dataset.generate import KernelSpec, source_id  # noqa: E402
 from warp_ir_dataset.run import differences, executed_rows, replay_request  # noqa: E402
 
@@ -51,11 +51,11 @@ MUTATIONS = ("operator", "constant", "index", "statement")
 FRESH_DRAWS = 8  # draws of inputs that try to tell a surviving mutant from the original
 
 
-def _launch_all(requests: list) -> list:
+def _launch_all(requests: list, timeout: float = DEFAULT_TIMEOUT) -> list:
     """``run_kernels`` on every core: each thread's share runs in a launching process of its own."""
     lanes = max(1, min(os.cpu_count() or 1, len(requests)))
     with ThreadPoolExecutor(lanes) as pool:
-        shares = list(pool.map(run_kernels, [requests[k::lanes] for k in range(lanes)]))
+        shares = list(pool.map(lambda share: run_kernels(share, timeout), [requests[k::lanes] for k in range(lanes)]))
     results = [None] * len(requests)
     for k, share in enumerate(shares):
         results[k::lanes] = share
