@@ -20,11 +20,17 @@ For the executed rows of DIR/CONFIG (build it with ``--validate all`` so every r
   of those the row's inputs catch. A mutant no draw tells apart changes code whose value never
   reaches an output (Warp keeps dead code, so its generated code still differs): no input could
   catch it.
+* **where the missed mutants sit** (``missed_sites``): the changed statement is launched again
+  with a count of the threads that reach it; "never reached" is code behind a condition no
+  thread meets on the row's inputs (a branch the generator made that never runs), "reached" a
+  change whose value some later operation absorbs; ``missed_boundary_swaps_alike_on_every_draw``
+  counts the ``<``-for-``<=`` swaps no draw tells apart.
 """
 from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import json
 import os
 import random
@@ -212,11 +218,12 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
             survivors.append((row, kind, request))
     told_apart, told = _told_apart(survivors, FRESH_DRAWS)
     boundary = [k for k, (row, kind, request) in enumerate(survivors) if kind == "operator" and boundary_swap(row["python_source"], request.python_source)]
+    sites = reached(survivors)
     if survivors_path is not None:
         with survivors_path.open("w", encoding="utf-8") as f:
             for k, (row, kind, request) in enumerate(survivors):
                 f.write(json.dumps({"id": row["id"], "family": row["family"], "kind": kind, "told_apart": k in told,
-                                    "boundary_swap": k in boundary,
+                                    "boundary_swap": k in boundary, "site": sites[k],
                                     "original": row["python_source"], "mutant": request.python_source}) + "\n")
     distinguishable = {k: caught[k] + told_apart[k] for k in MUTATIONS}
     return {
@@ -227,10 +234,78 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
         "share_of_distinguishable": round(sum(caught.values()) / max(sum(distinguishable.values()), 1), 4),
         # missed mutants that swap a comparison's boundary (< for <=) and that no fresh draw tells apart
         "missed_boundary_swaps_alike_on_every_draw": sum(1 for k in boundary if k not in told),
+        # where the missed mutants' changes sit: code no thread reaches on the row's inputs, or not
+        "missed_sites": dict(Counter(sites).most_common()),
         "by_kind": {k: {"mutants": total[k], "caught": caught[k], "of_which_launch_failed": crashed[k],
                         "survivors_told_apart_by_fresh_draws": told_apart[k]} for k in MUTATIONS},
         "skipped": dict(sorted(skipped.items())),
     }
+
+
+# -- where a missed mutant's change sits ----------------------------------------------------------
+PROBE = "_reach_probe"
+
+
+def _changed_line(original: str, mutated: str) -> int:
+    """The first line of ``original`` (as ``ast.unparse`` writes it) that ``mutated`` changes."""
+    a, b = original.splitlines(), mutated.splitlines()
+    for tag, i1, _, _, _ in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag != "equal":
+            return i1 + 1
+    return 0
+
+
+def _probed(original: str, line: int) -> str | None:
+    """``original`` with a count of the threads that reach ``line``'s statement (an atomic add
+    into a new last argument, ``PROBE``), or None when the line is not in the kernel's own body."""
+    tree = ast.parse(original)
+    kernel = next((f for f in _bodies(tree) if f.lineno <= line <= f.end_lineno
+                   and any("kernel" in ast.unparse(d) for d in f.decorator_list)), None)
+    if kernel is None:
+        return None
+    innermost = None
+    for node in ast.walk(kernel):
+        for field in ("body", "orelse"):
+            block = getattr(node, field, None)
+            for k, stmt in enumerate(block if isinstance(block, list) else []):
+                if isinstance(stmt, ast.stmt) and stmt.lineno <= line <= stmt.end_lineno:
+                    if innermost is None or stmt.end_lineno - stmt.lineno <= innermost[2]:
+                        innermost = (block, k, stmt.end_lineno - stmt.lineno)
+    if innermost is None:
+        return None
+    block, k, _ = innermost
+    block.insert(k, ast.parse(f"wp.atomic_add({PROBE}, 0, 1)").body[0])
+    kernel.args.args.append(ast.arg(PROBE, ast.parse("wp.array(dtype=wp.int32)", mode="eval").body))
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def reached(survivors: list) -> list[str]:
+    """For each missed mutant: whether any thread reaches the statement it changes on the row's
+    inputs ("reached", "never reached"), or "in a helper" (a ``@wp.func``'s body), or "not probed"."""
+    sites, requests, at = [], [], {}
+    for k, (row, _, mutated) in enumerate(survivors):
+        original = ast.unparse(ast.parse(row["python_source"]))
+        probed = _probed(original, _changed_line(original, mutated.python_source))
+        if probed is None:
+            sites.append("in a helper")
+            continue
+        contract = json.loads(row["contract"])
+        template = next((a for a in contract["args"] if a["kind"] == "array"), None)
+        if template is None:
+            sites.append("not probed")
+            continue
+        contract["args"].append({**template, "name": PROBE, "dtype": "int32", "ndim": 1, "shape": [1], "access": "write",
+                                 "initial": "zeros", "index": None, "value": None, "fields": [], "handle": None})
+        at[k] = len(requests)
+        sites.append("")
+        requests.append(replace(replay_request(row), python_source=probed, module_name=f"wirds_{source_id(probed)}",
+                                contract_json=json.dumps(contract), output_grads=[],
+                                inputs=row["inputs"] + value_records({PROBE: np.zeros(1, np.int32)})))
+    results = _launch_all(requests)
+    for k, i in at.items():
+        result = results[i]
+        sites[k] = "not probed" if isinstance(result, Failure) else "reached" if int(result.outputs[PROBE][0]) else "never reached"
+    return sites
 
 
 def _told_apart(survivors: list, draws: int) -> tuple[Counter, set[int]]:
