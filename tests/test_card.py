@@ -13,7 +13,7 @@ from huggingface_hub import DatasetCard
 
 from helpers import run_module
 from test_stats import A, write_synthetic
-from warp_ir_dataset.card import size_category, update_card_metadata, write_card
+from warp_ir_dataset.card import behaviour_section, size_category, update_card_metadata, write_card
 from warp_ir_dataset.stats import compute_stats
 
 
@@ -239,3 +239,22 @@ def test_configs_built_alike_are_reproduced_by_one_command_from_their_identities
     assert build_commands(stats(("cpu", [cpu]), ("cuda", [other]))) == [command_line(cpu), command_line(other)]
     assert build_commands(stats(("cpu", [cpu]))) == [command_line(cpu)]
     assert json.loads(to_json(cuda)) == cuda
+
+def test_the_behaviour_section_gives_the_measured_figures_and_where_missed_mutants_sit(carded, tmp_path):
+    _, _, stats = carded
+    sensitivity = {"rows": 3, "mutants": 20, "caught": 15, "share": 0.75, "fresh_draws": 8, "distinguishable": 16,
+                   "share_of_distinguishable": 0.9375, "missed_boundary_swaps_alike_on_every_draw": 1,
+                   "missed_sites": {"never reached": 2, "reached": 2, "in a helper": 1},
+                   "by_kind": {"operator": {"mutants": 20, "caught": 15}}}
+    report = {"command": "a 1 MB build", "executable": {"executable": 9, "rows_tried": 10, "lowest_family": ["loops", 0.5]},
+              "determinism": {"rows": 9, "second_launch_identical": 9, "relaunch_bit_identical_to_row": 8},
+              "trivial_kernels": {"any": 1, "rows": 9, "share_any": 0.111}, "sensitivity": sensitivity}
+    (tmp_path / "behaviour.json").write_text(json.dumps({"cpu": report}))
+    text = behaviour_section(stats, tmp_path)
+    assert "executable (launched, finite outputs) 9 of 10 rows tried (90.0%; lowest family `loops` 50.0%)" in text
+    assert "15 of 20 give other outputs or fail to launch (75.0%: operator 15/20)" in text
+    assert "of the 5 missed, 2 change code that no thread reaches" in text and "2 change reached code" in text
+    assert "(1 of all missed swap a comparison's" in text and "1 sit in `@wp.func` helpers." in text
+    del sensitivity["missed_sites"]  # a report from before the probe: no sentence about it
+    (tmp_path / "behaviour.json").write_text(json.dumps({"cpu": report}))
+    assert "missed," not in behaviour_section(stats, tmp_path)

@@ -254,10 +254,23 @@ def behaviour_section(stats: dict, reports: Path | None = None) -> str:
                 f"mutants of {sens['rows']} rows' sources whose generated code differs: {sens['caught']} of {sens['mutants']} "
                 f"give other outputs or fail to launch ({_pct(sens['share'])}: {kinds})"
                 + (f"; of the {sens['distinguishable']} that some of {sens['fresh_draws']} fresh draws of inputs tells apart from the original "
-                   f"(the rest change code whose value never reaches an output), {_pct(sens['share_of_distinguishable'])}." if "distinguishable" in sens else ".")
+                   f"(the rest change code whose value never reaches an output), {_pct(sens['share_of_distinguishable'])}" if "distinguishable" in sens else "")
+                + _missed_sentence(sens) + "."
             )
         out += ["", "Do the inputs catch wrong code? Measured with `benchmarks/behaviour.py` on builds with `--validate all`:", "", *lines]
     return "\n".join(out)
+
+
+def _missed_sentence(sensitivity: dict) -> str:
+    """Where the mutants the inputs missed sit, where ``benchmarks/behaviour.py`` probed it."""
+    sites = sensitivity.get("missed_sites")
+    if not sites:
+        return ""
+    missed = sensitivity["mutants"] - sensitivity["caught"]
+    return (f"; of the {missed} missed, {sites.get('never reached', 0)} change code that no thread reaches on the row's inputs "
+            f"(a branch whose condition no element meets), {sites.get('reached', 0)} change reached code whose value a later operation absorbs "
+            f"({sensitivity.get('missed_boundary_swaps_alike_on_every_draw', 0)} of all missed swap a comparison's `<` for `<=` where no value "
+            f"equals the threshold on any draw), {sites.get('in a helper', 0)} sit in `@wp.func` helpers")
 
 
 def builtins_table(stats: dict) -> str:
