@@ -334,6 +334,20 @@ def _told_apart(survivors: list, draws: int) -> tuple[Counter, set[int]]:
     return told, which
 
 
+def sites_of(folder: Path, config: str, split: str, path: Path) -> dict:
+    """``missed_sites`` and the boundary swaps for the mutants listed in ``path`` (rewritten with them)."""
+    rows = {r["id"]: r for r in executed_rows(folder, config, split)}
+    listed = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    survivors = [(rows[x["id"]], x["kind"], replace(replay_request(rows[x["id"]]), python_source=x["mutant"], module_name=f"wirds_{source_id(x['mutant'])}"))
+                 for x in listed]
+    for x, site in zip(listed, reached(survivors)):
+        x["site"] = site
+        x["boundary_swap"] = x["kind"] == "operator" and boundary_swap(x["original"], x["mutant"])
+    path.write_text("".join(json.dumps(x) + "\n" for x in listed), encoding="utf-8")
+    return {"missed": len(listed), "missed_sites": dict(Counter(x["site"] for x in listed).most_common()),
+            "missed_boundary_swaps_alike_on_every_draw": sum(1 for x in listed if x["boundary_swap"] and not x["told_apart"])}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path)
@@ -343,8 +357,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=25)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--survivors", type=Path, help="write the mutants the rows' inputs miss here (JSON lines: original, mutant, whether a fresh draw tells them apart)")
+    ap.add_argument("--sites-of", type=Path, help="only say where the mutants of an earlier --survivors file sit (and add it to the file)")
     args = ap.parse_args()
     started = time.perf_counter()
+    if args.sites_of:
+        print(json.dumps(sites_of(args.folder, args.config, args.split, args.sites_of), indent=None if args.json else 2))
+        return
     rows = executed_rows(args.folder, args.config, args.split)
     replayed = _launch_all([replay_request(r) for r in rows])
     agree = sum(1 for r, res in zip(rows, replayed) if not differences(r, res, rtol=0.0, atol=0.0))
