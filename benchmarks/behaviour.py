@@ -275,7 +275,16 @@ def _probed(original: str, line: int) -> str | None:
         return None
     block, k, _ = innermost
     block.insert(k, ast.parse(f"wp.atomic_add({PROBE}, 0, 1)").body[0])
-    kernel.args.args.append(ast.arg(PROBE, ast.parse("wp.array(dtype=wp.int32)", mode="eval").body))
+    probe_type = "wp.array(dtype=wp.int32)"
+    kernel.args.args.append(ast.arg(PROBE, ast.parse(probe_type, mode="eval").body))
+    for call in ast.walk(tree):  # a generic kernel's overloads take the probe too
+        if isinstance(call, ast.Call) and ast.unparse(call.func).endswith("overload") and len(call.args) == 2 and ast.unparse(call.args[0]) == kernel.name:
+            types = call.args[1]
+            if isinstance(types, ast.List):
+                types.elts.append(ast.parse(probe_type, mode="eval").body)
+            elif isinstance(types, ast.Dict):
+                types.keys.append(ast.Constant(PROBE))
+                types.values.append(ast.parse(probe_type, mode="eval").body)
     return ast.unparse(ast.fix_missing_locations(tree))
 
 
