@@ -2,6 +2,7 @@
 """Do the executed rows' inputs catch wrong code? Measured on a built folder.
 
     ./dev python benchmarks/behaviour.py DIR --config cpu [--split train] [--rows 500] [--json]
+    ./dev python benchmarks/behaviour.py DIR --config cpu --coverage-only    # the coverage alone (one launch a row)
 
 For the executed rows of DIR/CONFIG (build it with ``--validate all`` so every row was tried):
 
@@ -11,6 +12,9 @@ For the executed rows of DIR/CONFIG (build it with ``--validate all`` so every r
   same bits as the first launch and as the row;
 * **trivial kernels**: rows whose recorded outputs a kernel that does nothing, writes zeros, or
   copies an input of the same shape would match (computed from the rows, no launch);
+* **coverage**: the share of the kernels' conditional blocks (an ``if``'s or ``elif``'s body, an
+  ``else``, a loop's body) that at least one thread runs on the row's inputs (each block counts
+  the threads that enter it, launched again with a count array added);
 * **sensitivity**: for ``--rows`` rows, mutants of the kernel's Python source (an operator
   swapped, a constant changed, an index shifted, a statement dropped) whose generated code
   differs from the original's, launched on the row's recorded inputs: the share whose outputs
@@ -48,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from warp_ir_dataset.codegen import kernel_row  # noqa: E402
 from warp_ir_dataset.contract import Contract  # noqa: E402
-from warp_ir_dataset.execute import DEFAULT_TIMEOUT, Failure, make_inputs, records_to_values, run_kernels, value_records  # noqa: E402
+from warp_ir_dataset.execute import DEFAULT_TIMEOUT, Failure, Request, make_inputs, records_to_values, run_kernels, value_records  # noqa: E402
 from warp_ir_dataset.generate import KernelSpec, source_id  # noqa: E402
 from warp_ir_dataset.run import differences, executed_rows, replay_request  # noqa: E402
 
@@ -255,26 +259,18 @@ def _changed_line(original: str, mutated: str) -> int:
     return 0
 
 
-def _probed(original: str, line: int) -> str | None:
-    """``original`` with a count of the threads that reach ``line``'s statement (an atomic add
-    into a new last argument, ``PROBE``), or None when the line is not in the kernel's own body."""
-    tree = ast.parse(original)
-    kernel = next((f for f in _bodies(tree) if f.lineno <= line <= f.end_lineno
-                   and any("kernel" in ast.unparse(d) for d in f.decorator_list)), None)
-    if kernel is None:
-        return None
-    innermost = None
-    for node in ast.walk(kernel):
-        for field in ("body", "orelse"):
-            block = getattr(node, field, None)
-            for k, stmt in enumerate(block if isinstance(block, list) else []):
-                if isinstance(stmt, ast.stmt) and stmt.lineno <= line <= stmt.end_lineno:
-                    if innermost is None or stmt.end_lineno - stmt.lineno <= innermost[2]:
-                        innermost = (block, k, stmt.end_lineno - stmt.lineno)
-    if innermost is None:
-        return None
-    block, k, _ = innermost
-    block.insert(k, ast.parse(f"wp.atomic_add({PROBE}, 0, 1)").body[0])
+def _kernel_def(tree: ast.Module, line: int | None = None) -> ast.FunctionDef | None:
+    """The ``@wp.kernel`` function (the one holding ``line``, where given)."""
+    return next((f for f in _bodies(tree) if (line is None or f.lineno <= line <= f.end_lineno)
+                 and any("kernel" in ast.unparse(d) for d in f.decorator_list)), None)
+
+
+def _count(slot: int) -> ast.stmt:
+    return ast.parse(f"wp.atomic_add({PROBE}, {slot}, 1)").body[0]
+
+
+def _with_probe_argument(tree: ast.Module, kernel: ast.FunctionDef) -> str:
+    """The source of ``tree`` with ``PROBE``, an int array, as the kernel's last argument."""
     probe_type = "wp.array(dtype=wp.int32)"
     kernel.args.args.append(ast.arg(PROBE, ast.parse(probe_type, mode="eval").body))
     for call in ast.walk(tree):  # a generic kernel's overloads take the probe too
@@ -288,6 +284,39 @@ def _probed(original: str, line: int) -> str | None:
     return ast.unparse(ast.fix_missing_locations(tree))
 
 
+def _probe_request(row: dict, probed: str, slots: int) -> Request:
+    """The row's launch again, of ``probed`` with its ``PROBE`` array of ``slots`` zeros."""
+    contract = json.loads(row["contract"])
+    template = next(a for a in contract["args"] if a["kind"] == "array")  # the fields every array has
+    contract["args"].append({**template, "name": PROBE, "dtype": "int32", "ndim": 1, "shape": [slots], "access": "write",
+                             "initial": "zeros", "index": None, "value": None, "fields": [], "handle": None})
+    return replace(replay_request(row), python_source=probed, module_name=f"wirds_{source_id(probed)}",
+                   contract_json=json.dumps(contract), output_grads=[],
+                   inputs=row["inputs"] + value_records({PROBE: np.zeros(slots, np.int32)}))
+
+
+def _probed(original: str, line: int) -> str | None:
+    """``original`` with a count of the threads that reach ``line``'s statement, or None when the
+    line is not in the kernel's own body."""
+    tree = ast.parse(original)
+    kernel = _kernel_def(tree, line)
+    if kernel is None:
+        return None
+    innermost = None
+    for node in ast.walk(kernel):
+        for field in ("body", "orelse"):
+            block = getattr(node, field, None)
+            for k, stmt in enumerate(block if isinstance(block, list) else []):
+                if isinstance(stmt, ast.stmt) and stmt.lineno <= line <= stmt.end_lineno:
+                    if innermost is None or stmt.end_lineno - stmt.lineno <= innermost[2]:
+                        innermost = (block, k, stmt.end_lineno - stmt.lineno)
+    if innermost is None:
+        return None
+    block, k, _ = innermost
+    block.insert(k, _count(0))
+    return _with_probe_argument(tree, kernel)
+
+
 def reached(survivors: list) -> list[str]:
     """For each missed mutant: whether any thread reaches the statement it changes on the row's
     inputs ("reached", "never reached"), or "in a helper" (a ``@wp.func``'s body), or "not probed"."""
@@ -295,26 +324,53 @@ def reached(survivors: list) -> list[str]:
     for k, (row, _, mutated) in enumerate(survivors):
         original = ast.unparse(ast.parse(row["python_source"]))
         probed = _probed(original, _changed_line(original, mutated.python_source))
-        if probed is None:
-            sites.append("in a helper")
-            continue
-        contract = json.loads(row["contract"])
-        template = next((a for a in contract["args"] if a["kind"] == "array"), None)
-        if template is None:
-            sites.append("not probed")
-            continue
-        contract["args"].append({**template, "name": PROBE, "dtype": "int32", "ndim": 1, "shape": [1], "access": "write",
-                                 "initial": "zeros", "index": None, "value": None, "fields": [], "handle": None})
-        at[k] = len(requests)
-        sites.append("")
-        requests.append(replace(replay_request(row), python_source=probed, module_name=f"wirds_{source_id(probed)}",
-                                contract_json=json.dumps(contract), output_grads=[],
-                                inputs=row["inputs"] + value_records({PROBE: np.zeros(1, np.int32)})))
+        sites.append("in a helper" if probed is None else "")
+        if probed is not None:
+            at[k] = len(requests)
+            requests.append(_probe_request(row, probed, 1))
     results = _launch_all(requests)
     for k, i in at.items():
         result = results[i]
         sites[k] = "not probed" if isinstance(result, Failure) else "reached" if int(result.outputs[PROBE][0]) else "never reached"
     return sites
+
+
+def _block_probes(original: str) -> tuple[str, int] | None:
+    """``original`` with a count at the head of every block of the kernel's own body that runs
+    on a condition (an ``if``'s two sides, a loop's body), and how many blocks that is."""
+    tree = ast.parse(original)
+    kernel = _kernel_def(tree)
+    if kernel is None:
+        return None
+    blocks = [block for node in ast.walk(kernel) if isinstance(node, (ast.If, ast.For, ast.While))
+              for block in (node.body, node.orelse) if block and not (len(block) == 1 and isinstance(block[0], ast.If) and block is node.orelse)]
+    for slot, block in enumerate(blocks):  # an elif's block is counted as its own if's
+        block.insert(0, _count(slot))
+    return _with_probe_argument(tree, kernel), len(blocks)
+
+
+def coverage(rows: list[dict]) -> dict:
+    """The share of the kernels' conditional blocks (an ``if``'s or ``elif``'s body, an ``else``,
+    a loop's body) that at least one thread runs on the row's inputs: a block no thread runs
+    hides every change in it from the outputs."""
+    requests, meta = [], []
+    for row in rows:
+        probed = _block_probes(ast.unparse(ast.parse(row["python_source"])))
+        if probed and probed[1]:
+            requests.append(_probe_request(row, *probed))
+            meta.append((row["family"], probed[1]))
+    results = _launch_all(requests)
+    blocks, run, per_family = Counter(), Counter(), {}
+    for (family, n), result in zip(meta, results):
+        if isinstance(result, Failure):
+            continue
+        blocks[family] += n
+        run[family] += int(np.count_nonzero(result.outputs[PROBE]))
+    for family in sorted(blocks):
+        per_family[family] = round(run[family] / blocks[family], 3)
+    return {"rows_with_blocks": len(meta), "rows_probed": sum(1 for r in results if not isinstance(r, Failure)),
+            "blocks": sum(blocks.values()), "run": sum(run.values()),
+            "share": round(sum(run.values()) / max(sum(blocks.values()), 1), 4), "per_family": per_family}
 
 
 def _told_apart(survivors: list, draws: int) -> tuple[Counter, set[int]]:
@@ -366,9 +422,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=25)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--survivors", type=Path, help="write the mutants the rows' inputs miss here (JSON lines: original, mutant, whether a fresh draw tells them apart)")
+    ap.add_argument("--coverage-only", action="store_true", help="only measure the conditional blocks the rows' inputs run")
     ap.add_argument("--sites-of", type=Path, help="only say where the mutants of an earlier --survivors file sit (and add it to the file)")
     args = ap.parse_args()
     started = time.perf_counter()
+    if args.coverage_only:
+        print(json.dumps(coverage(executed_rows(args.folder, args.config, args.split)), indent=None if args.json else 2))
+        return
     if args.sites_of:
         print(json.dumps(sites_of(args.folder, args.config, args.split, args.sites_of), indent=None if args.json else 2))
         return
@@ -381,6 +441,7 @@ def main() -> None:
         "executable": executable_share(args.folder, args.config, args.split, replayed),
         "determinism": {"rows": len(rows), "second_launch_identical": deterministic, "relaunch_bit_identical_to_row": agree},
         "trivial_kernels": trivial_matches(rows),
+        "coverage": coverage(rows),
         "sensitivity": sensitivity(rows, args.config, args.rows, args.seed, args.survivors),
         "seconds": round(time.perf_counter() - started, 1),
     }
