@@ -343,8 +343,11 @@ def _block_probes(original: str) -> tuple[str, int] | None:
     if kernel is None:
         return None
     blocks = [block for node in ast.walk(kernel) if isinstance(node, (ast.If, ast.For, ast.While))
-              for block in (node.body, node.orelse) if block and not (len(block) == 1 and isinstance(block[0], ast.If) and block is node.orelse)]
-    for slot, block in enumerate(blocks):  # an elif's block is counted as its own if's
+              for block in (node.body, node.orelse) if block and not (len(block) == 1 and isinstance(block[0], ast.If) and block is node.orelse)
+              and not all(isinstance(stmt, (ast.Return, ast.Continue, ast.Break, ast.Pass)) for stmt in block)]
+    # an elif's block is counted as its own if's; a block of a bare ``return`` or ``continue``
+    # holds nothing a change could hide in
+    for slot, block in enumerate(blocks):
         block.insert(0, _count(slot))
     return _with_probe_argument(tree, kernel), len(blocks)
 
