@@ -27,7 +27,7 @@ For the executed rows of DIR/CONFIG (build it with ``--validate all`` so every r
 * **where the missed mutants sit** (``missed_sites``): the changed statement is launched again
   with a count of the threads that reach it; "never reached" is code behind a condition no
   thread meets on the row's inputs (a branch the generator made that never runs), "reached" a
-  change whose value some later operation absorbs; ``missed_boundary_swaps_alike_on_every_draw``
+  change in code that runs but that no output shows (absorbed, overwritten or unused); ``missed_boundary_swaps_alike_on_every_draw``
   counts the ``<``-for-``<=`` swaps no draw tells apart.
 """
 from __future__ import annotations
@@ -61,7 +61,7 @@ MUTATIONS = ("operator", "constant", "index", "statement")
 FRESH_DRAWS = 8  # draws of inputs that try to tell a surviving mutant from the original
 
 
-def _launch_all(requests: list, timeout: float = DEFAULT_TIMEOUT) -> list:
+def launch_all(requests: list, timeout: float = DEFAULT_TIMEOUT) -> list:
     """``run_kernels`` on every core: each thread's share runs in a launching process of its own."""
     lanes = max(1, min(os.cpu_count() or 1, len(requests)))
     with ThreadPoolExecutor(lanes) as pool:
@@ -208,7 +208,7 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
                 continue
             requests.append(replace(replay_request(row), python_source=source, module_name=f"wirds_{source_id(source)}"))
             meta.append((row, kind))
-    results = _launch_all(requests)
+    results = launch_all(requests)
     caught, crashed, total = Counter(), Counter(), Counter()
     survivors = []
     for (row, kind), request, result in zip(meta, requests, results):
@@ -328,7 +328,7 @@ def reached(survivors: list) -> list[str]:
         if probed is not None:
             at[k] = len(requests)
             requests.append(_probe_request(row, probed, 1))
-    results = _launch_all(requests)
+    results = launch_all(requests)
     for k, i in at.items():
         result = results[i]
         sites[k] = "not probed" if isinstance(result, Failure) else "reached" if int(result.outputs[PROBE][0]) else "never reached"
@@ -362,7 +362,7 @@ def coverage(rows: list[dict]) -> dict:
         if probed and probed[1]:
             requests.append(_probe_request(row, *probed))
             meta.append((row["family"], probed[1]))
-    results = _launch_all(requests)
+    results = launch_all(requests)
     blocks, run, per_family = Counter(), Counter(), {}
     for (family, n), result in zip(meta, results):
         if isinstance(result, Failure):
@@ -387,7 +387,7 @@ def _told_apart(survivors: list, draws: int) -> tuple[Counter, set[int]]:
             inputs = value_records(make_inputs(contract, 7919 * (d + 1)))
             original = replay_request(row)
             requests += [replace(original, inputs=inputs), replace(mutated, inputs=inputs)]
-    results = _launch_all(requests)
+    results = launch_all(requests)
     told, which = Counter(), set()
     for k, (row, kind, _) in enumerate(survivors):
         for d in range(draws):
@@ -436,7 +436,7 @@ def main() -> None:
         print(json.dumps(sites_of(args.folder, args.config, args.split, args.sites_of), indent=None if args.json else 2))
         return
     rows = executed_rows(args.folder, args.config, args.split)
-    replayed = _launch_all([replay_request(r) for r in rows])
+    replayed = launch_all([replay_request(r) for r in rows])
     agree = sum(1 for r, res in zip(rows, replayed) if not differences(r, res, rtol=0.0, atol=0.0))
     deterministic = sum(1 for res in replayed if not isinstance(res, Failure) and res.deterministic)
     report = {

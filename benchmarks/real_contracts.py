@@ -26,23 +26,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from behaviour import _launch_all  # noqa: E402
+from behaviour import launch_all  # noqa: E402
 from warp_ir_dataset.execute import Failure, Request  # noqa: E402
 from warp_ir_dataset.run import split_rows  # noqa: E402
 
 
 def outcome(result) -> str:
+    """The failure's reason, "executable" (``Behaviour.executable``), or which of its conditions failed."""
     if isinstance(result, Failure):
         return result.reason
+    if result.executable:
+        return "executable"
     if not result.outputs:
         return "writes-nothing"
     if result.non_finite:
         return "non-finite"
     if not result.deterministic:
         return "not-repeatable"
-    if result.read_only_changed:
-        return "read-only-changed"
-    return "executable"
+    return "read-only-changed"
 
 
 def _reason(result) -> str:
@@ -64,7 +65,7 @@ def main() -> None:
     picked = random.Random(args.seed).sample(rows, min(args.sample, len(rows)))
     requests = [Request(r["python_source"], r["kernel_name"], args.seed, f"wirds_{r['id']}", backward=r["backward_code"] is not None)
                 for r in picked]
-    results = _launch_all(requests, args.timeout)
+    results = launch_all(requests, args.timeout)
     outcomes = Counter()
     by_package: dict[str, Counter] = defaultdict(Counter)
     reasons = Counter()
@@ -77,7 +78,8 @@ def main() -> None:
     report = {
         "folder": str(args.folder), "config": args.config, "real_rows": len(rows), "sampled": len(picked),
         "outcomes": dict(outcomes.most_common()),
-        "contract_inferred": len(picked) - outcomes["no-contract"] - outcomes["build-error"],
+        # a build or compile failure comes before the contract is inferred: not counted as inferred
+        "contract_inferred": len(picked) - outcomes["no-contract"] - outcomes["build-error"] - outcomes["clang-error"],
         "executable_share": round(outcomes["executable"] / max(len(picked), 1), 4),
         "by_package": {p: dict(c.most_common()) for p, c in sorted(by_package.items())},
         "top_failure_reasons": dict(reasons.most_common(12)),

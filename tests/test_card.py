@@ -240,6 +240,7 @@ def test_configs_built_alike_are_reproduced_by_one_command_from_their_identities
     assert build_commands(stats(("cpu", [cpu]))) == [command_line(cpu)]
     assert json.loads(to_json(cuda)) == cuda
 
+
 def test_the_behaviour_section_gives_the_measured_figures_and_where_missed_mutants_sit(carded, tmp_path):
     _, _, stats = carded
     sensitivity = {"rows": 3, "mutants": 20, "caught": 15, "share": 0.75, "fresh_draws": 8, "distinguishable": 16,
@@ -253,8 +254,8 @@ def test_the_behaviour_section_gives_the_measured_figures_and_where_missed_mutan
     text = behaviour_section(stats, tmp_path)
     assert "executable (launched, finite outputs) 9 of 10 rows tried (90.0%; lowest family `loops` 50.0%)" in text
     assert "15 of 20 give other outputs or fail to launch (75.0%: operator 15/20)" in text
-    assert "of the 5 missed, 2 change code that no thread reaches" in text and "2 change reached code" in text
-    assert "(1 of all missed swap a comparison's" in text and "1 sit in `@wp.func` helpers." in text
+    assert "of the 5 missed, 2 change code that no thread reaches" in text and "2 change code that runs but whose change no output shows" in text
+    assert "1 sit outside the kernel's body" in text and "; 1 of all missed swap a comparison's" in text
     del sensitivity["missed_sites"]  # a report from before the probe: no sentence about it
     (tmp_path / "behaviour.json").write_text(json.dumps({"cpu": report}))
     assert "missed," not in behaviour_section(stats, tmp_path)

@@ -268,9 +268,10 @@ def _missed_sentence(sensitivity: dict) -> str:
         return ""
     missed = sensitivity["mutants"] - sensitivity["caught"]
     return (f"; of the {missed} missed, {sites.get('never reached', 0)} change code that no thread reaches on the row's inputs "
-            f"(a branch whose condition no element meets), {sites.get('reached', 0)} change reached code whose value a later operation absorbs "
-            f"({sensitivity.get('missed_boundary_swaps_alike_on_every_draw', 0)} of all missed swap a comparison's `<` for `<=` where no value "
-            f"equals the threshold on any draw), {sites.get('in a helper', 0)} sit in `@wp.func` helpers")
+            f"(behind a branch, loop or early return no thread passes), {sites.get('reached', 0)} change code that runs but whose change "
+            f"no output shows, {sites.get('in a helper', 0)} sit outside the kernel's body (`@wp.func` helpers); "
+            f"{sensitivity.get('missed_boundary_swaps_alike_on_every_draw', 0)} of all missed swap a comparison's `<` for `<=` where no value "
+            f"equals the threshold on any draw")
 
 
 def builtins_table(stats: dict) -> str:
