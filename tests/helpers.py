@@ -13,7 +13,8 @@ def run_module(module: str, *args: str, check: bool = False, timeout: float = 60
     from warp_ir_dataset import scratch
 
     extra = dict(env_extra or {})
-    path = os.pathsep.join([str(ROOT)] + ([extra.pop("PYTHONPATH")] if "PYTHONPATH" in extra else []))
+    inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []  # where Warp may be (a machine without the venv)
+    path = os.pathsep.join([str(ROOT)] + ([extra.pop("PYTHONPATH")] if "PYTHONPATH" in extra else []) + inherited)
     with scratch.system_temp():  # a test that built rows in this process sent its TMPDIR to its own scratch folder
         env = {**os.environ, **extra, "PYTHONPATH": path}
     proc = subprocess.run(

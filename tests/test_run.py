@@ -2,12 +2,16 @@
 they recorded, and a row whose recorded outputs are wrong is found."""
 from __future__ import annotations
 
+import importlib.util
+import json
 import shutil
+
+import numpy as np
 
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import build, run_module
+from helpers import ROOT, build, run_module
 from warp_ir_dataset import _warp
 from warp_ir_dataset.write import encode_shard, read_shard_metadata
 
@@ -37,11 +41,28 @@ def test_a_row_whose_outputs_are_wrong_is_one_line_and_exit_1(executed, tmp_path
     from warp_ir_dataset.schema import rows_to_table
 
     path.write_bytes(encode_shard(rows_to_table(rows), read_shard_metadata(path)))
-    proc = run_module("warp_ir_dataset.run", str(folder), "--config", "cpu", "--split", "train")
+    proc = run_module("warp_ir_dataset.run", str(folder), "--config", "cpu", "--split", "train", "--json", str(tmp_path / "verdicts.json"))
     assert proc.returncode == 1
     differing = [line for line in proc.stdout.splitlines() if line.startswith(victim["id"])]
     assert len(differing) == 1 and f"outputs {output['name']}: 1 of" in differing[0], proc.stdout
     assert "1 differ" in proc.stdout
+    # the tolerance each row needs: none for the others (a cpu relaunch gives the same bits), and
+    # for the victim the one wrong element's error over its recorded value
+    verdicts = {v["id"]: v for v in json.loads((tmp_path / "verdicts.json").read_text())["verdicts"]}
+    assert len(verdicts) == len(rows) and verdicts[victim["id"]]["differences"] == [differing[0].split("): ", 1)[1]]
+    recorded = np.float32(output["floats"][at])
+    expected = (abs(float(np.float32(recorded - 1.0)) - float(recorded)) - 1e-6) / abs(float(recorded))
+    assert verdicts[victim["id"]]["needed_rtol"] == pytest.approx(expected, rel=1e-6)
+    assert all(v["needed_rtol"] == 0.0 and not v["differences"] for k, v in verdicts.items() if k != victim["id"])
+    # benchmarks/differential.py reads such files into agreement per family at a ladder of tolerances
+    spec = importlib.util.spec_from_file_location("differential", ROOT / "benchmarks" / "differential.py")
+    differential = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(differential)
+    table = differential.agreement(differential.load([tmp_path / "verdicts.json"])[0])
+    needed = verdicts[victim["id"]]["needed_rtol"]
+    assert table["all"]["rows"] == len(rows) and table["all"]["rtol<=0"] == len(rows) - 1
+    for t in differential.LADDER:
+        assert table[victim["family"]][f"rtol<={t:g}"] == sum(r["family"] == victim["family"] for r in rows) - (needed > t)
 
 
 def test_bad_arguments_are_one_line(tmp_path):

@@ -34,7 +34,6 @@ import ast
 import json
 import re
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +41,7 @@ import click
 
 from .checks import BuildError
 from . import _warp
-from .execute import CompiledOnly, Failure, Request, run_kernels
+from .execute import CompiledOnly, Failure, Request, in_batches, run_kernels
 from .generate import source_id
 from .run import differences, split_rows
 from .schema import CONFIGS
@@ -177,8 +176,6 @@ def _first_line(failure: Failure) -> str:
 
 def evaluate(task: str, config: str, candidates: list[Candidate], workers: int = 1, timeout: float = DEFAULT_TIMEOUT, on_done=None) -> list[dict]:
     """Each candidate's outcome, in order; ``on_done(outcomes)`` after each batch."""
-    batches = [candidates[i : i + BATCH] for i in range(0, len(candidates), BATCH)]
-
     def run(batch: list[Candidate]) -> list[dict]:
         requests = [request_for(task, config, c) for c in batch]
         launched = run_kernels([r for r in requests if r is not None], timeout=timeout, untrusted=True)
@@ -188,8 +185,7 @@ def evaluate(task: str, config: str, candidates: list[Candidate], workers: int =
             on_done(outcomes)
         return outcomes
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # each thread drives its own launching process
-        return [o for outcomes in pool.map(run, batches) for o in outcomes]
+    return in_batches(candidates, run, workers, BATCH)
 
 
 def summarize(outcomes: list[dict], task: str) -> dict:

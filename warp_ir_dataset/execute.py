@@ -515,6 +515,17 @@ def run_kernels(requests: list[Request], timeout: float = DEFAULT_TIMEOUT, untru
     return results  # type: ignore[return-value]
 
 
+def in_batches(items: list, work, workers: int, batch: int) -> list:
+    """``work(items[i:i + batch])`` for each batch, ``workers`` batches at once, the results
+    joined in order. Threads suffice: each drives a launching process of its own
+    (:func:`run_kernels`), so the launches run side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [items[i : i + batch] for i in range(0, len(items), max(1, batch))]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return [result for results in pool.map(work, batches) for result in results]
+
+
 def _run_some(requests, todo: list[int], timeout: float, tmp: str, results: list, env_extra: dict) -> Failure | None:
     """Run ``todo`` in one process until it ends; returns why it ended early (None: it finished)."""
     request_path, result_path = os.path.join(tmp, "requests.pickle"), os.path.join(tmp, "results.pickle")

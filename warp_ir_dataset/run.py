@@ -1,7 +1,7 @@
 """The ``run`` command: launch a dataset's executed rows again, from nothing but the rows, and
 compare with what they recorded.
 
-    python -m warp_ir_dataset.run DIR --config cpu [--split test] [--device cpu|cuda]
+    python -m warp_ir_dataset.run DIR --config cpu [--split test] [--device cpu|cuda] [--workers N] [--json FILE]
 
 Each row's ``python_source`` is loaded, its ``inputs`` rebuilt from the stored values, the kernel
 launched under its ``contract`` (and its adjoint seeded with ``output_grads``), each in a process
@@ -9,9 +9,12 @@ of its own as ``build`` does. Integers must be equal; floats within ``--rtol``/`
 where the row has NaN: elements the kernel never writes). ``--device cuda`` launches the cuda
 config's rows on a GPU against the outputs recorded on the cpu: a differential test of Warp's two
 backends. One line per row that differs, then a summary (per family); exit status 1 if any did.
+``--json`` also keeps each row's verdict with the relative tolerance it needs to agree, so one
+launch answers for any tolerance (the GPU's transcendental functions round differently).
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -19,9 +22,10 @@ import click
 import numpy as np
 
 from .checks import BuildError
-from .execute import Failure, Request, records_to_values, run_kernels, value_records
+from .execute import Failure, Request, in_batches, records_to_values, run_kernels, value_records
 from .schema import CONFIGS
 
+BATCH = 25  # rows per launching process: a crash costs the rest of its batch a fresh process
 RTOL = 1e-5  # floats: |new - recorded| <= ATOL + RTOL * |recorded|, elementwise
 ATOL = 1e-6
 
@@ -56,35 +60,73 @@ def replay_request(row: dict, device: str = "cpu") -> Request:
                    inputs=row["inputs"], output_grads=row["output_grads"], device=device)
 
 
-def differences(row: dict, result, rtol: float = RTOL, atol: float = ATOL) -> list[str]:
-    """What a relaunch gave that the row did not record (empty: it agrees)."""
-    if isinstance(result, Failure):
-        return [f"{result.reason}: {result.message.splitlines()[0] if result.message else ''}"]
-    found = []
+def _compared(row: dict, result) -> list[tuple[str, str, np.ndarray | None, np.ndarray | None]]:
+    """(column, name, recorded, relaunched) for each value the row recorded; None where the
+    relaunch did not write it."""
     pairs = [("outputs", row["outputs"], result.outputs)]
     if row["input_grads"]:
         pairs.append(("input_grads", row["input_grads"], result.input_grads))
+    compared = []
     for column, recorded, new in pairs:
         got = {r["name"]: r for r in value_records(new)}
         for want in recorded:
             name = want["name"]
             if name not in got:
-                found.append(f"{column} {name}: not written")
+                compared.append((column, name, None, None))
                 continue
-            a = records_to_values([want])
-            b = records_to_values([got[name]])
+            a, b = records_to_values([want]), records_to_values([got[name]])
             for part in name.split("."):
                 a, b = a[part], b[part]
-            if a.shape != b.shape:
-                found.append(f"{column} {name}: shape {b.shape}, recorded {a.shape}")
-            elif a.dtype.kind == "f":
-                close = np.isclose(b, a, rtol=rtol, atol=atol, equal_nan=True)
-                if not close.all():
-                    at = np.argwhere(~close)[0]
-                    found.append(f"{column} {name}: {int((~close).sum())} of {a.size} elements differ, e.g. at {tuple(int(i) for i in at)}: {b[tuple(at)]!r}, recorded {a[tuple(at)]!r}")
-            elif not np.array_equal(a, b):
-                found.append(f"{column} {name}: {int((a != b).sum())} of {a.size} elements differ")
+            compared.append((column, name, a, b))
+    return compared
+
+
+def differences(row: dict, result, rtol: float = RTOL, atol: float = ATOL) -> list[str]:
+    """What a relaunch gave that the row did not record (empty: it agrees)."""
+    if isinstance(result, Failure):
+        return [f"{result.reason}: {result.message.splitlines()[0] if result.message else ''}"]
+    found = []
+    for column, name, a, b in _compared(row, result):
+        if a is None:
+            found.append(f"{column} {name}: not written")
+        elif a.shape != b.shape:
+            found.append(f"{column} {name}: shape {b.shape}, recorded {a.shape}")
+        elif a.dtype.kind == "f":
+            close = np.isclose(b, a, rtol=rtol, atol=atol, equal_nan=True)
+            if not close.all():
+                at = np.argwhere(~close)[0]
+                found.append(f"{column} {name}: {int((~close).sum())} of {a.size} elements differ, e.g. at {tuple(int(i) for i in at)}: {b[tuple(at)]!r}, recorded {a[tuple(at)]!r}")
+        elif not np.array_equal(a, b):
+            found.append(f"{column} {name}: {int((a != b).sum())} of {a.size} elements differ")
     return found
+
+
+def needed_rtol(row: dict, result, atol: float = ATOL) -> float:
+    """The smallest relative tolerance under which the relaunch agrees with the row (given
+    ``atol``): 0.0 for bit-equal floats, inf where no tolerance would do (a failure, an unwritten
+    or reshaped value, unequal integers, NaN or inf against a number)."""
+    if isinstance(result, Failure):
+        return float("inf")
+    needed = 0.0
+    for _, _, a, b in _compared(row, result):
+        if a is None or a.shape != b.shape:
+            return float("inf")
+        if a.dtype.kind != "f":
+            if not np.array_equal(a, b):
+                return float("inf")
+            continue
+        a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+        if not np.array_equal(np.isnan(a), np.isnan(b)) or not np.array_equal(a[np.isinf(a)], b[np.isinf(a)]) or np.isinf(b[~np.isinf(a)]).any():
+            return float("inf")
+        finite = np.isfinite(a)
+        excess = np.abs(b[finite] - a[finite]) - atol
+        over = excess > 0
+        if over.any():
+            scale = np.abs(a[finite][over])
+            if (scale == 0).any():
+                return float("inf")
+            needed = max(needed, float((excess[over] / scale).max()))
+    return needed
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,12 +138,18 @@ def differences(row: dict, result, rtol: float = RTOL, atol: float = ATOL) -> li
 @click.option("--rtol", type=float, default=RTOL, show_default=True, help="Relative tolerance for floats.")
 @click.option("--atol", type=float, default=ATOL, show_default=True, help="Absolute tolerance for floats.")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds one row may take before it is stopped.")
-def main(folder, config, split, device, limit, rtol, atol, timeout) -> None:
+@click.option("--workers", type=int, default=None, help="Launching processes at once (default: one per core).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
+              help="Also write each row's verdict and the relative tolerance it needs to agree (atol as given) to this file.")
+def main(folder, config, split, device, limit, rtol, atol, timeout, workers, json_path) -> None:
     """Launch the executed rows of FOLDER again and compare with what they recorded."""
     if config not in CONFIGS:
         raise BuildError(f"unknown config {config!r}; choose from {', '.join(CONFIGS)}")
     if device not in ("cpu", "cuda"):
         raise BuildError(f"--device must be cpu or cuda, got {device!r}")
+    workers = workers or os.cpu_count() or 1
+    if workers < 1 or not timeout > 0:
+        raise BuildError("--workers must be at least 1 and --timeout positive")
     if device == "cuda":
         from . import _warp
 
@@ -110,10 +158,13 @@ def main(folder, config, split, device, limit, rtol, atol, timeout) -> None:
     rows = executed_rows(folder, config, split, limit)
     if not rows:
         raise BuildError(f"no executed rows in {folder / config}/{split}-*.parquet")
-    results = run_kernels([replay_request(r, "cuda:0" if device == "cuda" else "cpu") for r in rows], timeout)
+    requests = [replay_request(r, "cuda:0" if device == "cuda" else "cpu") for r in rows]
+    results = in_batches(requests, lambda batch: run_kernels(batch, timeout), workers, min(BATCH, -(-len(requests) // workers)))
     by_family: dict[str, Counter] = {}
+    verdicts = []
     for row, result in zip(rows, results):
         found = differences(row, result, rtol, atol)
+        verdicts.append({"id": row["id"], "family": row["family"], "differences": found, "needed_rtol": needed_rtol(row, result, atol)})
         tally = by_family.setdefault(row["family"], Counter())
         tally["rows"] += 1
         if found:
@@ -123,6 +174,11 @@ def main(folder, config, split, device, limit, rtol, atol, timeout) -> None:
     click.echo(f"run {config}/{split} on {device}: {len(rows)} rows, {len(rows) - differ} agree with what they recorded, {differ} differ")
     for family, tally in sorted(by_family.items()):
         click.echo(f"  {family}: {tally['rows'] - tally['differ']}/{tally['rows']} agree")
+    if json_path is not None:
+        import json
+
+        summary = {"config": config, "split": split, "device": device, "rtol": rtol, "atol": atol, "rows": len(rows), "differ": differ}
+        json_path.write_text(json.dumps({**summary, "verdicts": verdicts}, indent=1, allow_nan=True) + "\n")
     if differ:
         raise SystemExit(1)
 
