@@ -43,7 +43,7 @@ def agreement(verdicts: list[dict]) -> dict:
 
 
 def markdown(table: dict, run: dict) -> str:
-    head = [f"rtol ≤ {t:g}" if t else "bit-equal" for t in LADDER]
+    head = [f"rtol ≤ {t:g}" if t else "within atol" for t in LADDER]
     lines = [f"{run['config']} rows launched on {run['device']} (atol {run['atol']:g}): rows agreeing at each relative tolerance",
              "", "| family | rows | " + " | ".join(head) + " |", "|---|---:|" + "---:|" * len(LADDER)]
     for family, counts in table.items():
