@@ -265,6 +265,11 @@ def _kernel_def(tree: ast.Module, line: int | None = None) -> ast.FunctionDef | 
                  and any("kernel" in ast.unparse(d) for d in f.decorator_list)), None)
 
 
+def _in_helper(source: str, line: int) -> bool:
+    return any(f.lineno <= line <= f.end_lineno and any("func" in ast.unparse(d) for d in f.decorator_list)
+               for f in _bodies(ast.parse(source)))
+
+
 def _count(slot: int) -> ast.stmt:
     return ast.parse(f"wp.atomic_add({PROBE}, {slot}, 1)").body[0]
 
@@ -319,12 +324,14 @@ def _probed(original: str, line: int) -> str | None:
 
 def reached(survivors: list) -> list[str]:
     """For each missed mutant: whether any thread reaches the statement it changes on the row's
-    inputs ("reached", "never reached"), or "in a helper" (a ``@wp.func``'s body), or "not probed"."""
+    inputs ("reached", "never reached"), or "in a helper" (a ``@wp.func``'s body), "outside a Warp
+    function" (the Python around a kernel, a factory's own lines), or "not probed"."""
     sites, requests, at = [], [], {}
     for k, (row, _, mutated) in enumerate(survivors):
         original = ast.unparse(ast.parse(row["python_source"]))
         probed = _probed(original, _changed_line(original, mutated.python_source))
-        sites.append("in a helper" if probed is None else "")
+        sites.append(("in a helper" if _in_helper(original, _changed_line(original, mutated.python_source)) else "outside a Warp function")
+                     if probed is None else "")
         if probed is not None:
             at[k] = len(requests)
             requests.append(_probe_request(row, probed, 1))

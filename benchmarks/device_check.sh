@@ -17,7 +17,7 @@ $py -c "import warp as wp; wp.init(); print('warp', wp.__version__, wp.get_cuda_
 for device in cuda cpu; do
   for split in $splits; do
     t=$(date +%s)
-    timeout 300 $py -m warp_ir_dataset.run "$dir" --config cuda --split "$split" --device $device --json "$out/${device}_$split.json" | grep -v '^  '
+    timeout 300 $py -m warp_ir_dataset.run "$dir" --config cuda --split "$split" --device $device --quiet --json "$out/${device}_$split.json" | grep -v '^  '
     echo "$device $split: $(( $(date +%s) - t )) s"
   done
   $py benchmarks/differential.py "$out"/${device}_*.json --markdown | tee "$out/${device}.md"

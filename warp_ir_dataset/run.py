@@ -1,7 +1,7 @@
 """The ``run`` command: launch a dataset's executed rows again, from nothing but the rows, and
 compare with what they recorded.
 
-    python -m warp_ir_dataset.run DIR --config cpu [--split test] [--device cpu|cuda] [--workers N] [--json FILE]
+    python -m warp_ir_dataset.run DIR --config cpu [--split test] [--device cpu|cuda] [--workers N] [--json FILE] [--quiet]
 
 Each row's ``python_source`` is loaded, its ``inputs`` rebuilt from the stored values, the kernel
 launched under its ``contract`` (and its adjoint seeded with ``output_grads``), each in a process
@@ -139,9 +139,10 @@ def needed_rtol(row: dict, result, atol: float = ATOL) -> float:
 @click.option("--atol", type=float, default=ATOL, show_default=True, help="Absolute tolerance for floats.")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds one row may take before it is stopped.")
 @click.option("--workers", type=int, default=None, help="Launching processes at once (default: one per core).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Also write each row's verdict and the relative tolerance it needs to agree (atol as given) to this file.")
-def main(folder, config, split, device, limit, rtol, atol, timeout, workers, json_path) -> None:
+def main(folder, config, split, device, limit, rtol, atol, timeout, workers, quiet, json_path) -> None:
     """Launch the executed rows of FOLDER again and compare with what they recorded."""
     if config not in CONFIGS:
         raise BuildError(f"unknown config {config!r}; choose from {', '.join(CONFIGS)}")
@@ -158,8 +159,16 @@ def main(folder, config, split, device, limit, rtol, atol, timeout, workers, jso
     rows = executed_rows(folder, config, split, limit)
     if not rows:
         raise BuildError(f"no executed rows in {folder / config}/{split}-*.parquet")
+    from tqdm import tqdm
+
     requests = [replay_request(r, "cuda:0" if device == "cuda" else "cpu") for r in rows]
-    results = in_batches(requests, lambda batch: run_kernels(batch, timeout), workers, min(BATCH, -(-len(requests) // workers)))
+    with tqdm(total=len(requests), unit="row", desc=f"run {config}/{split} on {device}", disable=quiet) as bar:
+        def launch(batch: list[Request]) -> list:
+            launched = run_kernels(batch, timeout)
+            bar.update(len(batch))
+            return launched
+
+        results = in_batches(requests, launch, workers, min(BATCH, -(-len(requests) // workers)))
     by_family: dict[str, Counter] = {}
     verdicts = []
     for row, result in zip(rows, results):
