@@ -68,6 +68,8 @@ def test_a_row_whose_outputs_are_wrong_is_one_line_and_exit_1(executed, tmp_path
 def test_bad_arguments_are_one_line(tmp_path):
     proc = run_module("warp_ir_dataset.run", str(tmp_path), "--config", "cpu")
     assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0 and "no test shards" in proc.stderr
+    proc = run_module("warp_ir_dataset.run", str(tmp_path), "--config", "cpu", "--workers", "0")
+    assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0 and "--workers must be at least 1" in proc.stderr
 
 
 @pytest.mark.skipif(not _warp.cuda_available(), reason="needs a GPU: the differential test of Warp's cuda backend against the cpu")

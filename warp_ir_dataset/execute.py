@@ -473,7 +473,7 @@ _BOOTSTRAP = (
 _LENGTH = struct.Struct("<Q")
 # A launching process loads each module once: Warp 1.19 crashes (SIGSEGV) loading a module of
 # the same name from its kernel cache a fifth time in one process. A process that meets a
-# module again exits with this status, and the rest run in a fresh process.
+# module again (or whose GPU launch failed) exits with this status, and the rest run in a fresh process.
 _FRESH_PROCESS_EXIT = 75
 _FRESH_PROCESS = Failure("fresh-process", "")
 _headers_folders: dict[tuple[int, int], str] = {}  # (pid, thread) → its folder for its launching processes' headers
@@ -603,6 +603,7 @@ def main(request_path: str, result_path: str, headers_folder: str) -> None:
     with open(request_path, "rb") as f:
         requests = pickle.load(f)
     loaded_modules = set()
+    ran = 0
     with open(result_path, "ab") as out:
         for index, request in requests:
             if request.module_name in loaded_modules:
@@ -613,9 +614,14 @@ def main(request_path: str, result_path: str, headers_folder: str) -> None:
             body = pickle.dumps((index, result))
             out.write(_LENGTH.pack(len(body)) + body)
             out.flush()
+            ran += 1
+            if request.device.startswith("cuda:") and isinstance(result, Failure) and result.reason == "launch-error":
+                # a fault on a GPU (a bounds check's trap) poisons the process's CUDA context:
+                # every later launch in it would fail too
+                break
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(_FRESH_PROCESS_EXIT if len(loaded_modules) < len(requests) else 0)
+    os._exit(_FRESH_PROCESS_EXIT if ran < len(requests) else 0)
 
 
 def _run_one(request: Request) -> Behaviour | Failure:

@@ -148,9 +148,9 @@ def main(folder, config, split, device, limit, rtol, atol, timeout, workers, qui
         raise BuildError(f"unknown config {config!r}; choose from {', '.join(CONFIGS)}")
     if device not in ("cpu", "cuda"):
         raise BuildError(f"--device must be cpu or cuda, got {device!r}")
-    workers = workers or os.cpu_count() or 1
-    if workers < 1 or not timeout > 0:
+    if (workers is not None and workers < 1) or not timeout > 0:
         raise BuildError("--workers must be at least 1 and --timeout positive")
+    workers = workers or os.cpu_count() or 1
     if device == "cuda":
         from . import _warp
 
