@@ -179,7 +179,7 @@ def trivial_matches(rows: list[dict]) -> dict:
             return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
 
         flat = {k: v for k, v in outputs.items() if isinstance(v, np.ndarray)}
-        nothing = all(same(v, inputs[k]) if initial.get(k) == "values" else (np.isnan(v).all() if v.dtype.kind == "f" and initial.get(k) == "sentinel" else not v.any()) for k, v in flat.items())
+        nothing = all(same(v, inputs[k]) for k, v in flat.items())  # every output as it was before the launch (its sentinel, zeros or values)
         zeros = all(not v.any() and not (v.dtype.kind == "f" and np.isnan(v).any()) for v in flat.values())
         reads = [v for k, v in inputs.items() if isinstance(v, np.ndarray) and initial.get(k) == "values" and k not in flat]
         copies = all(any(same(v, r) for r in reads) for v in flat.values())

@@ -22,12 +22,15 @@ AXPY = """import warp as wp
 
 @wp.kernel
 def axpy(x: wp.array(dtype=wp.float32), y: wp.array(dtype=wp.float32), idx: wp.array(dtype=wp.int32), a: float,
-         out: wp.array(dtype=wp.float32), total: wp.array(dtype=wp.float32), skipped: wp.array(dtype=wp.float32)):
+         out: wp.array(dtype=wp.float32), total: wp.array(dtype=wp.float32), skipped: wp.array(dtype=wp.float32),
+         marks: wp.array(dtype=wp.int32)):
     i = wp.tid()
     out[i] = a * x[idx[i]] + y[i]
     wp.atomic_add(total, 0, x[i])
     if i == 0:
         skipped[1] = 2.0
+    if i % 2 == 0:
+        marks[i] = 0
 """
 
 OUT_OF_BOUNDS = """import warp as wp
@@ -66,14 +69,19 @@ def test_outputs_are_what_the_kernel_computes_on_its_recorded_inputs(results):
     assert isinstance(b, Behaviour), b
     access = {a.name: (a.access, a.initial) for a in b.contract.args if a.kind == "array"}
     assert access == {"x": ("read", "values"), "y": ("read", "values"), "idx": ("read", "values"),
-                      "out": ("write", "sentinel"), "total": ("write", "zeros"), "skipped": ("write", "sentinel")}
+                      "out": ("write", "sentinel"), "total": ("write", "zeros"), "skipped": ("write", "sentinel"),
+                      "marks": ("write", "sentinel")}
     x, y, idx, a = (b.inputs[n] for n in ("x", "y", "idx", "a"))
     assert idx.min() >= 0 and idx.max() < len(x)  # index arrays stay inside the arrays they index
     np.testing.assert_allclose(b.outputs["out"], a * x[idx] + y, rtol=1e-6)
     np.testing.assert_allclose(b.outputs["total"][0], x.sum(), rtol=1e-5)
     # elements never written keep the sentinel, and are counted, not taken for results
     assert np.isnan(b.outputs["skipped"]).sum() == len(x) - 1 and b.outputs["skipped"][1] == 2.0
-    assert b.unwritten == len(x) - 1 and b.non_finite == 0 and b.deterministic and b.executable
+    # ints have no NaN: theirs is a byte pattern, so a store of 0 shows, and so does a store left out
+    marks = b.outputs["marks"]
+    assert b.inputs["marks"].view(np.uint8).tolist() == [execute.SENTINEL_INT_BYTE] * 4 * len(marks)
+    assert (marks[0::2] == 0).all() and (marks[1::2] == b.inputs["marks"][1::2]).all() and (marks[1::2] != 0).all()
+    assert b.unwritten == len(x) - 1 + len(marks) // 2 and b.non_finite == 0 and b.deterministic and b.executable
 
 
 def test_gradients_are_the_adjoint_of_the_seeded_output_gradients(results):

@@ -47,7 +47,7 @@ class Arg:
     shape: tuple[int, ...] = ()  # arrays: elements along each dimension
     access: str = "read"  # arrays: "read", "write", "readwrite" or "unused"
     # a written array's contents before the launch: "values" (it is read too), "zeros" (it is
-    # accumulated into: atomics, +=) or "sentinel" (NaN for floats: elements never written show)
+    # accumulated into: atomics, +=) or "sentinel" (NaN for floats, 0xA5 bytes for ints: elements never written show)
     initial: str = "values"
     handle: str | None = None  # "mesh", "volume", "bvh" or "hash_grid"; a volume's dtype is ``dtype``
     # int arrays of offsets or indices into dimension ``dim`` of array ``array``: ``(array, dim,

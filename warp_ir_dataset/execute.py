@@ -35,6 +35,10 @@ from . import _warp, lifeline
 from .contract import VOLUME_SIDE, Arg, Contract, ContractError, Field, infer
 
 SENTINEL_NAN_BITS = {np.dtype(np.float32): 0x7FA5A5A5, np.dtype(np.float64): 0x7FF4A5A5A5A5A5A5, np.dtype(np.float16): 0x7D5A}
+# Ints have no impossible value; a written-only int array starts as this byte repeated
+# (-1515870811 as an int32), which a kernel hardly computes, so an element never written, or a
+# store of 0 left out, shows (zeros would hide both).
+SENTINEL_INT_BYTE = 0xA5
 INT_VALUE_RANGE = (1, 5)  # int values (not arrays): counts, strides, small parameters; never 0 (a divisor)
 BOUNDARY_VALUES = (0.0, 1.0, -1.0, 0.5)  # one float element in four is one of these
 INPUT_DRAWS = 4  # seeded draws of inputs launched; the row keeps the one that shows the most
@@ -216,7 +220,18 @@ def _sentinel(dtype: str, shape: tuple) -> np.ndarray:
     if np_dtype in SENTINEL_NAN_BITS:
         bits = np.full(full, SENTINEL_NAN_BITS[np_dtype], dtype=f"u{np_dtype.itemsize}")
         return bits.view(np_dtype)
-    return np.zeros(full, dtype=np_dtype)  # ints and bools: no value is impossible; zero is the convention
+    if np_dtype.kind in "iu":
+        return np.full(full + (np_dtype.itemsize,), SENTINEL_INT_BYTE, dtype=np.uint8).view(np_dtype).reshape(full)
+    return np.zeros(full, dtype=np_dtype)  # bools: either value is a result
+
+
+def _never_written(data: np.ndarray) -> np.ndarray:
+    """Which elements of a written-only array still hold the sentinel."""
+    if data.dtype in SENTINEL_NAN_BITS:
+        return data.view(f"u{data.dtype.itemsize}") == np.asarray(SENTINEL_NAN_BITS[data.dtype], dtype=f"u{data.dtype.itemsize}")
+    if data.dtype.kind in "iu":
+        return data == _sentinel(data.dtype.name, ())
+    return np.zeros(data.shape, dtype=bool)
 
 
 def _struct_values(fields: tuple[Field, ...], rng, extent: int, index_high: int, shape: tuple[int, ...] = ()) -> dict:
@@ -378,8 +393,8 @@ def replay(kernel, request: Request) -> Behaviour:
 
     contract = Contract.from_json(request.contract_json)
     inputs = records_to_values(request.inputs)
-    for arg in contract.args:  # the sentinel's own bits, which a stored NaN does not keep
-        if arg.kind == "array" and arg.initial == "sentinel" and not arg.fields:
+    for arg in contract.args:  # the sentinel's own NaN bits, which a stored NaN does not keep (ints are stored exactly)
+        if arg.kind == "array" and arg.initial == "sentinel" and not arg.fields and _numpy_dtype(arg.dtype) in SENTINEL_NAN_BITS:
             inputs[arg.name] = _sentinel(arg.dtype, arg.shape)
     behaviour = _forward(wp, kernel, contract, inputs, request.device)
     if request.output_grads:
@@ -405,11 +420,11 @@ def _forward(wp, kernel, contract: Contract, inputs: dict, device: str = "cpu") 
     )
     for a in written:
         data = behaviour.outputs[a.name]
-        if isinstance(data, np.ndarray) and data.dtype in SENTINEL_NAN_BITS:
-            sentinel = np.asarray(SENTINEL_NAN_BITS[data.dtype], dtype=f"u{data.dtype.itemsize}")
-            untouched = data.view(f"u{data.dtype.itemsize}") == sentinel
+        if isinstance(data, np.ndarray) and a.initial == "sentinel":
+            untouched = _never_written(data)
             behaviour.unwritten += int(untouched.sum())
-            behaviour.non_finite += int((~np.isfinite(data) & ~untouched).sum())
+        if isinstance(data, np.ndarray) and data.dtype in SENTINEL_NAN_BITS:
+            behaviour.non_finite += int((~np.isfinite(data) & ~_never_written(data)).sum())
     return behaviour
 
 
