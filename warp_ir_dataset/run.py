@@ -103,8 +103,9 @@ def differences(row: dict, result, rtol: float = RTOL, atol: float = ATOL) -> li
 
 def needed_rtol(row: dict, result, atol: float = ATOL) -> float:
     """The smallest relative tolerance under which the relaunch agrees with the row (given
-    ``atol``): 0.0 for bit-equal floats, inf where no tolerance would do (a failure, an unwritten
-    or reshaped value, unequal integers, NaN or inf against a number)."""
+    ``atol``, as ``np.isclose`` has it): 0.0 where every float is within ``atol``, inf where no
+    tolerance would do (a failure, an unwritten or reshaped value, unequal integers, NaN or inf
+    against a number)."""
     if isinstance(result, Failure):
         return float("inf")
     needed = 0.0
