@@ -6,13 +6,18 @@ import importlib.util
 import json
 import shutil
 
-import numpy as np
+from types import SimpleNamespace
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from helpers import ROOT, build, run_module
+from helpers import ROOT, build, examples, run_module
 from warp_ir_dataset import _warp
+from warp_ir_dataset.execute import value_records
+from warp_ir_dataset.run import differences, needed_rtol
 from warp_ir_dataset.write import encode_shard, read_shard_metadata
 
 
@@ -78,3 +83,24 @@ def test_the_cuda_backend_agrees_with_the_cpu_on_a_gpu(tmp_path):
     build(out, "cuda", 0.06, "--validate", "all", "--rows-per-shard", "8", "--workers", "2")
     proc = run_module("warp_ir_dataset.run", str(out), "--config", "cuda", "--split", "train", "--device", "cuda", "--rtol", "1e-4", "--atol", "1e-5")
     assert " 0 differ" in proc.stdout, proc.stdout
+
+
+finite32 = st.floats(-1e6, 1e6, width=32)
+
+
+@settings(max_examples=examples(60))
+@example(recorded=[1.1754943508222875e-38], noise=[0.0078125] + [0.0] * 7, atol=0.0)  # float32's smallest normal: compared in float32, its error rounded away
+@given(recorded=st.lists(finite32, min_size=1, max_size=8), noise=st.lists(st.floats(-0.0078125, 0.0078125, width=32), min_size=8, max_size=8),
+       atol=st.sampled_from([0.0, 1e-6, 1e-3]))
+def test_the_tolerance_a_row_needs_is_the_smallest_under_which_it_agrees(recorded, noise, atol):
+    a = np.array(recorded, dtype=np.float32)
+    b = (a * (1 + np.array(noise[: len(a)], dtype=np.float32))).astype(np.float32)
+    row = {"outputs": value_records({"out": a}), "input_grads": []}
+    relaunch = SimpleNamespace(outputs={"out": b}, input_grads={})
+    needed = needed_rtol(row, relaunch, atol)
+    if needed == float("inf"):  # only where an element that differs was recorded as 0
+        assert ((a == 0) & (np.abs(b - a) > atol)).any()
+        return
+    assert differences(row, relaunch, rtol=needed * (1 + 1e-9) + 1e-12, atol=atol) == []
+    if needed > 1e-9:
+        assert differences(row, relaunch, rtol=needed * (1 - 1e-6), atol=atol) != []

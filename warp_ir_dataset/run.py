@@ -92,7 +92,7 @@ def differences(row: dict, result, rtol: float = RTOL, atol: float = ATOL) -> li
         elif a.shape != b.shape:
             found.append(f"{column} {name}: shape {b.shape}, recorded {a.shape}")
         elif a.dtype.kind == "f":
-            close = np.isclose(b, a, rtol=rtol, atol=atol, equal_nan=True)
+            close = np.isclose(b.astype(np.float64), a.astype(np.float64), rtol=rtol, atol=atol, equal_nan=True)  # float32's own arithmetic rounds near its smallest numbers
             if not close.all():
                 at = np.argwhere(~close)[0]
                 found.append(f"{column} {name}: {int((~close).sum())} of {a.size} elements differ, e.g. at {tuple(int(i) for i in at)}: {b[tuple(at)]!r}, recorded {a[tuple(at)]!r}")
