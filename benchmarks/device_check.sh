@@ -7,6 +7,9 @@
 #    cpu (`run --device cuda --json`), summarised per family at a ladder of tolerances;
 # 2. the suite's GPU tests (skipped on machines without one);
 # 3. the same rows launched on this machine's cpu: the recorded outputs on another machine.
+# A machine without Warp and without an index (a lent GPU machine) gets it from the wheel: 149 MB,
+# so in parts (xz -9: warp/bin/warp.so 78 MB, warp-clang.so 19 MB, the rest less examples and tests
+# 1.4 MB), unpacked into a folder put on PYTHONPATH; pyarrow, numpy and click are all `run` needs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 dir=$1 out=$2 py=${3:-python3}
