@@ -41,7 +41,6 @@ import random
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from warp_ir_dataset.codegen import kernel_row  # noqa: E402
 from warp_ir_dataset.contract import Contract  # noqa: E402
-from warp_ir_dataset.execute import DEFAULT_TIMEOUT, Failure, Request, make_inputs, records_to_values, run_kernels, value_records  # noqa: E402
+from warp_ir_dataset.execute import DEFAULT_TIMEOUT, Failure, Request, in_batches, make_inputs, records_to_values, run_kernels, value_records  # noqa: E402
 from warp_ir_dataset.generate import KernelSpec, source_id  # noqa: E402
 from warp_ir_dataset.run import differences, executed_rows, replay_request  # noqa: E402
 
@@ -62,14 +61,9 @@ FRESH_DRAWS = 8  # draws of inputs that try to tell a surviving mutant from the 
 
 
 def launch_all(requests: list, timeout: float = DEFAULT_TIMEOUT) -> list:
-    """``run_kernels`` on every core: each thread's share runs in a launching process of its own."""
+    """``run_kernels`` on every core: one share of the requests per core, each in a launching process of its own."""
     lanes = max(1, min(os.cpu_count() or 1, len(requests)))
-    with ThreadPoolExecutor(lanes) as pool:
-        shares = list(pool.map(lambda share: run_kernels(share, timeout), [requests[k::lanes] for k in range(lanes)]))
-    results = [None] * len(requests)
-    for k, share in enumerate(shares):
-        results[k::lanes] = share
-    return results
+    return in_batches(requests, lambda share: run_kernels(share, timeout), lanes, -(-len(requests) // lanes))
 
 
 # -- mutants -------------------------------------------------------------------------------------
@@ -329,9 +323,9 @@ def reached(survivors: list) -> list[str]:
     sites, requests, at = [], [], {}
     for k, (row, _, mutated) in enumerate(survivors):
         original = ast.unparse(ast.parse(row["python_source"]))
-        probed = _probed(original, _changed_line(original, mutated.python_source))
-        sites.append(("in a helper" if _in_helper(original, _changed_line(original, mutated.python_source)) else "outside a Warp function")
-                     if probed is None else "")
+        line = _changed_line(original, mutated.python_source)
+        probed = _probed(original, line)
+        sites.append(("in a helper" if _in_helper(original, line) else "outside a Warp function") if probed is None else "")
         if probed is not None:
             at[k] = len(requests)
             requests.append(_probe_request(row, probed, 1))

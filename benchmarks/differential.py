@@ -29,7 +29,7 @@ def load(paths: list[Path]) -> tuple[list[dict], dict]:
         verdicts += run["verdicts"]
     if len({(r["config"], r["device"], r["atol"]) for r in runs}) > 1:
         raise SystemExit(f"differential: the runs differ in config, device or atol: {runs}")
-    return verdicts, runs[0]
+    return verdicts, {**runs[0], "split": ", ".join(r["split"] for r in runs)}
 
 
 def agreement(verdicts: list[dict]) -> dict:
@@ -44,7 +44,7 @@ def agreement(verdicts: list[dict]) -> dict:
 
 def markdown(table: dict, run: dict) -> str:
     head = [f"rtol ≤ {t:g}" if t else "within atol" for t in LADDER]
-    lines = [f"{run['config']} rows launched on {run['device']} (atol {run['atol']:g}): rows agreeing at each relative tolerance",
+    lines = [f"{run['config']} rows ({run['split']}) launched on {run['device']} (atol {run['atol']:g}): rows agreeing at each relative tolerance",
              "", "| family | rows | " + " | ".join(head) + " |", "|---|---:|" + "---:|" * len(LADDER)]
     for family, counts in table.items():
         cells = [str(counts[f"rtol<={t:g}"]) for t in LADDER]

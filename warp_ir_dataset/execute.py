@@ -420,11 +420,12 @@ def _forward(wp, kernel, contract: Contract, inputs: dict, device: str = "cpu") 
     )
     for a in written:
         data = behaviour.outputs[a.name]
-        if isinstance(data, np.ndarray) and a.initial == "sentinel":
-            untouched = _never_written(data)
-            behaviour.unwritten += int(untouched.sum())
-        if isinstance(data, np.ndarray) and data.dtype in SENTINEL_NAN_BITS:
-            behaviour.non_finite += int((~np.isfinite(data) & ~_never_written(data)).sum())
+        if not isinstance(data, np.ndarray):
+            continue
+        untouched = _never_written(data) if a.initial == "sentinel" else np.zeros(data.shape, dtype=bool)
+        behaviour.unwritten += int(untouched.sum())
+        if data.dtype.kind == "f":
+            behaviour.non_finite += int((~np.isfinite(data) & ~untouched).sum())
     return behaviour
 
 

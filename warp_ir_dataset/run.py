@@ -81,12 +81,13 @@ def _compared(row: dict, result) -> list[tuple[str, str, np.ndarray | None, np.n
     return compared
 
 
-def differences(row: dict, result, rtol: float = RTOL, atol: float = ATOL) -> list[str]:
-    """What a relaunch gave that the row did not record (empty: it agrees)."""
+def differences(row: dict, result, rtol: float = RTOL, atol: float = ATOL, compared: list | None = None) -> list[str]:
+    """What a relaunch gave that the row did not record (empty: it agrees); ``compared``: the
+    row's :func:`_compared` values when the caller has them already."""
     if isinstance(result, Failure):
         return [f"{result.reason}: {result.message.splitlines()[0] if result.message else ''}"]
     found = []
-    for column, name, a, b in _compared(row, result):
+    for column, name, a, b in compared if compared is not None else _compared(row, result):
         if a is None:
             found.append(f"{column} {name}: not written")
         elif a.shape != b.shape:
@@ -101,7 +102,7 @@ def differences(row: dict, result, rtol: float = RTOL, atol: float = ATOL) -> li
     return found
 
 
-def needed_rtol(row: dict, result, atol: float = ATOL) -> float:
+def needed_rtol(row: dict, result, atol: float = ATOL, compared: list | None = None) -> float:
     """The smallest relative tolerance under which the relaunch agrees with the row (given
     ``atol``, as ``np.isclose`` has it): 0.0 where every float is within ``atol``, inf where no
     tolerance would do (a failure, an unwritten or reshaped value, unequal integers, NaN or inf
@@ -109,7 +110,7 @@ def needed_rtol(row: dict, result, atol: float = ATOL) -> float:
     if isinstance(result, Failure):
         return float("inf")
     needed = 0.0
-    for _, _, a, b in _compared(row, result):
+    for _, _, a, b in compared if compared is not None else _compared(row, result):
         if a is None or a.shape != b.shape:
             return float("inf")
         if a.dtype.kind != "f":
@@ -173,8 +174,9 @@ def main(folder, config, split, device, limit, rtol, atol, timeout, workers, qui
     by_family: dict[str, Counter] = {}
     verdicts = []
     for row, result in zip(rows, results):
-        found = differences(row, result, rtol, atol)
-        verdicts.append({"id": row["id"], "family": row["family"], "differences": found, "needed_rtol": needed_rtol(row, result, atol)})
+        compared = None if isinstance(result, Failure) else _compared(row, result)  # decoded once for both verdicts
+        found = differences(row, result, rtol, atol, compared)
+        verdicts.append({"id": row["id"], "family": row["family"], "differences": found, "needed_rtol": needed_rtol(row, result, atol, compared)})
         tally = by_family.setdefault(row["family"], Counter())
         tally["rows"] += 1
         if found:
