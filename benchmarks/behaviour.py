@@ -204,14 +204,19 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
             meta.append((row, kind))
     results = launch_all(requests)
     caught, crashed, total = Counter(), Counter(), Counter()
+    per_row: dict[str, list] = {}  # row id: [family, mutants, caught]
     survivors = []
     for (row, kind), request, result in zip(meta, requests, results):
         total[kind] += 1
+        tally = per_row.setdefault(row["id"], [row["family"], 0, 0])
+        tally[1] += 1
         if isinstance(result, Failure):
             crashed[kind] += 1
             caught[kind] += 1
+            tally[2] += 1
         elif differences(row, result):
             caught[kind] += 1
+            tally[2] += 1
         else:
             survivors.append((row, kind, request))
     told_apart, told = _told_apart(survivors, FRESH_DRAWS)
@@ -227,6 +232,7 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
     return {
         "rows": len(picked), "mutants": sum(total.values()), "caught": sum(caught.values()),
         "share": round(sum(caught.values()) / max(sum(total.values()), 1), 4),
+        "interval_95": row_bootstrap_interval([(m, c) for _, m, c in per_row.values()], seed),
         "fresh_draws": FRESH_DRAWS,
         "distinguishable": sum(distinguishable.values()),
         "share_of_distinguishable": round(sum(caught.values()) / max(sum(distinguishable.values()), 1), 4),
@@ -236,8 +242,35 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
         "missed_sites": dict(Counter(sites).most_common()),
         "by_kind": {k: {"mutants": total[k], "caught": caught[k], "of_which_launch_failed": crashed[k],
                         "survivors_told_apart_by_fresh_draws": told_apart[k]} for k in MUTATIONS},
+        "by_family": by_family(per_row.values()),
         "skipped": dict(sorted(skipped.items())),
     }
+
+
+def row_bootstrap_interval(tallies: list[tuple[int, int]], seed: int, resamples: int = 2000) -> list[float]:
+    """A 95% interval for the share caught, resampling rows (``(mutants, caught)`` each): a row's
+    mutants share its inputs, so they are not independent draws and a binomial interval would be
+    too narrow."""
+    if not tallies:
+        return [0.0, 0.0]
+    counts = np.array(tallies, dtype=np.int64)
+    picks = np.random.default_rng(seed).integers(0, len(counts), size=(resamples, len(counts)))
+    shares = counts[picks, 1].sum(axis=1) / np.maximum(counts[picks, 0].sum(axis=1), 1)
+    low, high = np.percentile(shares, [2.5, 97.5])
+    return [round(float(low), 4), round(float(high), 4)]
+
+
+def by_family(tallies) -> dict:
+    """Mutants and caught per generator family, the lowest share first."""
+    out: dict[str, dict] = {}
+    for family, mutants, caught in tallies:
+        f = out.setdefault(family, {"rows": 0, "mutants": 0, "caught": 0})
+        f["rows"] += 1
+        f["mutants"] += mutants
+        f["caught"] += caught
+    for f in out.values():
+        f["share"] = round(f["caught"] / max(f["mutants"], 1), 4)
+    return dict(sorted(out.items(), key=lambda kv: (kv[1]["share"], kv[0])))
 
 
 # -- where a missed mutant's change sits ----------------------------------------------------------

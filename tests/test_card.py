@@ -256,6 +256,14 @@ def test_the_behaviour_section_gives_the_measured_figures_and_where_missed_mutan
     assert "15 of 20 give other outputs or fail to launch (75.0%: operator 15/20)" in text
     assert "of the 5 missed, 2 change code that no thread reaches" in text and "2 change code that runs but whose change no output shows" in text
     assert "1 sit outside the kernel's body" in text and "; 1 of all missed swap a comparison's" in text
+    assert "interval" not in text and "lowest families" not in text  # a report from before they were measured
+    sensitivity["interval_95"] = [0.6, 0.85]
+    sensitivity["by_family"] = {"loops": {"mutants": 8, "caught": 4}, "funcs": {"mutants": 4, "caught": 3}, "noise": {"mutants": 4, "caught": 4},
+                                "vectors": {"mutants": 4, "caught": 4}}
+    (tmp_path / "behaviour.json").write_text(json.dumps({"cpu": report}))
+    text = behaviour_section(stats, tmp_path)
+    assert "(75.0%: operator 15/20) (95% interval, resampling rows: 60.0% to 85.0%); lowest families: `loops` 4/8, `funcs` 3/4, `noise` 4/4;" in text
+    assert "vectors" not in text
     del sensitivity["missed_sites"]  # a report from before the probe: no sentence about it
     (tmp_path / "behaviour.json").write_text(json.dumps({"cpu": report}))
     assert "missed," not in behaviour_section(stats, tmp_path)

@@ -253,12 +253,26 @@ def behaviour_section(stats: dict, reports: Path | None = None) -> str:
                 f"nothing, writes zeros or copies an input would pass {t['any']} of {t['rows']} rows ({_pct(t['share_any'])}); "
                 f"mutants of {sens['rows']} rows' sources whose generated code differs: {sens['caught']} of {sens['mutants']} "
                 f"give other outputs or fail to launch ({_pct(sens['share'])}: {kinds})"
+                + _spread_sentence(sens)
                 + (f"; of the {sens['distinguishable']} that some of {sens['fresh_draws']} fresh draws of inputs tells apart from the original "
                    f"(the rest change code whose value never reaches an output), {_pct(sens['share_of_distinguishable'])}" if "distinguishable" in sens else "")
                 + _missed_sentence(sens) + "."
             )
         out += ["", "Do the inputs catch wrong code? Measured with `benchmarks/behaviour.py` on builds with `--validate all`:", "", *lines]
     return "\n".join(out)
+
+
+def _spread_sentence(sensitivity: dict) -> str:
+    """The share's interval over rows and its lowest families, where the measurement has them."""
+    out = ""
+    if "interval_95" in sensitivity:
+        low, high = sensitivity["interval_95"]
+        out += f" (95% interval, resampling rows: {_pct(low)} to {_pct(high)})"
+    families = sensitivity.get("by_family")
+    if families:
+        shown = [f"`{name}` {f['caught']}/{f['mutants']}" for name, f in list(families.items())[:3]]
+        out += f"; lowest families: {', '.join(shown)}"
+    return out
 
 
 def _missed_sentence(sensitivity: dict) -> str:

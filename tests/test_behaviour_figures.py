@@ -1,0 +1,44 @@
+"""The figures benchmarks/behaviour.py states beside its sensitivity share: an interval that
+resamples rows, and the share per family."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("behaviour", ROOT / "benchmarks" / "behaviour.py")
+behaviour = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(behaviour)
+
+tallies = st.lists(st.integers(1, 6).flatmap(lambda m: st.tuples(st.just(m), st.integers(0, m))), min_size=1, max_size=60)
+
+
+@given(tallies, st.integers(0, 2**31))
+def test_the_interval_lies_between_the_rows_lowest_and_highest_share(rows, seed):
+    # A resample's share is a weighted mean of its rows' shares, so no interval can leave them.
+    low, high = behaviour.row_bootstrap_interval(rows, seed, resamples=300)
+    shares = [c / m for m, c in rows]
+    assert min(shares) - 1e-4 <= low <= high <= max(shares) + 1e-4
+    assert behaviour.row_bootstrap_interval(rows, seed, resamples=300) == [low, high]  # seeded: the same figure again
+
+
+def test_rows_alike_give_no_spread_and_rows_apart_give_some():
+    assert behaviour.row_bootstrap_interval([(4, 3)] * 50, 0) == [0.75, 0.75]
+    low, high = behaviour.row_bootstrap_interval([(4, 4)] * 25 + [(4, 0)] * 25, 0)
+    assert 0.3 < low < 0.5 < high < 0.7
+
+
+@given(st.lists(st.tuples(st.sampled_from(["loops", "funcs", "noise"]), st.integers(1, 5), st.integers(0, 5)), min_size=1, max_size=40))
+def test_families_add_up_to_the_rows_and_come_lowest_share_first(rows):
+    rows = [(f, m, min(c, m)) for f, m, c in rows]
+    families = behaviour.by_family(rows)
+    assert sum(f["rows"] for f in families.values()) == len(rows)
+    assert sum(f["mutants"] for f in families.values()) == sum(m for _, m, _ in rows)
+    assert sum(f["caught"] for f in families.values()) == sum(c for _, _, c in rows)
+    shares = [f["share"] for f in families.values()]
+    assert shares == sorted(shares)
+    for name, f in families.items():
+        assert f["caught"] == sum(c for g, _, c in rows if g == name)
