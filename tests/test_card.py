@@ -87,6 +87,9 @@ def test_report_has_the_sections_and_the_stats_numbers(carded):
     assert saved == stats
     for config, s in saved["configs"].items():
         assert f"{s['total']['rows']} rows in the `{config}` config" in report
+        v = s["total"]["validation"]
+        compiled = v.get("compiled", 0) + v.get("executed", 0)  # an executed row was compiled before it ran
+        assert compiled and f"- `{config}`: {compiled} of {s['total']['rows']} rows" in report
         assert _pct(s["duplicates"]["near_duplicate_share"]) in report
         assert f"{_pct(s['builtins']['coverage'])} ({s['builtins']['distinct_used']} of {s['builtins']['kernel_callable']})" in report
         assert _pct(s["structure"]["distinct_fingerprint_share"]) in report
@@ -258,8 +261,8 @@ def test_the_behaviour_section_gives_the_measured_figures_and_where_missed_mutan
     assert "1 sit outside the kernel's body" in text and "; 1 of all missed swap a comparison's" in text
     assert "interval" not in text and "lowest families" not in text  # a report from before they were measured
     sensitivity["interval_95"] = [0.6, 0.85]
-    sensitivity["by_family"] = {"loops": {"mutants": 8, "caught": 4}, "funcs": {"mutants": 4, "caught": 3}, "noise": {"mutants": 4, "caught": 4},
-                                "vectors": {"mutants": 4, "caught": 4}}
+    sensitivity["by_family"] = {"vectors": {"mutants": 4, "caught": 4}, "funcs": {"mutants": 4, "caught": 3}, "noise": {"mutants": 4, "caught": 4},
+                                "loops": {"mutants": 8, "caught": 4}}  # in any order (a report written with sorted keys)
     (tmp_path / "behaviour.json").write_text(json.dumps({"cpu": report}))
     text = behaviour_section(stats, tmp_path)
     assert "(75.0%: operator 15/20) (95% interval, resampling rows: 60.0% to 85.0%); lowest families: `loops` 4/8, `funcs` 3/4, `noise` 4/4;" in text

@@ -270,7 +270,8 @@ def _spread_sentence(sensitivity: dict) -> str:
         out += f" (95% interval, resampling rows: {_pct(low)} to {_pct(high)})"
     families = sensitivity.get("by_family")
     if families:
-        shown = [f"`{name}` {f['caught']}/{f['mutants']}" for name, f in list(families.items())[:3]]
+        lowest = sorted(families.items(), key=lambda kv: (kv[1]["caught"] / max(kv[1]["mutants"], 1), kv[0]))[:3]
+        shown = [f"`{name}` {f['caught']}/{f['mutants']}" for name, f in lowest]
         out += f"; lowest families: {', '.join(shown)}"
     return out
 
@@ -323,7 +324,7 @@ def limitations(stats: dict) -> str:
     items = []
     for config, s in _configs(stats).items():
         t = s["total"]
-        compiled = t["validation"].get("compiled", 0)
+        compiled = t["validation"].get("compiled", 0) + t["validation"].get("executed", 0)  # an executed row was compiled first
         items.append(
             f"- `{config}`: {compiled} of {t['rows']} rows ({_pct(compiled / t['rows'] if t['rows'] else 0)}) were compiled by "
             f"Warp's toolchain (validate mode: {', '.join(s['metadata']['validate'])}); the others are Warp's code generator "
