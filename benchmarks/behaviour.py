@@ -29,6 +29,9 @@ For the executed rows of DIR/CONFIG (build it with ``--validate all`` so every r
   thread meets on the row's inputs (a branch the generator made that never runs), "reached" a
   change in code that runs but that no output shows (absorbed, overwritten or unused); ``missed_boundary_swaps_alike_on_every_draw``
   counts the ``<``-for-``<=`` swaps no draw tells apart.
+* **spread and families**: ``interval_95`` resamples rows (a row's mutants share its inputs) and
+  ``by_family`` gives each family's share; ``--family NAME`` measures one family's rows alone, so a
+  change to that family is measured where it acts.
 """
 from __future__ import annotations
 
@@ -141,8 +144,8 @@ def _code(source: str, name: str, device: str) -> str | None:
 
 
 # -- the measurements ---------------------------------------------------------------------------
-def executable_share(folder: Path, config: str, split: str, replayed: list) -> dict:
-    rows = executed_rows(folder, config, split)
+def executable_share(folder: Path, config: str, split: str, replayed: list, family: str | None = None) -> dict:
+    rows = [r for r in executed_rows(folder, config, split) if family is None or r["family"] == family]
     finite = Counter()
     tried = Counter()
     for row, result in zip(rows, replayed):
@@ -152,7 +155,7 @@ def executable_share(folder: Path, config: str, split: str, replayed: list) -> d
     for path in sorted((folder / config).glob("rejects-*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             r = json.loads(line)
-            if r["reason"] in LAUNCH_REJECTS and r.get("family"):
+            if r["reason"] in LAUNCH_REJECTS and r.get("family") and (family is None or r["family"] == family):
                 tried[r["family"]] += 1
     per_family = {f: round(finite[f] / tried[f], 3) for f in sorted(tried)}
     return {"rows_tried": sum(tried.values()), "executable": sum(finite.values()),
@@ -461,21 +464,25 @@ def main() -> None:
     ap.add_argument("--survivors", type=Path, help="write the mutants the rows' inputs miss here (JSON lines: original, mutant, whether a fresh draw tells them apart)")
     ap.add_argument("--coverage-only", action="store_true", help="only measure the conditional blocks the rows' inputs run")
     ap.add_argument("--sites-of", type=Path, help="only say where the mutants of an earlier --survivors file sit (and add it to the file)")
+    ap.add_argument("--family", help="only the rows of this generator family (a change to one family measured where it acts)")
     args = ap.parse_args()
     started = time.perf_counter()
-    if args.coverage_only:
-        print(json.dumps(coverage(executed_rows(args.folder, args.config, args.split)), indent=None if args.json else 2))
-        return
     if args.sites_of:
         print(json.dumps(sites_of(args.folder, args.config, args.split, args.sites_of), indent=None if args.json else 2))
         return
-    rows = executed_rows(args.folder, args.config, args.split)
+    rows = [r for r in executed_rows(args.folder, args.config, args.split) if args.family is None or r["family"] == args.family]
+    if not rows:
+        sys.exit(f"behaviour: no executed{' ' + args.family if args.family else ''} rows in {args.folder / args.config} ({args.split})")
+    if args.coverage_only:
+        print(json.dumps(coverage(rows), indent=None if args.json else 2))
+        return
     replayed = launch_all([replay_request(r) for r in rows])
     agree = sum(1 for r, res in zip(rows, replayed) if not differences(r, res, rtol=0.0, atol=0.0))
     deterministic = sum(1 for res in replayed if not isinstance(res, Failure) and res.deterministic)
     report = {
         "folder": str(args.folder), "config": args.config, "split": args.split,
-        "executable": executable_share(args.folder, args.config, args.split, replayed),
+        "family": args.family,
+        "executable": executable_share(args.folder, args.config, args.split, replayed, args.family),
         "determinism": {"rows": len(rows), "second_launch_identical": deterministic, "relaunch_bit_identical_to_row": agree},
         "trivial_kernels": trivial_matches(rows),
         "coverage": coverage(rows),

@@ -1,12 +1,15 @@
-"""The figures benchmarks/behaviour.py states beside its sensitivity share: an interval that
-resamples rows, and the share per family."""
+"""The figures benchmarks/behaviour.py states beside its sensitivity share (an interval that
+resamples rows, the share per family), and its measurement of one family alone."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
+
+from helpers import run_module
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("behaviour", ROOT / "benchmarks" / "behaviour.py")
@@ -42,3 +45,14 @@ def test_families_add_up_to_the_rows_and_come_lowest_share_first(rows):
     assert shares == sorted(shares)
     for name, f in families.items():
         assert f["caught"] == sum(c for g, _, c in rows if g == name)
+
+
+def test_one_family_is_measured_alone_and_an_absent_one_is_one_line():
+    sample = str(ROOT / "data" / "samples")
+    proc = run_module("benchmarks.behaviour", sample, "--config", "cpu", "--family", "transform_ops", "--rows", "1", "--json", check=True)
+    report = json.loads(proc.stdout)
+    assert report["family"] == "transform_ops"
+    assert set(report["executable"]["per_family"]) == {"transform_ops"} and set(report["sensitivity"]["by_family"]) == {"transform_ops"}
+    assert report["sensitivity"]["rows"] == 1 and report["determinism"]["rows"] == report["trivial_kernels"]["rows"] >= 1
+    proc = run_module("benchmarks.behaviour", sample, "--config", "cpu", "--family", "no_such_family")
+    assert proc.returncode != 0 and proc.stderr.strip().count("\n") == 0 and "no executed no_such_family rows" in proc.stderr
