@@ -144,15 +144,16 @@ def _code(source: str, name: str, device: str) -> str | None:
 
 
 # -- the measurements ---------------------------------------------------------------------------
-def executable_share(folder: Path, config: str, split: str, replayed: list, family: str | None = None) -> dict:
-    rows = [r for r in executed_rows(folder, config, split) if family is None or r["family"] == family]
+def executable_share(rows: list[dict], replayed: list, rejects: Path, family: str | None = None) -> dict:
+    """Of ``rows`` (launched again as ``replayed``) and the launch rejects in folder ``rejects``
+    (of ``family`` only, when given), those that launch with finite outputs."""
     finite = Counter()
     tried = Counter()
     for row, result in zip(rows, replayed):
         tried[row["family"]] += 1
         if not isinstance(result, Failure) and result.non_finite == 0:
             finite[row["family"]] += 1
-    for path in sorted((folder / config).glob("rejects-*.jsonl")):
+    for path in sorted(rejects.glob("rejects-*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             r = json.loads(line)
             if r["reason"] in LAUNCH_REJECTS and r.get("family") and (family is None or r["family"] == family):
@@ -482,7 +483,7 @@ def main() -> None:
     report = {
         "folder": str(args.folder), "config": args.config, "split": args.split,
         "family": args.family,
-        "executable": executable_share(args.folder, args.config, args.split, replayed, args.family),
+        "executable": executable_share(rows, replayed, args.folder / args.config, args.family),
         "determinism": {"rows": len(rows), "second_launch_identical": deterministic, "relaunch_bit_identical_to_row": agree},
         "trivial_kernels": trivial_matches(rows),
         "coverage": coverage(rows),
