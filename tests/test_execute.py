@@ -215,3 +215,45 @@ def test_a_kernel_the_compiler_refuses_is_a_clang_error_with_its_message():
     (result,) = run_kernels([request(BROKEN_NATIVE, "uses_broken")])
     assert isinstance(result, Failure) and result.reason == "clang-error", result
     assert "this is not C++" in result.message or "error" in result.message.lower()
+
+
+THROUGH_A_STRUCT = """import warp as wp
+
+
+@wp.struct
+class Params:
+    gain: float
+    accum: wp.array(dtype=float)
+    weights: wp.array(dtype=float)
+
+
+@wp.func
+def bump(p: Params, i: int, v: float):
+    wp.atomic_add(p.weights, i % p.weights.shape[0], v)
+
+
+@wp.kernel
+def through_a_struct(p: Params, x: wp.array(dtype=wp.float32), out: wp.array(dtype=wp.float32)):
+    i = wp.tid()
+    p.accum[i % p.accum.shape[0]] = p.gain * x[i]
+    bump(p, i, x[i])
+    out[i] = x[i]
+"""
+
+
+def test_a_struct_whose_array_fields_the_kernel_stores_into_is_an_output():
+    [b] = run_kernels([request(THROUGH_A_STRUCT, "through_a_struct")], timeout=60)
+    assert isinstance(b, Behaviour), b
+    [p] = [a for a in b.contract.args if a.name == "p"]
+    assert p.access == "readwrite"
+    x, before = b.inputs["x"], b.inputs["p"]
+    after = b.outputs["p"]
+    assert set(after) == {"accum", "weights"}  # its array fields, after the launch; "gain" is a value
+    accum = before["accum"].copy()
+    for i in range(len(x)):
+        accum[i % len(accum)] = before["gain"] * x[i]
+    np.testing.assert_allclose(after["accum"], accum, rtol=1e-6)
+    weights = before["weights"] + np.bincount(np.arange(len(x)) % len(before["weights"]), weights=x, minlength=len(before["weights"]))
+    np.testing.assert_allclose(after["weights"], weights, rtol=1e-5, atol=1e-6)
+    names = [r["name"] for r in execute.value_records(b.outputs)]
+    assert {"p.accum", "p.weights", "out"} <= set(names)

@@ -45,7 +45,7 @@ class Arg:
     dtype: str  # Warp's name of the element (value) type: float32, vec3f, int32, a struct's name …
     ndim: int = 0
     shape: tuple[int, ...] = ()  # arrays: elements along each dimension
-    access: str = "read"  # arrays: "read", "write", "readwrite" or "unused"
+    access: str = "read"  # arrays: "read", "write", "readwrite" or "unused"; structs: "read", or "readwrite" (an array field is stored into)
     # a written array's contents before the launch: "values" (it is read too), "zeros" (it is
     # accumulated into: atomics, +=) or "sentinel" (NaN for floats, 0xA5 bytes for ints: elements never written show)
     initial: str = "values"
@@ -235,6 +235,8 @@ def _uses(function: ast.FunctionDef, functions: dict, seen: frozenset = frozense
                     stored.add(id(target.value))
                     if isinstance(node, ast.AugAssign):
                         read.add(target.value.id)
+                elif isinstance(target, ast.Subscript) and _struct_root(target.value):
+                    written.add(_struct_root(target.value))  # into a struct's array field: the struct is written
         elif isinstance(node, ast.Attribute) and node.attr == "shape" and isinstance(node.value, ast.Name):
             shapes.add(id(node.value))
         elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name):
@@ -242,6 +244,8 @@ def _uses(function: ast.FunctionDef, functions: dict, seen: frozenset = frozense
             if isinstance(node.func, ast.Attribute) and callee.startswith(_STORES):
                 written.add(node.args[0].id)
                 stored.add(id(node.args[0]))
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Attribute) and node.func.attr.startswith(_STORES) and _struct_root(node.args[0]):
+            written.add(_struct_root(node.args[0]))
         if isinstance(node, ast.Call):
             callee = node.func.id if isinstance(node.func, ast.Name) else None
             if callee in functions and callee not in seen:
@@ -256,6 +260,15 @@ def _uses(function: ast.FunctionDef, functions: dict, seen: frozenset = frozense
         if isinstance(node, ast.Name) and node.id in params and id(node) not in stored and id(node) not in shapes:
             read.add(node.id)
     return {p: (p in read, p in written) for p in params}
+
+
+def _struct_root(node) -> str | None:
+    """``s`` of ``s.field`` or ``s.inner.field``: the struct parameter an array field belongs to."""
+    if not isinstance(node, ast.Attribute):
+        return None
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def _accumulated(tree: ast.AST) -> set[str]:
@@ -289,8 +302,8 @@ def _arg(name: str, warp_type, read: bool, written: bool, kernel_def, functions)
     if kind == "array":
         access = {(True, True): "readwrite", (False, True): "write", (True, False): "read"}.get((read, written), "unused")
         return Arg(name, "array", described["dtype"], described["ndim"], access=access, fields=_fields(described.get("fields", [])))
-    if kind == "struct":
-        return Arg(name, "struct", described["dtype"], fields=_fields(described["fields"]))
+    if kind == "struct":  # written: the kernel stores into one of its array fields
+        return Arg(name, "struct", described["dtype"], access="readwrite" if written else "read", fields=_fields(described["fields"]))
     if kind in _TEXTURES:  # sampled as floats: one channel
         return Arg(name, "handle", "float32", ndim=_TEXTURES[kind], handle="texture")
     if kind != "value":

@@ -410,9 +410,9 @@ def _forward(wp, kernel, contract: Contract, inputs: dict, device: str = "cpu") 
         args = _arguments(wp, kernel, contract, inputs, keep, device)
         before = {a.name: _bits(arr.numpy()) for a, arr in zip(contract.args, args) if a.kind == "array"}
         _launch(wp, kernel, contract, args, device)
-        runs.append({a.name: _plain(arr.numpy().copy()) for a, arr in zip(contract.args, args) if a.kind == "array"})
+        runs.append({a.name: _after(a, arr) for a, arr in zip(contract.args, args) if a.kind == "array" or (a.kind == "struct" and a.written)})
     first, second = runs
-    written = [a for a in contract.args if a.kind == "array" and a.written]
+    written = [a for a in contract.args if a.kind in ("array", "struct") and a.written]
     behaviour = Behaviour(contract, inputs, {a.name: first[a.name] for a in written})
     behaviour.deterministic = all(_bits(first[n]) == _bits(second[n]) for n in first)
     behaviour.read_only_changed = tuple(
@@ -420,13 +420,38 @@ def _forward(wp, kernel, contract: Contract, inputs: dict, device: str = "cpu") 
     )
     for a in written:
         data = behaviour.outputs[a.name]
-        if not isinstance(data, np.ndarray):
+        if isinstance(data, dict):  # a struct's fields, or an array of structs: no sentinel, but NaN shows
+            behaviour.non_finite += sum(int((~np.isfinite(v)).sum()) for v in _leaves(data) if v.dtype.kind == "f")
             continue
         untouched = _never_written(data) if a.initial == "sentinel" else np.zeros(data.shape, dtype=bool)
         behaviour.unwritten += int(untouched.sum())
         if data.dtype.kind == "f":
             behaviour.non_finite += int((~np.isfinite(data) & ~untouched).sum())
     return behaviour
+
+
+def _after(arg: Arg, value):
+    """An array argument's contents after a launch; a written struct's, its array fields' (as a dict)."""
+    if arg.kind == "array":
+        return _plain(value.numpy().copy())
+    return _array_fields(arg.fields, value)
+
+
+def _leaves(values: dict):
+    for v in values.values():
+        yield from _leaves(v) if isinstance(v, dict) else (v,)
+
+
+def _array_fields(fields: tuple[Field, ...], instance) -> dict:
+    out = {}
+    for f in fields:
+        if f.fields:
+            inner = _array_fields(f.fields, getattr(instance, f.name))
+            if inner:
+                out[f.name] = inner
+        elif f.ndim:
+            out[f.name] = getattr(instance, f.name).numpy().copy()
+    return out
 
 
 _ARRAY_DESCRIPTOR = ("data", "grad", "shape", "strides", "ndim", "flags")  # an array field of a struct, as numpy sees it
