@@ -29,6 +29,9 @@ For the executed rows of DIR/CONFIG (build it with ``--validate all`` so every r
   thread meets on the row's inputs (a branch the generator made that never runs), "reached" a
   change in code that runs but that no output shows (absorbed, overwritten or unused); ``missed_boundary_swaps_alike_on_every_draw``
   counts the ``<``-for-``<=`` swaps no draw tells apart.
+* **where every mutant sits** (``by_site``, caught or not): straight-line code, a branch's
+  body, a condition (an ``if``'s test, a ``wp.where``'s, a loop's range), a loop's body, a helper;
+  each with the share caught, so a generator change is aimed at the code its misses sit in.
 * **spread and families**: ``interval_95`` resamples rows (a row's mutants share its inputs) and
   ``by_family`` gives each family's share; ``--family NAME`` measures one family's rows alone, so a
   change to that family is measured where it acts.
@@ -209,18 +212,23 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
     results = launch_all(requests)
     caught, crashed, total = Counter(), Counter(), Counter()
     per_row: dict[str, list] = {}  # row id: [family, mutants, caught]
+    per_site: dict[str, list] = {}  # site_of: [mutants, caught]
     survivors = []
     for (row, kind), request, result in zip(meta, requests, results):
         total[kind] += 1
         tally = per_row.setdefault(row["id"], [row["family"], 0, 0])
         tally[1] += 1
+        site = per_site.setdefault(site_of(row["python_source"], request.python_source), [0, 0])
+        site[0] += 1
         if isinstance(result, Failure):
             crashed[kind] += 1
             caught[kind] += 1
             tally[2] += 1
+            site[1] += 1
         elif differences(row, result):
             caught[kind] += 1
             tally[2] += 1
+            site[1] += 1
         else:
             survivors.append((row, kind, request))
     told_apart, told = _told_apart(survivors, FRESH_DRAWS)
@@ -247,6 +255,8 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
         "by_kind": {k: {"mutants": total[k], "caught": caught[k], "of_which_launch_failed": crashed[k],
                         "survivors_told_apart_by_fresh_draws": told_apart[k]} for k in MUTATIONS},
         "by_family": by_family(per_row.values()),
+        # every mutant (caught or not) by where its change sits in the code
+        "by_site": {k: {"mutants": m, "caught": c, "share": round(c / m, 4)} for k, (m, c) in sorted(per_site.items(), key=lambda kv: -kv[1][0])},
         "skipped": dict(sorted(skipped.items())),
     }
 
@@ -288,6 +298,60 @@ def _changed_line(original: str, mutated: str) -> int:
         if tag != "equal":
             return i1 + 1
     return 0
+
+
+SITES = ("straight-line code", "a branch's body", "a condition", "a loop's body", "a helper", "outside a Warp function")
+
+
+def site_of(original: str, mutated: str) -> str:
+    """Where a mutant's change sits, one of :data:`SITES`: in a ``@wp.func`` helper; in the test of
+    an ``if``/``elif``/``while``, a ``wp.where`` or a conditional expression, or a loop's range
+    ("a condition"); in a statement under an ``if`` or ``else`` (the innermost enclosing block
+    decides between a branch's body and a loop's); else in code every thread runs."""
+    source, mutated = ast.unparse(ast.parse(original)), ast.unparse(ast.parse(mutated))
+    line = _changed_line(source, mutated)
+    tree = ast.parse(source)
+    function = next((f for f in _bodies(tree) if f.lineno <= line <= f.end_lineno), None)
+    if function is None or not any(("kernel" in ast.unparse(d) or "func" in ast.unparse(d)) for d in function.decorator_list):
+        return SITES[5]
+    if _in_helper(source, line):
+        return SITES[4]
+    innermost = None  # the smallest statement holding the line, and the compound ones around it
+    enclosing = []
+    for node in ast.walk(function):
+        if isinstance(node, (ast.If, ast.For, ast.While)) and node.lineno <= line <= node.end_lineno:
+            enclosing.append(node)
+        if isinstance(node, ast.stmt) and node is not function and node.lineno <= line <= node.end_lineno:
+            if innermost is None or node.end_lineno - node.lineno < innermost.end_lineno - innermost.lineno:
+                innermost = node
+    header = innermost is not None and isinstance(innermost, (ast.If, ast.For, ast.While)) or (
+        innermost is not None and any(isinstance(n, (ast.IfExp, ast.Compare, ast.BoolOp)) or (isinstance(n, ast.Call) and ast.unparse(n.func) == "wp.where")
+                                      for n in ast.walk(innermost)) and _condition_changed(innermost, source, mutated, line))
+    if header:
+        return SITES[2]
+    blocks = [n for n in enclosing if n is not innermost]
+    if not blocks:
+        return SITES[0]
+    inner = min(blocks, key=lambda n: n.end_lineno - n.lineno)
+    return SITES[1] if isinstance(inner, ast.If) else SITES[3]
+
+
+def _condition_changed(stmt: ast.stmt, source: str, mutated: str, line: int) -> bool:
+    """Whether the mutant changes a condition inside ``stmt`` (a comparison, a boolean operator,
+    the test of a ``wp.where`` or a conditional expression) rather than a value beside it."""
+    mutated_lines = mutated.splitlines()
+    if len(mutated_lines) != len(source.splitlines()):
+        return False  # a statement dropped, not a condition changed
+    tests = []
+    for n in ast.walk(stmt):
+        if isinstance(n, ast.IfExp):
+            tests.append(n.test)
+        elif isinstance(n, ast.Call) and ast.unparse(n.func) == "wp.where" and n.args:
+            tests.append(n.args[0])
+        elif isinstance(n, (ast.Compare, ast.BoolOp)):
+            tests.append(n)
+    original_line, new_line = source.splitlines()[line - 1], mutated_lines[line - 1]
+    return any(ast.unparse(t) in original_line and ast.unparse(t) not in new_line for t in tests)
 
 
 def _kernel_def(tree: ast.Module, line: int | None = None) -> ast.FunctionDef | None:

@@ -54,5 +54,47 @@ def test_one_family_is_measured_alone_and_an_absent_one_is_one_line():
     assert report["family"] == "transform_ops"
     assert set(report["executable"]["per_family"]) == {"transform_ops"} and set(report["sensitivity"]["by_family"]) == {"transform_ops"}
     assert report["sensitivity"]["rows"] == 1 and report["determinism"]["rows"] == report["trivial_kernels"]["rows"] >= 1
+    sites = report["sensitivity"]["by_site"]  # every mutant, by where it sits
+    assert set(sites) <= set(behaviour.SITES)
+    assert sum(s["mutants"] for s in sites.values()) == report["sensitivity"]["mutants"]
+    assert sum(s["caught"] for s in sites.values()) == report["sensitivity"]["caught"]
     proc = run_module("benchmarks.behaviour", sample, "--config", "cpu", "--family", "no_such_family")
     assert proc.returncode != 0 and proc.stderr.strip().count("\n") == 0 and "no executed no_such_family rows" in proc.stderr
+
+
+SITED = """import warp as wp
+
+
+@wp.func
+def helper(x: float) -> float:
+    return x * 2.0
+
+
+@wp.kernel
+def k(a: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    x = a[i] * 3.0
+    if x > 0.5:
+        out[i] = x + 1.0
+    else:
+        out[i] = wp.where(x < 0.25, x, 2.0)
+    for j in range(3):
+        x += helper(x) * 0.5
+    out[i] += x
+"""
+
+
+def test_a_mutant_is_placed_where_its_change_sits():
+    def site(old: str, new: str) -> str:
+        assert old in SITED
+        return behaviour.site_of(SITED, SITED.replace(old, new, 1))
+
+    assert site("x = a[i] * 3.0", "x = a[i] / 3.0") == "straight-line code"
+    assert site("out[i] += x\n", "") == "straight-line code"  # a dropped statement
+    assert site("if x > 0.5:", "if x >= 0.5:") == "a condition"
+    assert site("if x > 0.5:", "if x > 1.0:") == "a condition"
+    assert site("out[i] = x + 1.0", "out[i] = x - 1.0") == "a branch's body"
+    assert site("wp.where(x < 0.25, x, 2.0)", "wp.where(x <= 0.25, x, 2.0)") == "a condition"
+    assert site("wp.where(x < 0.25, x, 2.0)", "wp.where(x < 0.25, x, 3.25)") == "a branch's body"  # a value beside the test
+    assert site("x += helper(x) * 0.5", "x += helper(x) * 1.0") == "a loop's body"
+    assert site("return x * 2.0", "return x / 2.0") == "a helper"
