@@ -316,8 +316,8 @@ def site_of(original: str, mutated: str) -> str:
         return SITES[5]
     if _in_helper(source, line):
         return SITES[4]
-    innermost = None  # the smallest statement holding the line, and the compound ones around it
-    enclosing = []
+    innermost = None  # the smallest statement holding the line
+    enclosing = []  # the ifs and loops around it (and it, if it is one)
     for node in ast.walk(function):
         if isinstance(node, (ast.If, ast.For, ast.While)) and node.lineno <= line <= node.end_lineno:
             enclosing.append(node)
