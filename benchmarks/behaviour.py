@@ -311,11 +311,13 @@ def site_of(original: str, mutated: str) -> str:
     source, mutated = ast.unparse(ast.parse(original)), ast.unparse(ast.parse(mutated))
     line = _changed_line(source, mutated)
     tree = ast.parse(source)
-    function = next((f for f in _bodies(tree) if f.lineno <= line <= f.end_lineno), None)
-    if function is None or not any(("kernel" in ast.unparse(d) or "func" in ast.unparse(d)) for d in function.decorator_list):
-        return SITES[5]
-    if _in_helper(source, line):
+    # the innermost function holding the line: a factory's kernel, not the factory
+    function = max((f for f in _bodies(tree) if f.lineno <= line <= f.end_lineno), key=lambda f: f.lineno, default=None)
+    decorators = [ast.unparse(d) for d in function.decorator_list] if function else []
+    if any("func" in d for d in decorators):
         return SITES[4]
+    if not any("kernel" in d for d in decorators):
+        return SITES[5]
     innermost = None  # the smallest statement holding the line
     enclosing = []  # the ifs and loops around it (and it, if it is one)
     for node in ast.walk(function):
@@ -324,10 +326,7 @@ def site_of(original: str, mutated: str) -> str:
         if isinstance(node, ast.stmt) and node is not function and node.lineno <= line <= node.end_lineno:
             if innermost is None or node.end_lineno - node.lineno < innermost.end_lineno - innermost.lineno:
                 innermost = node
-    header = innermost is not None and isinstance(innermost, (ast.If, ast.For, ast.While)) or (
-        innermost is not None and any(isinstance(n, (ast.IfExp, ast.Compare, ast.BoolOp)) or (isinstance(n, ast.Call) and ast.unparse(n.func) == "wp.where")
-                                      for n in ast.walk(innermost)) and _condition_changed(innermost, source, mutated, line))
-    if header:
+    if isinstance(innermost, (ast.If, ast.For, ast.While)) or (innermost is not None and _condition_changed(innermost, source, mutated, line)):
         return SITES[2]
     blocks = [n for n in enclosing if n is not innermost]
     if not blocks:

@@ -98,3 +98,21 @@ def test_a_mutant_is_placed_where_its_change_sits():
     assert site("wp.where(x < 0.25, x, 2.0)", "wp.where(x < 0.25, x, 3.25)") == "a branch's body"  # a value beside the test
     assert site("x += helper(x) * 0.5", "x += helper(x) * 1.0") == "a loop's body"
     assert site("return x * 2.0", "return x / 2.0") == "a helper"
+
+
+def test_a_kernel_a_factory_makes_is_the_kernel_not_the_code_around_it():
+    made = """import warp as wp
+
+
+def make(scale: float):
+    @wp.kernel
+    def k(a: wp.array(dtype=float), out: wp.array(dtype=float)):
+        i = wp.tid()
+        out[i] = a[i] * 3.0
+    return k
+
+
+kernel = make(2.0)
+"""
+    assert behaviour.site_of(made, made.replace("a[i] * 3.0", "a[i] / 3.0")) == "straight-line code"
+    assert behaviour.site_of(made, made.replace("make(2.0)", "make(3.25)")) == "outside a Warp function"

@@ -239,13 +239,13 @@ def _uses(function: ast.FunctionDef, functions: dict, seen: frozenset = frozense
                     written.add(_struct_root(target.value))  # into a struct's array field: the struct is written
         elif isinstance(node, ast.Attribute) and node.attr == "shape" and isinstance(node.value, ast.Name):
             shapes.add(id(node.value))
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name):
-            callee = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id if isinstance(node.func, ast.Name) else ""
-            if isinstance(node.func, ast.Attribute) and callee.startswith(_STORES):
-                written.add(node.args[0].id)
-                stored.add(id(node.args[0]))
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Attribute) and node.func.attr.startswith(_STORES) and _struct_root(node.args[0]):
-            written.add(_struct_root(node.args[0]))
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Attribute) and node.func.attr.startswith(_STORES):
+            first = node.args[0]
+            if isinstance(first, ast.Name):
+                written.add(first.id)
+                stored.add(id(first))
+            elif _struct_root(first):  # into a struct's array field
+                written.add(_struct_root(first))
         if isinstance(node, ast.Call):
             callee = node.func.id if isinstance(node.func, ast.Name) else None
             if callee in functions and callee not in seen:
