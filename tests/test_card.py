@@ -211,6 +211,12 @@ def test_a_real_split_is_reported_apart_from_the_synthetic_rows(tmp_path, monkey
     card = (folder / "README.md").read_text()
     report = (reports / "dataset_report.md").read_text()
     assert "## The `real` split: kernels people wrote" in card and "mujoco-warp==4.0.0:mujoco_warp/_src" in card
+    # constructs per 100 statements, synthetic beside real, as the statistics counted them
+    realism = next(s["realism"] for s in stats["configs"].values() if s.get("realism"))
+    real_key = next(iter(realism["real"]))
+    literals = [realism["synthetic"]["per_100_statements"]["float literals"], realism["real"][real_key]["per_100_statements"]["float literals"]]
+    assert literals[0] > 0 and literals[1] > 0
+    assert f"| float literals | {literals[0]:.1f} | {literals[1]:.1f}" in card
     # the report says it in brief, with the figures the card's tables hold
     assert "## Kernels people wrote" in report
     for config in ("cpu", "cuda"):

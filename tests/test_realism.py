@@ -108,3 +108,18 @@ def test_real_functions_count_once_and_synthetic_rows_once_each():
     assert "wp.static(...)" in c["features_missing"] and c["builtins_missing"] == ["static"]
     assert c["builtin_coverage"] == 0.5 and c["builtin_coverage_by_calls"] == 0.5
     assert r["kernels_calling_a_user_func"] == 1.0 and r["kernel_lines"]["max"] == r["kernel_lines"]["p50"]
+
+
+def test_constructs_are_counted_per_100_statements_of_each_distinct_function():
+    real, synthetic = RealismAcc(), RealismAcc()
+    for _ in range(2):  # the same functions in two rows count once for real code
+        real.add(REAL, "k", ["tid"], per_function=True)
+    synthetic.add(REAL, "k", ["tid"], per_function=False)
+    synthetic.add(REAL, "k", ["tid"], per_function=False, features=False)  # outside the feature sample: not counted
+    # 12 statements: ``pair``'s return and the kernel's 11; literals 2.0 and 1.0; one ``a if .. else b``;
+    # ``i > n``, ``i == 0``, ``n > 0``; the ``if`` and its ``elif``; a ``for`` and a ``while``
+    want = {"float literals": 16.67, "conditional expressions (wp.where, x if c else y)": 8.33, "comparisons": 25.0,
+            "if statements": 16.67, "loops": 16.67}
+    assert summary(real)["per_100_statements"] == want
+    assert summary(synthetic)["per_100_statements"] == want
+    assert summary(RealismAcc())["per_100_statements"]["loops"] == 0.0

@@ -683,6 +683,20 @@ def real_section(stats: dict) -> str:
     return "\n".join(out)
 
 
+def _density_table(syn: dict, reals: dict, keys: list[str], label) -> list[str]:
+    """Constructs per 100 statements, synthetic beside real (absent from statistics computed
+    before they were counted)."""
+    if "per_100_statements" not in syn:
+        return []
+    return [
+        "Constructs per 100 statements of function bodies (real functions once each; synthetic: the rows of the feature sample):",
+        "",
+        _table(["construct", "synthetic"] + [label(k) for k in keys],
+               [[name, f"{value:.1f}"] + [f"{reals[k]['per_100_statements'][name]:.1f}" for k in keys] for name, value in syn["per_100_statements"].items()]),
+        "",
+    ]
+
+
 def realism_section(stats: dict) -> str:
     """Synthetic rows against the real split: features, lengths, helpers, builtins."""
     config, r = next(((c, s["realism"]) for c, s in _configs(stats).items() if s.get("realism")), (None, None))
@@ -711,6 +725,7 @@ def realism_section(stats: dict) -> str:
             ],
         ),
         "",
+        *_density_table(syn, reals, keys, label),
         "Language features (share of real functions using each, share of synthetic rows):",
         "",
         _table(

@@ -170,6 +170,18 @@ FEATURES: dict[str, Callable[[Function], bool]] = {
 }
 
 
+# Constructs counted per 100 statements of function bodies: how dense synthetic code is in what
+# real code uses sparingly (generator 9's composed kernels held 7 times the float literals and 3
+# times the conditional expressions of mujoco-warp's kernels, per statement).
+DENSITY: dict[str, Callable[[ast.AST], bool]] = {
+    "float literals": lambda n: isinstance(n, ast.Constant) and isinstance(n.value, float),
+    "conditional expressions (wp.where, x if c else y)": lambda n: isinstance(n, ast.IfExp) or _call_name(n) == "where",
+    "comparisons": lambda n: isinstance(n, ast.Compare),
+    "if statements": lambda n: isinstance(n, ast.If),
+    "loops": lambda n: isinstance(n, (ast.For, ast.While)),
+}
+
+
 def _module_calls(src: Source) -> set[str]:
     """Names called at module level (``wp.overload(...)``, ``vec5 = wp.types.vector(...)``)."""
     calls = set()
@@ -193,6 +205,8 @@ class RealismAcc:
     calls_user_func: int = 0
     takes_struct: int = 0
     builtin_rows: Counter = field(default_factory=Counter)  # rows calling each builtin
+    statements: int = 0  # in the functions whose constructs are counted (the feature sample)
+    constructs: Counter = field(default_factory=Counter)  # DENSITY's constructs in those functions
     seen: set = field(default_factory=set)
 
     def add(self, python_source: str, kernel_name: str, builtins: list[str], per_function: bool, features: bool = True) -> None:
@@ -224,12 +238,19 @@ class RealismAcc:
             self.features.update(used)
             self.functions += 1
             self.func_lines += [f.lines for f in src.functions if f.kind == "func"]
+            for f in src.functions:
+                self._count_constructs(f)
 
     def _count(self, f: Function) -> None:
         self.functions += 1
         if f.kind == "func":
             self.func_lines.append(f.lines)
         self.features.update(name for name, test in FEATURES.items() if test(f))
+        self._count_constructs(f)
+
+    def _count_constructs(self, f: Function) -> None:
+        self.statements += f.statements
+        self.constructs.update(name for n in f.walk() for name, test in DENSITY.items() if test(n))
 
 
 def _dist(values: list[int]) -> dict:
@@ -250,6 +271,7 @@ def summary(acc: RealismAcc) -> dict:
         "kernels_calling_a_user_func": share(acc.calls_user_func, kernels),
         "kernels_taking_a_struct": share(acc.takes_struct, kernels),
         "builtin_rows": dict(sorted(acc.builtin_rows.items())),
+        "per_100_statements": {name: round(100 * acc.constructs[name] / acc.statements, 2) if acc.statements else 0.0 for name in DENSITY},
     }
 
 
