@@ -684,10 +684,7 @@ def real_section(stats: dict) -> str:
 
 
 def _density_table(syn: dict, reals: dict, keys: list[str], label) -> list[str]:
-    """Constructs per 100 statements, synthetic beside real (absent from statistics computed
-    before they were counted)."""
-    if "per_100_statements" not in syn:
-        return []
+    """Constructs per 100 statements, synthetic beside real."""
     return [
         "Constructs per 100 statements of function bodies (real functions once each; synthetic: the rows of the feature sample):",
         "",
