@@ -28,7 +28,9 @@ For the executed rows of DIR/CONFIG (build it with ``--validate all`` so every r
   with a count of the threads that reach it; "never reached" is code behind a condition no
   thread meets on the row's inputs (a branch the generator made that never runs), "reached" a
   change in code that runs but that no output shows (absorbed, overwritten or unused); ``missed_boundary_swaps_alike_on_every_draw``
-  counts the ``<``-for-``<=`` swaps no draw tells apart.
+  counts the ``<``-for-``<=`` swaps no draw tells apart; ``share_if_every_block_ran`` estimates
+  the share inputs that run every branch would give (the never-reached mutants caught as often as
+  the reached ones of their kind and site).
 * **where every mutant sits** (``by_site``, caught or not): straight-line code, a branch's
   body, a condition (an ``if``'s test, a ``wp.where``'s, a loop's range), a loop's body, a helper;
   each with the share caught, so a generator change is aimed at the code its misses sit in.
@@ -213,27 +215,32 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
     caught, crashed, total = Counter(), Counter(), Counter()
     per_row: dict[str, list] = {}  # row id: [family, mutants, caught]
     per_site: dict[str, list] = {}  # site_of: [mutants, caught]
-    survivors = []
+    per_site_kind: dict[tuple[str, str], list] = {}  # (site_of, kind): [mutants, caught, never reached]
+    survivors, survivor_keys = [], []
     for (row, kind), request, result in zip(meta, requests, results):
         total[kind] += 1
         tally = per_row.setdefault(row["id"], [row["family"], 0, 0])
         tally[1] += 1
-        site = per_site.setdefault(site_of(row["python_source"], request.python_source), [0, 0])
+        where = site_of(row["python_source"], request.python_source)
+        site = per_site.setdefault(where, [0, 0])
         site[0] += 1
+        alike = per_site_kind.setdefault((where, kind), [0, 0, 0])
+        alike[0] += 1
         if isinstance(result, Failure):
             crashed[kind] += 1
+        if isinstance(result, Failure) or differences(row, result):
             caught[kind] += 1
             tally[2] += 1
             site[1] += 1
-        elif differences(row, result):
-            caught[kind] += 1
-            tally[2] += 1
-            site[1] += 1
+            alike[1] += 1
         else:
             survivors.append((row, kind, request))
+            survivor_keys.append((where, kind))
     told_apart, told = _told_apart(survivors, FRESH_DRAWS)
     boundary = [k for k, (row, kind, request) in enumerate(survivors) if kind == "operator" and boundary_swap(row["python_source"], request.python_source)]
     sites = reached(survivors)
+    for key, reach in zip(survivor_keys, sites):
+        per_site_kind[key][2] += reach == "never reached"
     if survivors_path is not None:
         with survivors_path.open("w", encoding="utf-8") as f:
             for k, (row, kind, request) in enumerate(survivors):
@@ -252,6 +259,7 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
         "missed_boundary_swaps_alike_on_every_draw": sum(1 for k in boundary if k not in told),
         # where the missed mutants' changes sit: code no thread reaches on the row's inputs, or not
         "missed_sites": dict(Counter(sites).most_common()),
+        "share_if_every_block_ran": share_if_every_block_ran(per_site_kind.values()),
         "by_kind": {k: {"mutants": total[k], "caught": caught[k], "of_which_launch_failed": crashed[k],
                         "survivors_told_apart_by_fresh_draws": told_apart[k]} for k in MUTATIONS},
         "by_family": by_family(per_row.values()),
@@ -259,6 +267,21 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
         "by_site": {k: {"mutants": m, "caught": c, "share": round(c / m, 4)} for k, (m, c) in sorted(per_site.items(), key=lambda kv: -kv[1][0])},
         "skipped": dict(sorted(skipped.items())),
     }
+
+
+def share_if_every_block_ran(tallies) -> float:
+    """The share caught if the code no thread reaches on the rows' inputs were reached, and its
+    mutants caught as often as the reached ones of their kind at their site (``tallies``:
+    ``(mutants, caught, never reached)`` per site and kind): an estimate of what inputs that run
+    every branch would add. The mutants it still counts as missed change code that runs and that
+    no output shows."""
+    tallies = [tuple(t) for t in tallies]
+    mutants = sum(m for m, _, _ in tallies)
+    expected = 0.0
+    for m, c, never in tallies:
+        reached_mutants = m - never
+        expected += c + (never * c / reached_mutants if reached_mutants else 0.0)
+    return round(expected / max(mutants, 1), 4)
 
 
 def row_bootstrap_interval(tallies: list[tuple[int, int]], seed: int, resamples: int = 2000) -> list[float]:

@@ -116,3 +116,23 @@ kernel = make(2.0)
 """
     assert behaviour.site_of(made, made.replace("a[i] * 3.0", "a[i] / 3.0")) == "straight-line code"
     assert behaviour.site_of(made, made.replace("make(2.0)", "make(3.25)")) == "outside a Warp function"
+
+
+site_tallies = st.lists(st.integers(1, 8).flatmap(lambda m: st.integers(0, m).flatmap(
+    lambda c: st.tuples(st.just(m), st.just(c), st.integers(0, m - c)))), min_size=1, max_size=20)
+
+
+@given(site_tallies)
+def test_reaching_every_block_can_only_add_to_the_share_and_never_past_all(tallies):
+    share = sum(c for _, c, _ in tallies) / sum(m for m, _, _ in tallies)
+    estimate = behaviour.share_if_every_block_ran(tallies)
+    assert share - 1e-4 <= estimate <= 1.0
+    if not any(never for _, _, never in tallies):
+        assert abs(estimate - share) <= 1e-4  # nothing unreached: nothing to add
+
+
+def test_unreached_mutants_are_caught_as_often_as_the_reached_ones_of_their_site_and_kind():
+    # 10 mutants at one site and kind, 4 never reached, 3 of the 6 reached caught: the 4 count as 2 caught
+    assert behaviour.share_if_every_block_ran([(10, 3, 4)]) == 0.5
+    # a site and kind where nothing was reached adds nothing (no rate to go by)
+    assert behaviour.share_if_every_block_ran([(10, 3, 4), (5, 0, 5)]) == round(5 / 15, 4)
