@@ -143,6 +143,24 @@ def test_the_command_resumes_writes_a_summary_and_refuses_bad_input_in_one_line(
     predictions.write_text('{"id": 3}\n')
     bad = run_module("warp_ir_dataset.evaluate", str(predictions), "--data", str(SAMPLES), "--config", "cpu", "--task", "decompile", check=False)
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1 and "needs a string 'id'" in bad.stderr
+    predictions.write_text("")
+    bad = run_module("warp_ir_dataset.evaluate", str(predictions), "--data", str(SAMPLES), "--config", "cpu", "--task", "decompile", check=False)
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1 and "no predictions in it" in bad.stderr
+    assert not list(tmp_path.glob("p.*.jsonl"))  # nothing scored, nothing written
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_an_out_that_cannot_be_written_is_one_line_before_any_work(command, rows, tmp_path):
+    (tmp_path / "a_file").write_text("")
+    predictions = tmp_path / "p.jsonl"
+    predictions.write_text(json.dumps({"id": rows[0]["id"], "prediction": rows[0]["python_source"]}) + "\n")
+    common = ["--data", str(SAMPLES), "--config", "cpu", "--split", "train", "--task", "decompile"]
+    for out, why in ((tmp_path / "a_file" / "x.jsonl", "is not a folder"), (tmp_path, "is a folder")):
+        args = [*common, "--with", "reference"] if command == "predict" else [str(predictions), *common]
+        proc = run_module(f"warp_ir_dataset.{command}", *args, "--out", str(out))
+        assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert f"{command}: error: --out" in proc.stderr and why in proc.stderr and "internal error" not in proc.stderr
+        assert proc.stdout == ""  # refused before a prediction was made or a candidate launched
 
 
 def right_answer(row: dict, task: str) -> dict:

@@ -328,7 +328,7 @@ def test_cli_rejects_bad_folders(hub: FakeHub, tmp_path: Path, case: str) -> Non
     folder = str(tmp_path / "nowhere") if case == "missing folder" else str(root)
     code, err = run_cli(folder, "--repo-id", REPO, "--endpoint", hub.url)
     assert code != 0
-    assert len(err.splitlines()) == 1 and err.startswith("push: ")
+    assert len(err.splitlines()) == 1 and err.startswith("push: error: ")
     assert {"missing folder": "is not a folder", "no shards": "no shards", "no card": "no README.md"}[case] in err
     assert hub.requests == []
 
@@ -338,7 +338,7 @@ def test_cli_needs_a_token(hub: FakeHub, tmp_path: Path, monkeypatch: pytest.Mon
     root = make_dataset(tmp_path / "ds")
     code, err = run_cli(str(root), "--repo-id", REPO, "--endpoint", hub.url)
     assert code != 0
-    assert err.startswith("push: no Hugging Face token") and len(err.splitlines()) == 1
+    assert err.startswith("push: error: no Hugging Face token") and len(err.splitlines()) == 1
     assert hub.requests == []
 
 
@@ -348,7 +348,7 @@ def test_cli_reports_a_refusal_in_one_line(hub: FakeHub, tmp_path: Path) -> None
     code, err = run_cli(str(root), "--repo-id", REPO, "--endpoint", hub.url)
     assert code != 0
     assert len(err.splitlines()) == 1
-    assert err.startswith("push: the Hub refused the request: 403 Forbidden: You don't have the rights")
+    assert err.startswith("push: error: the Hub refused the request: 403 Forbidden: You don't have the rights")
     assert REPO not in hub.repos
 
 
@@ -361,3 +361,8 @@ def test_cli_push_prints_summary(hub: FakeHub, tmp_path: Path) -> None:
     assert "(unchanged files skipped)" in result.stdout
     assert result.stdout.rstrip().endswith(f"{oid}, tagged v1.0")
     assert hub.files(REPO) == local_files(root)
+
+
+def test_cli_takes_h_for_help_as_every_command_does() -> None:
+    result = CliRunner().invoke(main, ["-h"])
+    assert result.exit_code == 0 and "--repo-id" in result.stdout

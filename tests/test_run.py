@@ -75,6 +75,10 @@ def test_bad_arguments_are_one_line(tmp_path):
     assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0 and "no test shards" in proc.stderr
     proc = run_module("warp_ir_dataset.run", str(tmp_path), "--config", "cpu", "--workers", "0")
     assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0 and "--workers must be at least 1" in proc.stderr
+    proc = run_module("warp_ir_dataset.run", str(tmp_path / "nowhere"), "--config", "cpu")
+    assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0 and "no such dataset folder" in proc.stderr
+    proc = run_module("warp_ir_dataset.run", str(tmp_path), "--config", "cpu", "--json", str(tmp_path))
+    assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0 and "--json" in proc.stderr and "is a folder" in proc.stderr
 
 
 @pytest.mark.skipif(not _warp.cuda_available(), reason="needs a GPU: the differential test of Warp's cuda backend against the cpu")

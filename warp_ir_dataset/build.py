@@ -18,14 +18,13 @@ from typing import NamedTuple
 
 import click
 
-from .checks import BuildError, check_device_options, parse_configs, prepare_folder
+from .checks import BuildError, check_config, check_device_options, parse_configs, prepare_folder
 from .cli import run_cli
 from .driver import drive
 from .engines import ENGINES, Job
 from .identity import build_identity, command_line, to_json
 from .pipeline import EncodedShard, ShardCounts, ShardResult, ShardTask, build_shard, smallest_prefix_reaching, text_chars
 from .progress import Progress
-from .schema import CONFIGS
 from .sources import GeneratedSource
 from .validate import DEFAULT_ARCH, ValidationPlan
 from .write import ShardError, read_shard_metadata, shard_name, verify_shard, write_shard
@@ -179,8 +178,7 @@ def run_builds(configs: list[BuildOptions], show_progress: bool = True) -> list[
     config that needs that slot. Each config's shards are those of its own build, byte for byte.
     The configs share the seed, rows per shard, workers and engine."""
     for opts in configs:
-        if opts.config not in CONFIGS:
-            raise BuildError(f"unknown config {opts.config!r}; choose from {', '.join(CONFIGS)}")
+        check_config(opts.config)
         if opts.target_bytes <= 0:
             raise BuildError("--target-mb must be positive")
     if len({o.config for o in configs}) != len(configs):
@@ -545,7 +543,8 @@ def _echo_summary(opts: BuildOptions, summary: BuildSummary) -> dict:
     if counts.validated:
         seconds = counts.validation_seconds + counts.execution_seconds
         click.echo(
-            f"{config}: validated {counts.validated} rows with {'clang' if config == 'cpu' else 'NVRTC'}, executed {counts.executed} on the cpu, "
+            f"{config}: validated {counts.validated} rows with {'clang' if config == 'cpu' else 'NVRTC'}, executed {counts.executed} on the cpu "
+            "(work done: rows the last shard's cut dropped count here too), "
             f"in {seconds:.1f}s of compiler time, side by side where cores were free ({counts.validated / max(seconds, 1e-9):.1f} rows/s per compile); "
             + (f"{counts.rejected} rejected (see {out / config}/rejects-*.jsonl)" if counts.rejected else "none rejected")
         )

@@ -797,10 +797,13 @@ def write_card(folder: Path, reports: Path, workers: int | None = None) -> dict:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--reports", type=click.Path(path_type=Path), default=Path("reports"), show_default=True, help="Where the report, the statistics JSON and the figures go.")
+@click.option("--reports", type=click.Path(path_type=Path), default=None,
+              help="Where the report, the statistics JSON and the figures go [default: FOLDER/reports]. The "
+                   "repository's reports/ describes its production build: write there only for that build.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes for the statistics [default: cores, at most 8].")
-def main(folder: Path, reports: Path, workers: int | None) -> None:
+def main(folder: Path, reports: Path | None, workers: int | None) -> None:
     """Write FOLDER/README.md (the dataset card) and the report, from the shards in FOLDER."""
+    reports = reports if reports is not None else folder / "reports"
     stats = write_card(folder, reports, workers)
     rows = ", ".join(f"{c} {s['total']['rows']} rows" for c, s in stats["configs"].items())
     click.echo(f"card: {folder / 'README.md'} ({rows}); report: {reports / 'dataset_report.md'}")

@@ -4,6 +4,7 @@ in one line (:class:`BuildError`, printed by ``cli.run_cli``)."""
 from __future__ import annotations
 
 import fcntl
+import os
 import re
 from pathlib import Path
 
@@ -33,11 +34,27 @@ def prepare_folder(folder: Path):
     return lock
 
 
+def check_config(config: str) -> None:
+    if config not in CONFIGS:
+        raise BuildError(f"unknown config {config!r}; choose from {', '.join(CONFIGS)}")
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """A file a command writes when its work is done: checked before the work, so a long run does
+    not end in an error."""
+    folder = path.parent
+    if path.is_dir():
+        raise BuildError(f"{option} {path}: is a folder; name a file")
+    if not folder.is_dir():
+        raise BuildError(f"{option} {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise BuildError(f"{option} {path}: cannot write there")
+
+
 def check_device_options(config: str, validate: str, arch: str, ptx: bool, execute: bool = True) -> ValidationPlan:
     """The validation plan for the options that ``build`` and ``extract`` share; bad ones end in
     one line."""
-    if config not in CONFIGS:
-        raise BuildError(f"unknown config {config!r}; choose from {', '.join(CONFIGS)}")
+    check_config(config)
     if validate not in MODES:
         raise BuildError(f"unknown --validate {validate!r}; choose from {', '.join(MODES)}")
     if not re.fullmatch(r"sm_\d{2,3}", arch):

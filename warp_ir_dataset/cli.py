@@ -35,6 +35,10 @@ def run_cli(command: click.Command, prog: str, args: list[str] | None = None) ->
         sys.exit(128 + stopped.signum if stopped else 130)
     except BrokenPipeError:
         sys.exit(1)
+    except OSError as e:  # a file or folder the command could not read or write: the user can mend that
+        where = f"{e.filename}: " if e.filename else ""
+        click.echo(f"{prog}: error: {where}{e.strerror or e}", err=True)
+        sys.exit(1)
     except Exception as e:  # noqa: BLE001 - a user gets one line; WARP_IR_DEBUG=1 shows the trace
         if os.environ.get("WARP_IR_DEBUG"):
             raise

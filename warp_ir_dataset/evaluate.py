@@ -22,11 +22,13 @@ checks behind it. Outcomes are appended to ``--out`` as they come (an interrupte
 goes on from there); the summary (per family and over all) is written beside it as JSON and
 printed as a Markdown table.
 
-Evaluating runs the predicted code. Each candidate runs in a process of its own devising: a
-crash or a hang (``--timeout``) fails it alone, its address space is capped, and its home,
-temp folder and Warp's kernel cache are a scratch folder removed afterwards. It is not a
-sandbox: predicted Python can still read and write what your user can. Run predictions you
-do not trust in a container.
+Evaluating runs the predicted code. Candidates run one after another in launching processes
+apart from this one, up to :data:`BATCH` in a process: a crash or a hang (``--timeout``) fails
+that candidate alone (the rest of its batch go on in a fresh process); the process's address
+space is capped, and its home, temp folder and Warp's kernel cache are a scratch folder removed
+afterwards. Candidates of one batch share their process, so one candidate's Python can change
+what the next ones run with; and it is not a sandbox: predicted Python can still read and
+write what your user can. Run predictions you do not trust in a container.
 """
 from __future__ import annotations
 
@@ -39,12 +41,11 @@ from pathlib import Path
 
 import click
 
-from .checks import BuildError
+from .checks import BuildError, check_config, check_output_file
 from . import _warp
 from .execute import CompiledOnly, Failure, Request, in_batches, run_kernels
 from .generate import source_id
 from .run import differences, split_rows
-from .schema import CONFIGS
 
 TASKS = ("compile", "decompile")
 OUTCOMES = ("pass", "mismatch", "runtime_error", "timeout", "compile_fail", "parse_fail")
@@ -94,6 +95,8 @@ def read_predictions(path: Path) -> dict[str, dict]:
             records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except Exception as e:  # noqa: BLE001 - whatever the file is, the user gets one line
         raise BuildError(f"{path}: not JSON lines or Parquet of predictions ({str(e).splitlines()[0][:200]})") from None
+    if not records:
+        raise BuildError(f"{path}: no predictions in it")
     out = {}
     for n, r in enumerate(records, 1):
         if not isinstance(r, dict) or not isinstance(r.get("id"), str) or not isinstance(r.get("prediction"), str):
@@ -231,8 +234,7 @@ def main(predictions, data, config, split, task, workers, timeout, out, quiet) -
     """Score predictions on a split by what their code does. Runs the predicted code."""
     from tqdm import tqdm
 
-    if config not in CONFIGS:
-        raise BuildError(f"unknown config {config!r}; choose from {', '.join(CONFIGS)}")
+    check_config(config)
     if task not in TASKS:
         raise BuildError(f"unknown --task {task!r}; choose from {', '.join(TASKS)}")
     if workers < 1 or not timeout > 0:
@@ -243,6 +245,7 @@ def main(predictions, data, config, split, task, workers, timeout, out, quiet) -
     if unknown:
         raise BuildError(f"{len(unknown)} predictions name no {split} row of {config} (first: {unknown[0]})")
     out = out or predictions.with_name(f"{predictions.stem}.{task}.{config}.jsonl")
+    check_output_file(out, "--out")
     done = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()] if out.exists() else []
     seen = {o["id"] for o in done}
     todo = [Candidate(rows[i], p["prediction"], p["backward"]) for i, p in sorted(predicted.items()) if i not in seen]

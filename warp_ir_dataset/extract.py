@@ -369,9 +369,14 @@ def echo_summary(s: ExtractSummary, out: Path, sources) -> None:
         from .checks import BuildError
 
         missing = f"; packages this environment lacks: {_missing_packages(s)}" if s.missing_packages else ""
-        raise BuildError(f"no kernel could be extracted from {' '.join(sources)} ({s.reached} reached; rejects in {out / s.config}{missing})")
+        if not s.decorated and not s.module_rejects:
+            raise BuildError(f"no kernel could be extracted from {' '.join(sources)}: no @wp.kernel in it{missing}")
+        rejected = s.module_rejects or s.kernel_rejects
+        why = f"; why, in {out / s.config}/rejects-{s.split}-*.jsonl" if rejected else ""
+        raise BuildError(f"no kernel could be extracted from {' '.join(sources)} ({s.decorated} @wp.kernel decorations, "
+                         f"{s.reached} kernels reached by importing{why}{missing})")
     click.echo(
-        f"{s.config}: {s.rows} rows from {s.modules} modules into {out / s.config}/{s.split}-*.parquet ({s.bytes / MB:.2f} MB, {s.seconds:.0f}s); "
+        f"{s.config}: {s.rows} rows from {s.modules} module{'s' if s.modules != 1 else ''} into {out / s.config}/{s.split}-*.parquet ({s.bytes / MB:.2f} MB, {s.seconds:.0f}s); "
         f"{s.reached} kernels reached by importing, against {s.decorated} @wp.kernel decorations in the files"
     )
     rejected = lambda d: ", ".join(f"{n} {k}" for k, n in d.items()) or "none"  # noqa: E731

@@ -29,10 +29,10 @@ from typing import Callable
 import click
 import numpy as np
 
-from .checks import BuildError
+from .checks import BuildError, check_config, check_output_file
 from .evaluate import TASKS
 from .run import split_rows
-from .schema import CONFIGS
+from .write import atomic_write
 
 BASELINES = ("nearest", "empty-body")
 # Not a baseline: each row's own answer, which must score 100% (a check of the harness and the
@@ -169,16 +169,19 @@ def main(data, config, split, task, with_, limit, out) -> None:
     """Make predictions for evaluate: a baseline's, or your model's."""
     from tqdm import tqdm
 
-    if config not in CONFIGS or task not in TASKS:
-        raise BuildError(f"--config must be one of {', '.join(CONFIGS)} and --task one of {', '.join(TASKS)}")
+    check_config(config)
+    if task not in TASKS:
+        raise BuildError(f"unknown --task {task!r}; choose from {', '.join(TASKS)}")
+    check_output_file(out, "--out")
     rows = sorted(split_rows(data, config, split), key=lambda r: r["id"])[:limit]
     train = split_rows(data, config, "train") if with_ == "nearest" else []
     predict = predictor(with_, train, task)
-    with open(out, "w", encoding="utf-8") as sink:
-        for row in tqdm(rows, unit="row"):
-            made = predict(row, task)
-            record = {"id": row["id"], **({"prediction": made} if isinstance(made, str) else made)}
-            sink.write(json.dumps(record, sort_keys=True) + "\n")
+    lines = []
+    for row in tqdm(rows, unit="row"):
+        made = predict(row, task)
+        record = {"id": row["id"], **({"prediction": made} if isinstance(made, str) else made)}
+        lines.append(json.dumps(record, sort_keys=True) + "\n")
+    atomic_write(out, "".join(lines).encode())  # a stopped run leaves no half a file for evaluate to score
     click.echo(f"{len(rows)} predictions ({with_}) for {config}/{split} → {out}")
 
 

@@ -33,10 +33,11 @@ IGNORE_PATTERNS = (".*", "*/.*", "*rejects*", "*/*/*")
 
 
 class PushError(click.ClickException):
-    """Bad input or a refused request: shown as one `push: ...` line, exit status 1."""
+    """Bad input or a refused request: shown as one `push: error: ...` line (as every command's
+    errors are), exit status 1."""
 
     def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"push: {self.format_message()}", err=True)
+        click.echo(f"push: error: {self.format_message()}", err=True)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def _refusal(e: HfHubHTTPError) -> str:
     return _one_line(f"{response.status_code} {response.reason_phrase}: {detail} ({where})")
 
 
-@click.command()
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--repo-id", required=True, help="Dataset repo, ORG/NAME; created if missing.")
 @click.option("--revision", default=None, help="Branch to push to (created if missing); default main.")
@@ -189,4 +190,6 @@ def main(
 
 
 if __name__ == "__main__":
-    main()
+    from .cli import run_cli
+
+    run_cli(main, "push")

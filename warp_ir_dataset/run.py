@@ -21,9 +21,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .checks import BuildError
+from .checks import BuildError, check_config, check_output_file
 from .execute import Failure, Request, in_batches, records_to_values, run_kernels, value_records
-from .schema import CONFIGS
 
 BATCHES_PER_WORKER = 4  # each batch pays one process start (Warp's import); a few a worker even out uneven rows and move the bar
 RTOL = 1e-5  # floats: |new - recorded| <= ATOL + RTOL * |recorded|, elementwise
@@ -39,6 +38,8 @@ def split_rows(folder: Path, config: str, split: str, executed_only: bool = Fals
     from .write import read_shard_metadata
 
     rows: list[dict] = []
+    if not folder.is_dir():
+        raise BuildError(f"{folder}: no such dataset folder")
     paths = sorted((folder / config).glob(f"{split}-*.parquet"))
     if not paths:
         raise BuildError(f"no {split} shards in {folder / config}")
@@ -146,8 +147,9 @@ def needed_rtol(row: dict, result, atol: float = ATOL, compared: list | None = N
               help="Also write each row's verdict and the relative tolerance it needs to agree (atol as given) to this file.")
 def main(folder, config, split, device, limit, rtol, atol, timeout, workers, quiet, json_path) -> None:
     """Launch the executed rows of FOLDER again and compare with what they recorded."""
-    if config not in CONFIGS:
-        raise BuildError(f"unknown config {config!r}; choose from {', '.join(CONFIGS)}")
+    check_config(config)
+    if json_path is not None:
+        check_output_file(json_path, "--json")
     if device not in ("cpu", "cuda"):
         raise BuildError(f"--device must be cpu or cuda, got {device!r}")
     if (workers is not None and workers < 1) or not timeout > 0:
