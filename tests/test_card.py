@@ -146,11 +146,11 @@ def test_card_cli_errors_are_one_line(tmp_path):
     assert proc.stderr.startswith("card: error: ") and "a_file" in proc.stderr and "internal error" not in proc.stderr
 
 
-def test_builtin_groups_are_used_once_warp_glue_provides_them(tmp_path, monkeypatch):
+def test_builtins_are_counted_by_warps_documentation_group(tmp_path, monkeypatch):
     from warp_ir_dataset import _warp
 
     groups = {name: ("Scalar Math" if name in {"sin", "cos", "abs"} else "Other") for name in _warp.kernel_builtins()}
-    monkeypatch.setattr(_warp, "builtin_groups", lambda: groups, raising=False)
+    monkeypatch.setattr(_warp, "builtin_groups", lambda: groups)
     folder = write_synthetic(tmp_path / "data", "cpu")
     stats = write_card(folder, tmp_path / "reports", workers=1)
     by_group = stats["configs"]["cpu"]["builtins"]["by_group"]

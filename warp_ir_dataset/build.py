@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import click
 
-from .checks import BuildError, check_config, check_device_options, parse_configs, prepare_folder
+from .checks import BuildError, check_config, device_plans, prepare_folder
 from .cli import run_cli
 from .driver import drive
 from .engines import ENGINES, Job
@@ -27,11 +27,9 @@ from .pipeline import EncodedShard, ShardCounts, ShardResult, ShardTask, build_s
 from .progress import Progress
 from .sources import GeneratedSource
 from .validate import DEFAULT_ARCH, ValidationPlan
-from .write import ShardError, read_shard_metadata, shard_name, verify_shard, write_shard
+from .write import MB, ShardError, read_shard_metadata, shard_name, verify_shard, write_shard
 
-MB = 1_000_000
 DEFAULT_ROWS_PER_SHARD = 500
-SPLITS = ("train", "test")
 
 
 def _write_shard(folder: Path, index: int, shard: EncodedShard, rejects: list[dict]) -> None:
@@ -168,10 +166,6 @@ class BuildProgress:
 
 
 # -- the build ---------------------------------------------------------------------------------
-def run_build(opts: BuildOptions, show_progress: bool = True) -> BuildSummary:
-    return run_builds([opts], show_progress)[0]
-
-
 def run_builds(configs: list[BuildOptions], show_progress: bool = True) -> list[BuildSummary]:
     """Build one or more configs in one pass, each to its own target with its own validation:
     every kernel is generated, executed and built by Warp once, and its code generated for each
@@ -449,7 +443,7 @@ def _finish_last_shard(folder: Path, opts: BuildOptions, result: ShardResult, ne
 def iter_tables(opts: BuildOptions):
     """The build's shards as ``(index, {split: table})``, built one by one in this process.
 
-    Same planning as :func:`run_build` (full shards, then the last one cut to the fewest slots
+    Same planning as :func:`run_builds` (full shards, then the last one cut to the fewest slots
     that reach the target), so it yields exactly the rows the CLI writes. The ``datasets``
     builder class in ``builder_scripts/`` uses it.
     """
@@ -492,10 +486,8 @@ def iter_tables(opts: BuildOptions):
 @click.option("--summary-json", type=click.Path(path_type=Path), default=None, help="Also write the build's summary (rows, MB, rows/s, counts, peak memory) as JSON here.")
 def main(config, target_mb, out, seed, workers, rows_per_shard, validate, arch, ptx, max_code_chars, execute, engine, ray_address, real, quiet, summary_json) -> None:
     """Generate Warp kernels, run Warp's codegen on them, and write Parquet shards."""
-    configs = parse_configs(config)
-    if ptx and "cuda" not in configs:
-        raise BuildError("--ptx needs --config cuda (PTX is NVRTC's output for CUDA code)")
-    plans = {c: check_device_options(c, validate, arch, ptx and c == "cuda", execute) for c in configs}
+    plans = device_plans(config, validate, arch, ptx, execute)
+    configs = list(plans)
     if not target_mb > 0:
         raise BuildError(f"--target-mb must be a positive number of MB, got {target_mb:g}")
     if rows_per_shard < 1 or (workers is not None and workers < 1) or (max_code_chars is not None and max_code_chars < 1):

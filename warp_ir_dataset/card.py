@@ -1,4 +1,4 @@
-"""Stage 5: the dataset card (README.md) in the output folder, and the report.
+"""Stage 6: the dataset card (README.md) in the output folder, and the report.
 
 ``update_card_metadata`` rewrites the card's YAML header from the shards on disk (``configs`` and
 ``dataset_info`` for every config present), keeping the prose below it. ``datasets`` casts the
@@ -17,12 +17,13 @@ from pathlib import Path
 from string import Template
 
 import click
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .distribution import percent
 from .identity import command_line, one_pass, to_json
 from .realism import COMMON_SHARE, PRESENT_SHARE
 from .schema import CONFIGS
+from .write import shard_files
 
 DEFAULT_CARD = """---
 {}
@@ -35,15 +36,6 @@ compiler generates for them. Load a config with `datasets.load_dataset(FOLDER, "
 TEMPLATES = Path(__file__).resolve().parents[1] / "dataset_card"
 LENGTH_LABELS = ("python_source", "forward_code", "backward_code", "helper_code", "ptx")
 EXAMPLE_LINES = 40
-
-
-def split_files(folder: Path, config: str) -> dict[str, list[Path]]:
-    """Shard files of one config by split, from their names (``train-00000.parquet``)."""
-    splits: dict[str, list[Path]] = {}
-    for path in sorted((folder / config).glob("*.parquet")):
-        if not path.name.startswith("."):
-            splits.setdefault(path.name.split("-")[0], []).append(path)
-    return splits
 
 
 def import_card_libraries() -> None:
@@ -72,7 +64,7 @@ def update_card_metadata(folder: Path, body: str | None = None, fields: dict | N
     card_data = DatasetCardData(**data)
     configs, infos = MetadataConfigs(), DatasetInfosDict()
     for config in CONFIGS:
-        splits = split_files(folder, config)
+        splits = shard_files(folder, config)
         if not splits:
             continue
         configs[config] = {"data_files": [{"split": s, "path": f"{config}/{s}-*.parquet"} for s in sorted(splits)]}
@@ -133,10 +125,6 @@ def _licence(report: dict, package: str) -> str:
     return f"{licences} ({where})" if where and licences != "-" else licences
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
 def _mb(n: int) -> str:
     return f"{n / 1e6:.2f}"
 
@@ -166,11 +154,11 @@ def key_figures_table(stats: dict) -> str:
     header = ["figure"] + [f"`{c}`" for c in _configs(stats)]
     pick = [
         ("exact duplicate `python_source` rows", lambda s: s["duplicates"]["exact_duplicate_rows"]),
-        ("rows with a distinct structural fingerprint", lambda s: _pct(s["structure"]["distinct_fingerprint_share"])),
-        ("largest structure's share of rows", lambda s: _pct(s["structure"]["largest_fingerprint_share"])),
-        ("rows with a near-duplicate (Jaccard ≥ {})".format(_threshold(stats)), lambda s: _pct(s["duplicates"]["near_duplicate_share"])),
+        ("rows with a distinct structural fingerprint", lambda s: percent(s["structure"]["distinct_fingerprint_share"])),
+        ("largest structure's share of rows", lambda s: percent(s["structure"]["largest_fingerprint_share"])),
+        ("rows with a near-duplicate (Jaccard ≥ {})".format(_threshold(stats)), lambda s: percent(s["duplicates"]["near_duplicate_share"])),
         ("test rows with a near-duplicate in train", lambda s: s["duplicates"]["test_rows_with_near_duplicate_in_train"]),
-        ("kernel-callable Warp builtins used", lambda s: f"{_pct(s['builtins']['coverage'])} ({s['builtins']['distinct_used']} of {s['builtins']['kernel_callable']})"),
+        ("kernel-callable Warp builtins used", lambda s: f"{percent(s['builtins']['coverage'])} ({s['builtins']['distinct_used']} of {s['builtins']['kernel_callable']})"),
         ("fingerprints shared between train and test", lambda s: s["structure"]["fingerprints_shared_train_test"]),
     ]
     return _table(header, [[label] + [fn(s) for s in _configs(stats).values()] for label, fn in pick])
@@ -229,7 +217,7 @@ def behaviour_section(stats: dict, reports: Path | None = None) -> str:
             if not b or not part["rows"] or split == "real":
                 continue
             per_row = f"{b['values'] / b['executed']:.0f} numbers ({8 * b['values'] / b['executed'] / 1000:.1f} kB before compression)" if b["executed"] else "-"
-            rows.append([f"`{config}`", split, part["rows"], b["executed"], _pct(b["executed"] / part["rows"]), per_row])
+            rows.append([f"`{config}`", split, part["rows"], b["executed"], percent(b["executed"] / part["rows"]), per_row])
     out = [
         "Every `test` row and every row the build's validation selected was launched on the cpu, on seeded inputs made "
         "to fit its launch contract; those rows (`validation` = `executed`) store the contract, the inputs, the outputs "
@@ -248,14 +236,14 @@ def behaviour_section(stats: dict, reports: Path | None = None) -> str:
             kinds = ", ".join(f"{k} {v['caught']}/{v['mutants']}" for k, v in sens["by_kind"].items())
             lines.append(
                 f"- `{config}` ({r['command']}): executable (launched, finite outputs) {e['executable']} of {e['rows_tried']} rows tried "
-                f"({_pct(e['executable'] / e['rows_tried'])}; lowest family `{low[0]}` {_pct(low[1])}); launched again: {d['second_launch_identical']} of {d['rows']} "
+                f"({percent(e['executable'] / e['rows_tried'])}; lowest family `{low[0]}` {percent(low[1])}); launched again: {d['second_launch_identical']} of {d['rows']} "
                 f"bit-identical on a second launch, {d['relaunch_bit_identical_to_row']} bit-identical to the row; a kernel that does "
-                f"nothing, writes zeros or copies an input would pass {t['any']} of {t['rows']} rows ({_pct(t['share_any'])}); "
+                f"nothing, writes zeros or copies an input would pass {t['any']} of {t['rows']} rows ({percent(t['share_any'])}); "
                 f"mutants of {sens['rows']} rows' sources whose generated code differs: {sens['caught']} of {sens['mutants']} "
-                f"give other outputs or fail to launch ({_pct(sens['share'])}: {kinds})"
+                f"give other outputs or fail to launch ({percent(sens['share'])}: {kinds})"
                 + _spread_sentence(sens)
                 + (f"; of the {sens['distinguishable']} that some of {sens['fresh_draws']} fresh draws of inputs tells apart from the original "
-                   f"(the rest change code whose value never reaches an output), {_pct(sens['share_of_distinguishable'])}" if "distinguishable" in sens else "")
+                   f"(the rest change code whose value never reaches an output), {percent(sens['share_of_distinguishable'])}" if "distinguishable" in sens else "")
                 + _missed_sentence(sens) + "."
             )
         out += ["", "Do the inputs catch wrong code? Measured with `benchmarks/behaviour.py` on builds with `--validate all`:", "", *lines]
@@ -267,7 +255,7 @@ def _spread_sentence(sensitivity: dict) -> str:
     out = ""
     if "interval_95" in sensitivity:
         low, high = sensitivity["interval_95"]
-        out += f" (95% interval, resampling rows: {_pct(low)} to {_pct(high)})"
+        out += f" (95% interval, resampling rows: {percent(low)} to {percent(high)})"
     families = sensitivity.get("by_family")
     if families:
         lowest = sorted(families.items(), key=lambda kv: (kv[1]["caught"] / max(kv[1]["mutants"], 1), kv[0]))[:3]
@@ -294,9 +282,9 @@ def builtins_table(stats: dict) -> str:
     first = next(iter(configs.values()))["builtins"]
     if first["by_group"]:
         groups = sorted(first["by_group"])
-        rows = [[g, first["by_group"][g]["kernel_callable"]] + [f"{s['builtins']['by_group'][g]['distinct_used']} ({_pct(s['builtins']['by_group'][g]['coverage'])})" for s in configs.values()] for g in groups]
+        rows = [[g, first["by_group"][g]["kernel_callable"]] + [f"{s['builtins']['by_group'][g]['distinct_used']} ({percent(s['builtins']['by_group'][g]['coverage'])})" for s in configs.values()] for g in groups]
         return _table(["Warp builtin group", "kernel-callable"] + [f"used in `{c}`" for c in configs], rows)
-    rows = [[f"`{c}`", s["builtins"]["kernel_callable"], s["builtins"]["distinct_used"], _pct(s["builtins"]["coverage"])] for c, s in configs.items()]
+    rows = [[f"`{c}`", s["builtins"]["kernel_callable"], s["builtins"]["distinct_used"], percent(s["builtins"]["coverage"])] for c, s in configs.items()]
     return _table(["config", "kernel-callable builtins", "used", "coverage"], rows)
 
 
@@ -326,7 +314,7 @@ def limitations(stats: dict) -> str:
         t = s["total"]
         compiled = t["validation"].get("compiled", 0) + t["validation"].get("executed", 0)  # an executed row was compiled first
         items.append(
-            f"- `{config}`: {compiled} of {t['rows']} rows ({_pct(compiled / t['rows'] if t['rows'] else 0)}) were compiled by "
+            f"- `{config}`: {compiled} of {t['rows']} rows ({percent(compiled / t['rows'] if t['rows'] else 0)}) were compiled by "
             f"Warp's toolchain (validate mode: {', '.join(s['metadata']['validate'])}); the others are Warp's code generator "
             "output, not compiled."
         )
@@ -376,7 +364,7 @@ def baselines_section(reports: Path, brief: bool = False) -> str:
         baselines = list(dict.fromkeys(r["baseline"] for r in report["results"]))
         rows = [[f"`{b}`", *(passed.get((b, c, t), "-") for c, t in columns)] for b in baselines]
         return f"Passed, on {report['rows']}:\n\n" + _table(["baseline", *(f"{c} {t}" for c, t in columns)], rows)
-    rows = [[f"`{r['config']}`", r["task"], f"`{r['baseline']}`", r["candidates"], *(r["outcomes"][k] for k in outcomes), _pct(r["pass_rate"]),
+    rows = [[f"`{r['config']}`", r["task"], f"`{r['baseline']}`", r["candidates"], *(r["outcomes"][k] for k in outcomes), percent(r["pass_rate"]),
              "-" if r["candidates_per_second_per_worker"] is None else r["candidates_per_second_per_worker"]] for r in report["results"]]
     commands = "\n".join(report["commands"])
     return (
@@ -396,7 +384,6 @@ def find_representative_example(folder: Path, stats: dict) -> dict | None:
     its ``python_source`` nearest the median length of the synthetic rows (ties: smallest id);
     from the config with PTX when a row has it. The same kernel's row of every other config
     comes with it (``other``), so its cpu and cuda code can be shown side by side."""
-    from .stats import shard_files
 
     configs = _configs(stats)
     with_ptx = [c for c, s in configs.items() if s["total"]["lengths"]["ptx"]["present"]]
@@ -547,7 +534,7 @@ def make_figures(stats: dict, out: Path) -> list[str]:
         ax.set_yticks([i + height * (len(configs) - 1) / 2 for i in range(len(top))], top, fontsize=8)
         ax.set_xlabel("rows calling it (most used 30)")
     ax.invert_yaxis()
-    ax.set_title("Builtins: " + ", ".join(f"{c} uses {_pct(s['builtins']['coverage'])} of {s['builtins']['kernel_callable']}" for c, s in configs.items()), fontsize=9)
+    ax.set_title("Builtins: " + ", ".join(f"{c} uses {percent(s['builtins']['coverage'])} of {s['builtins']['kernel_callable']}" for c, s in configs.items()), fontsize=9)
     ax.legend()
     fig.tight_layout()
     figures["builtins_coverage.png"] = _png(fig)
@@ -627,7 +614,7 @@ def real_brief(stats: dict) -> str:
         if c:
             out.append(f"Against it, the synthetic rows use {c['common_features_in_synthetic']} of the {c['common_features']} language features "
                        f"real functions use (missing: {', '.join(c['features_missing']) or 'none'}) and call "
-                       f"{_pct(c['builtin_coverage_by_calls'])} of real code's builtin calls.")
+                       f"{percent(c['builtin_coverage_by_calls'])} of real code's builtin calls.")
     out.append("The card has the tables: rows per family, lengths, the language features side by side, the extraction per package.")
     return "\n\n".join(out) + "\n"
 
@@ -712,8 +699,8 @@ def realism_section(stats: dict) -> str:
         _table(
             ["", "synthetic"] + [label(k) for k in keys],
             [
-                [name, syn[key].get("p50", "-") if isinstance(syn[key], dict) else _pct(syn[key])]
-                + [(reals[k][key].get("p50", "-") if isinstance(reals[k][key], dict) else _pct(reals[k][key])) for k in keys]
+                [name, syn[key].get("p50", "-") if isinstance(syn[key], dict) else percent(syn[key])]
+                + [(reals[k][key].get("p50", "-") if isinstance(reals[k][key], dict) else percent(reals[k][key])) for k in keys]
                 for name, key in (("kernel lines, p50", "kernel_lines"), ("@wp.func lines, p50", "func_lines"), ("kernel arguments, p50", "kernel_args"), ("kernel statements, p50", "kernel_statements"), ("kernels calling a user @wp.func", "kernels_calling_a_user_func"), ("kernels taking a struct", "kernels_taking_a_struct"))
             ]
             + [
@@ -727,17 +714,17 @@ def realism_section(stats: dict) -> str:
         "",
         _table(
             ["feature", "synthetic rows"] + [f"{label(k)} functions" for k in keys],
-            [[name, _pct(syn["feature_share"][name])] + [_pct(reals[k]["feature_share"][name]) for k in keys] for name in syn["feature_share"]],
+            [[name, percent(syn["feature_share"][name])] + [percent(reals[k]["feature_share"][name]) for k in keys] for name in syn["feature_share"]],
         ),
         "",
     ]
     for k in keys:
         c = reals[k]["comparison"]
         out.append(
-            f"- Against {label(k)}: {c['common_features_in_synthetic']} of the {c['common_features']} features used by at least {_pct(COMMON_SHARE)} of "
-            f"real functions appear in at least {_pct(PRESENT_SHARE)} of synthetic rows ({_pct(c['feature_coverage'])}); missing: "
+            f"- Against {label(k)}: {c['common_features_in_synthetic']} of the {c['common_features']} features used by at least {percent(COMMON_SHARE)} of "
+            f"real functions appear in at least {percent(PRESENT_SHARE)} of synthetic rows ({percent(c['feature_coverage'])}); missing: "
             f"{', '.join(c['features_missing']) or 'none'}. The synthetic rows call {c['real_builtins_in_synthetic']} of the "
-            f"{c['real_builtins']} builtins real code calls ({_pct(c['builtin_coverage'])}; {_pct(c['builtin_coverage_by_calls'])} "
+            f"{c['real_builtins']} builtins real code calls ({percent(c['builtin_coverage'])}; {percent(c['builtin_coverage_by_calls'])} "
             "weighted by the real rows calling them)."
         )
     return "\n".join(out) + "\n"

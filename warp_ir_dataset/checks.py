@@ -51,16 +51,22 @@ def check_output_file(path: Path, option: str) -> None:
         raise BuildError(f"{option} {path}: cannot write there")
 
 
-def check_device_options(config: str, validate: str, arch: str, ptx: bool, execute: bool = True) -> ValidationPlan:
-    """The validation plan for the options that ``build`` and ``extract`` share; bad ones end in
-    one line."""
+def device_plans(config: str, validate: str, arch: str, ptx: bool, execute: bool = True) -> dict[str, ValidationPlan]:
+    """Each config ``--config`` names (see :func:`parse_configs`) with its validation plan, from
+    the options ``build`` and ``extract`` share; bad ones end in one line. ``--ptx`` applies to the
+    cuda config."""
+    configs = parse_configs(config)
+    if ptx and "cuda" not in configs:
+        raise BuildError("--ptx needs --config cuda (PTX is NVRTC's output for CUDA code)")
+    return {c: _device_plan(c, validate, arch, ptx and c == "cuda", execute) for c in configs}
+
+
+def _device_plan(config: str, validate: str, arch: str, ptx: bool, execute: bool) -> ValidationPlan:
     check_config(config)
     if validate not in MODES:
         raise BuildError(f"unknown --validate {validate!r}; choose from {', '.join(MODES)}")
     if not re.fullmatch(r"sm_\d{2,3}", arch):
         raise BuildError(f"--arch must look like sm_90, got {arch!r}")
-    if ptx and config != "cuda":
-        raise BuildError("--ptx needs --config cuda (PTX is NVRTC's output for CUDA code)")
     if config == "cuda" and (validate != "none" or ptx):
         archs = _warp.nvrtc_archs()
         if int(arch[3:]) not in archs:

@@ -7,6 +7,10 @@ import numpy as np
 PERCENTILES = (50, 90, 99)
 
 
+def percent(share: float) -> str:
+    return f"{100 * share:.1f}%"
+
+
 def distribution(values: np.ndarray) -> dict:
     """min/p50/p90/p99/max (nearest rank), mean, and a log2 histogram (bin 0 holds zeros, bin
     k ≥ 1 holds values in [2^(k-1), 2^k))."""

@@ -72,7 +72,7 @@ class Behaviour:
 
 @dataclass(frozen=True)
 class Failure:
-    reason: str  # "build-error", "no-contract", "clang-error", "launch-error", "launch-crashed", "launch-timeout"
+    reason: str  # "build-error", "no-contract", "clang-error", "nvrtc-error", "launch-error", "launch-crashed", "launch-timeout"
     message: str
 
 
@@ -776,5 +776,3 @@ def behaviour_columns(b: Behaviour) -> dict:
         "input_grads": value_records(b.input_grads) if b.input_grads else None,
     }
 
-
-NOT_EXECUTED = {"contract": None, "inputs": None, "outputs": None, "output_grads": None, "input_grads": None}

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import click
 
+from .checks import BuildError, device_plans, prepare_folder
+from .identity import command_line, extract_identity, to_json
 from .progress import Progress
 from .sources import DEFAULT_MODULE_TIMEOUT, DEFAULT_MODULES_PER_SHARD, ModuleSource
-from .write import ShardError, atomic_write, empty_marker_name, read_shard_metadata, report_name, shard_name, verify_shard, write_shard
+from .validate import DEFAULT_ARCH, ValidationPlan
+from .write import MB, ShardError, atomic_write, empty_marker_name, read_shard_metadata, report_name, shard_name, verify_shard, write_shard
 
-MB = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -37,15 +39,12 @@ class ExtractOptions:
 
     @property
     def identity(self) -> dict:
-        from .identity import extract_identity
-        from .validate import ValidationPlan
 
         return extract_identity(self.sources, self.config, self.split, self.modules_per_shard, self.validation or ValidationPlan(), self.license,
                                 self.max_code_chars)
 
     @property
     def command(self) -> str:
-        from .identity import command_line
 
         return command_line(self.identity)
 
@@ -71,10 +70,6 @@ class ExtractSummary:
     missing_packages: dict[str, dict] = field(default_factory=dict)
 
 
-def run_extract(opts: ExtractOptions, show_progress: bool = True) -> ExtractSummary:
-    return run_extracts([opts], show_progress)[0]
-
-
 def run_extracts(configs: list[ExtractOptions], show_progress: bool = True) -> list[ExtractSummary]:
     """Extract the same sources for one or more configs in one pass: each module is imported
     once and each kernel built by Warp once, its code generated for every config; each config's
@@ -82,9 +77,8 @@ def run_extracts(configs: list[ExtractOptions], show_progress: bool = True) -> l
     import time
 
     from .card import update_card_metadata
-    from .checks import BuildError, prepare_folder
     from .driver import drive
-    from .sources import ModuleSource, SourceError, find_modules
+    from .sources import SourceError, find_modules
 
     first = configs[0]
     if len({o.config for o in configs}) != len(configs) or any(
@@ -133,9 +127,7 @@ class _ExtractPlan:
     shard index is one job for all those configs, written as it comes back."""
 
     def __init__(self, configs: list[ExtractOptions], folders: list[Path], source, show_progress: bool):
-        from .identity import to_json
         from .pipeline import ShardTask
-        from .validate import ValidationPlan
 
         self.folders = {o.config: f for o, f in zip(configs, folders)}
         self.source, self.split = source, configs[0].split
@@ -189,15 +181,13 @@ class _ExtractPlan:
 
 def iter_extracted_tables(opts: ExtractOptions):
     """The extraction's shards as ``(index, table)``, built one by one in this process (each
-    module still imported in a process of its own): the rows :func:`run_extract` writes, for
+    module still imported in a process of its own): the rows :func:`run_extracts` writes, for
     the ``datasets`` builder class in ``builder_scripts/``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .identity import to_json
     from .pipeline import ShardTask, build_shard
-    from .sources import ModuleSource, find_modules
-    from .validate import ValidationPlan
+    from .sources import find_modules
 
     found = find_modules(list(opts.sources), opts.license)
     source = ModuleSource(tuple(found.targets), opts.modules_per_shard, opts.module_timeout)
@@ -210,7 +200,6 @@ def iter_extracted_tables(opts: ExtractOptions):
 
 def _finished_shards(folder: Path, split: str, tasks: dict) -> set[int]:
     """Shards already on disk from the same sources and settings; refuses any other."""
-    from .checks import BuildError
 
     found: list[tuple[Path, dict]] = [(p, read_shard_metadata(p)) for p in sorted(folder.glob(f"{split}-*.parquet"))]
     found += [(p, json.loads(p.read_text(encoding="utf-8"))) for p in sorted(folder.glob(f".{split}-*.empty.json"))]
@@ -323,7 +312,7 @@ class _ExtractProgress:
 @click.option("--license", "license_", default=None, help="SPDX id of the code, recorded in every row (default: an installed distribution's own licence, else unknown).")
 @click.option("--workers", type=int, default=None, help="Worker processes [default: all cores].")
 @click.option("--validate", "validate", default="sample", show_default=True, help="Compile rows with Warp's toolchain: none, sample (1 row in 20) or all.")
-@click.option("--arch", default="sm_90", show_default=True, help="CUDA architecture cuda rows are compiled for.")
+@click.option("--arch", default=f"sm_{DEFAULT_ARCH}", show_default=True, help="CUDA architecture cuda rows are compiled for.")
 @click.option("--ptx", is_flag=True, help="cuda only: store each row's own PTX.")
 @click.option("--max-code-chars", type=int, default=None, help=f"Drop a kernel whose generated code (forward, backward, helpers) is longer [default: {ModuleSource.max_code_chars}].")
 @click.option("--modules-per-shard", type=int, default=DEFAULT_MODULES_PER_SHARD, show_default=True, help="Modules imported per shard (the unit of work and of resume).")
@@ -335,12 +324,9 @@ def main(sources, config, out, split, license_, workers, validate, arch, ptx, ma
     module/package names) into rows of the dataset's schema."""
     import os
 
-    from .checks import BuildError, check_device_options, parse_configs
 
-    configs = parse_configs(config)
-    if ptx and "cuda" not in configs:
-        raise BuildError("--ptx needs --config cuda (PTX is NVRTC's output for CUDA code)")
-    plans = {c: check_device_options(c, validate, arch, ptx and c == "cuda") for c in configs}
+    plans = device_plans(config, validate, arch, ptx)
+    configs = list(plans)
     if not re.fullmatch(r"[a-z][a-z0-9_]*", split) or split == "rejects":
         raise BuildError(f"--split must be a lowercase name like 'real', got {split!r}")
     if (workers is not None and workers < 1) or modules_per_shard < 1 or (max_code_chars is not None and max_code_chars < 1) or not module_timeout > 0:
@@ -366,7 +352,6 @@ def _missing_packages(s: ExtractSummary) -> str:
 
 def echo_summary(s: ExtractSummary, out: Path, sources) -> None:
     if s.rows == 0:
-        from .checks import BuildError
 
         missing = f"; packages this environment lacks: {_missing_packages(s)}" if s.missing_packages else ""
         if not s.decorated and not s.module_rejects:

@@ -5,7 +5,8 @@ one command for configs made in one pass.
 An identity is a plain dict: ``{"command": "build", "config": "cpu", "target_mb": 200.0,
 "seed": 0, "rows_per_shard": 500, "validate": "sample", "arch": 90, "ptx": false,
 "execute": true, "max_code_chars": null}`` or ``{"command": "extract", "sources": [...], "config": "cuda", "split":
-"real", "modules_per_shard": 8, "validate": "sample", "arch": 90, "ptx": false, "license": null}``.
+"real", "modules_per_shard": 8, "validate": "sample", "arch": 90, "ptx": false, "license": null,
+"max_code_chars": null}``.
 The card reads identities, never command strings.
 """
 from __future__ import annotations

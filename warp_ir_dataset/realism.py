@@ -114,10 +114,6 @@ def _annotations(fn: Function):
     return [x.annotation for x in a.posonlyargs + a.args + a.kwonlyargs if x.annotation is not None]
 
 
-def _reads_name(fn: Function, names: set[str]) -> bool:
-    return _any(fn, lambda n: isinstance(n, ast.Name) and n.id in names)
-
-
 def _has_elif(fn: Function) -> bool:
     return _any(fn, lambda n: isinstance(n, ast.If) and len(n.orelse) == 1 and isinstance(n.orelse[0], ast.If))
 

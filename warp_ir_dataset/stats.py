@@ -28,12 +28,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .distribution import distribution
+from .distribution import distribution, percent
 from .realism import RealismAcc
 from .realism import compare as compare_realism
 from .realism import summary as realism_summary
-from .schema import COLUMNS, CONFIGS, ROW_SCHEMA
-from .write import ShardError, read_shard_metadata
+from .schema import CONFIGS, ROW_SCHEMA
+from .write import ShardError, read_shard_metadata, shard_files
 
 LENGTH_COLUMNS = ("python_source", "forward_code", "backward_code", "helper_code", "ptx")
 LIST_COLUMNS = ("arg_names", "arg_types", "builtins")
@@ -54,15 +54,6 @@ REALISM_FEATURE_ROWS = 10_000  # synthetic rows whose language features are test
 BATCH_ROWS = 256  # ptx rows can be ~100 KB each: a batch stays a few MB
 POOL_MIN_ROWS = 4000  # below this, worker start-up costs more than it saves
 
-
-# -- files -------------------------------------------------------------------------------------
-def shard_files(folder: Path, config: str) -> dict[str, list[Path]]:
-    """Visible ``SPLIT-NNNNN.parquet`` files of a config, by split (dot files are partial work)."""
-    splits: dict[str, list[Path]] = {}
-    for path in sorted((folder / config).glob("*.parquet")):
-        if not path.name.startswith("."):
-            splits.setdefault(path.name.split("-")[0], []).append(path)
-    return dict(sorted(splits.items()))
 
 
 def _iter_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
@@ -388,9 +379,7 @@ def config_stats(folder: Path, config: str, executor: Executor | None, workers: 
     return out, split_fps
 
 
-def _group_coverage(used: set[str], builtins: frozenset[str], groups: dict[str, str] | None) -> dict | None:
-    if groups is None:
-        return None
+def _group_coverage(used: set[str], builtins: frozenset[str], groups: dict[str, str]) -> dict:
     out: dict[str, dict] = {}
     for name in sorted(builtins):
         g = out.setdefault(groups.get(name, "Other"), {"kernel_callable": 0, "distinct_used": 0})
@@ -401,12 +390,10 @@ def _group_coverage(used: set[str], builtins: frozenset[str], groups: dict[str, 
     return dict(sorted(out.items()))
 
 
-def _builtin_registry() -> tuple[frozenset[str], dict[str, str] | None]:
+def _builtin_registry() -> tuple[frozenset[str], dict[str, str]]:
     from . import _warp
 
-    # builtin_groups() (name → Warp's documentation group) is optional: used once _warp has it.
-    groups = getattr(_warp, "builtin_groups", None)
-    return _warp.kernel_builtins(), (dict(groups()) if groups else None)
+    return _warp.kernel_builtins(), dict(_warp.builtin_groups())  # name → Warp's documentation group
 
 
 def _extraction_report(folder: Path, config: str, split: str) -> dict | None:
@@ -460,10 +447,6 @@ def dumps(stats: dict) -> str:
 
 
 # -- the readable summary ----------------------------------------------------------------------
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
 def summary_lines(stats: dict) -> list[str]:
     lines = []
     for config, s in stats["configs"].items():
@@ -473,11 +456,11 @@ def summary_lines(stats: dict) -> list[str]:
             f"{config}: {t['rows']} rows ({splits}), {t['parquet_bytes'] / 1e6:.2f} MB Parquet in {t['parquet_files']} files, "
             f"{t['text_bytes_total'] / 1e6:.2f} MB of text, {len(t['rows_per_family'])} families",
             f"  exact duplicate python_source:            {d['exact_duplicate_rows']}",
-            f"  rows with distinct structural fingerprint: {_pct(st['distinct_fingerprint_share'])} "
-            f"({st['distinct_fingerprints']} fingerprints; largest holds {_pct(st['largest_fingerprint_share'])})",
-            f"  rows with a near-duplicate (Jaccard ≥ {d['threshold']}): {_pct(d['near_duplicate_share'])} "
+            f"  rows with distinct structural fingerprint: {percent(st['distinct_fingerprint_share'])} "
+            f"({st['distinct_fingerprints']} fingerprints; largest holds {percent(st['largest_fingerprint_share'])})",
+            f"  rows with a near-duplicate (Jaccard ≥ {d['threshold']}): {percent(d['near_duplicate_share'])} "
             f"({d['near_duplicate_rows']} rows; {d['test_rows_with_near_duplicate_in_train']} test rows near a train row)",
-            f"  kernel-callable builtins used:            {_pct(b['coverage'])} ({b['distinct_used']} of {b['kernel_callable']})",
+            f"  kernel-callable builtins used:            {percent(b['coverage'])} ({b['distinct_used']} of {b['kernel_callable']})",
             f"  fingerprints shared between train and test: {st['fingerprints_shared_train_test']}",
             "  validation: " + (", ".join(f"{k} {v}" for k, v in t["validation"].items()) or "-")
             + f"; rejected by the toolchain: {s['rejects']['rows']}"
@@ -511,9 +494,9 @@ def summary_lines(stats: dict) -> list[str]:
             L = lambda d: f"{d.get('p50', '-')}/{d.get('p90', '-')}/{d.get('max', '-')}"  # noqa: E731
             lines.append(
                 f"{config} realism against {key}: kernel lines p50/p90/max synthetic {L(syn['kernel_lines'])} vs {L(real['kernel_lines'])}; "
-                f"calling a user func {_pct(syn['kernels_calling_a_user_func'])} vs {_pct(real['kernels_calling_a_user_func'])}; "
-                f"features {c['common_features_in_synthetic']}/{c['common_features']} ({_pct(c['feature_coverage'])}); "
-                f"builtins {c['real_builtins_in_synthetic']}/{c['real_builtins']} ({_pct(c['builtin_coverage'])}, by calls {_pct(c['builtin_coverage_by_calls'])})"
+                f"calling a user func {percent(syn['kernels_calling_a_user_func'])} vs {percent(real['kernels_calling_a_user_func'])}; "
+                f"features {c['common_features_in_synthetic']}/{c['common_features']} ({percent(c['feature_coverage'])}); "
+                f"builtins {c['real_builtins_in_synthetic']}/{c['real_builtins']} ({percent(c['builtin_coverage'])}, by calls {percent(c['builtin_coverage_by_calls'])})"
             )
     lines.append(f"fingerprints shared between train and test (all configs): {stats['fingerprints_shared_train_test_across_configs']}")
     return lines

@@ -1,4 +1,4 @@
-"""Stage 4: Arrow tables → Parquet shards on disk, written atomically.
+"""Stage 5: Arrow tables → Parquet shards on disk, written atomically.
 
 A shard is encoded in memory first (so its exact size on disk is known before it is written),
 then written to a file without a name, fsync'd, named as a dot-named temp file beside its final
@@ -19,11 +19,21 @@ from .schema import META_KEYS, ROW_SCHEMA, SCHEMA_VERSION
 
 ZSTD_LEVEL = 3
 MAX_ROW_GROUP_BYTES = 100_000_000  # uncompressed; keeps row groups friendly to readers
+MB = 1_000_000  # sizes are Parquet bytes on disk, in MB of 10^6 bytes
 
 
 # The names of everything a build or an extraction writes beside its shards, in one place.
 def shard_name(index: int, split: str = "train") -> str:
     return f"{split}-{index:05d}.parquet"
+
+
+def shard_files(folder: Path, config: str) -> dict[str, list[Path]]:
+    """Visible ``SPLIT-NNNNN.parquet`` files of a config, by split (dot files are partial work)."""
+    splits: dict[str, list[Path]] = {}
+    for path in sorted((folder / config).glob("*.parquet")):
+        if not path.name.startswith("."):
+            splits.setdefault(path.name.split("-")[0], []).append(path)
+    return dict(sorted(splits.items()))
 
 
 def rejects_name(index: int, split: str | None = None) -> str:

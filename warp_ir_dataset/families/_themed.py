@@ -6,7 +6,7 @@ from __future__ import annotations
 from . import GeneratedKernel
 from ._flow import Flow
 from ._budget import HEAVY
-from ._kit import ARRAY_DTYPES, KernelWriter
+from ._kit import KernelWriter
 
 STORE_DTYPE = {"float": "float32", "int": "int32"}
 

@@ -45,9 +45,6 @@ class TileKernel:
         w.preamble.append("\n".join(f"{k} = wp.constant({v})" for k, v in consts.items()) + "\n")
 
     # -- bookkeeping --------------------------------------------------------------------
-    def shp(self, shape: tuple[str, ...]) -> str:
-        return shape[0] if len(shape) == 1 else "(" + ", ".join(shape) + ")"
-
     def add(self, expr: str, shape: tuple[str, ...], dtype: str = "float", hint: str | None = None) -> Tile:
         t = Tile(self.w.names.fresh(hint or self.rng.choice(("t", "tile", "blk", "vals", "chunk", "seg"))), shape, dtype)
         self.w.line(f"{t.name} = {expr}")

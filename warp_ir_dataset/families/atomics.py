@@ -2,7 +2,7 @@
 of forces along index pairs, stream compaction through an atomic counter, bitwise atomics on
 integer flags, slot claiming with ``atomic_cas``/``atomic_exch``, ``lower_bound`` bucketing, and ``array[idx] += value`` style accumulation, on 1D and 2D arrays."""
 from . import GeneratedKernel, family
-from ._kit import KernelWriter, reduce_to
+from ._kit import KernelWriter
 
 IN_DTYPES = ("float32", "float32", "vec3", "float64", "int32", "vec2")
 BINS = ("hist", "bins", "counts", "occupancy", "cell_count", "votes")

@@ -2,7 +2,7 @@
 struct) passed as kernel arguments and in arrays of structs; fields are read, a struct may be
 built in a ``@wp.func`` and returned, and struct fields of array elements are written back."""
 from . import GeneratedKernel, family
-from ._kit import WARP_TYPE, KernelWriter, Value
+from ._kit import WARP_TYPE, KernelWriter
 
 FIELD_TYPES = ("float", "float", "float", "int", "vec3", "vec3", "vec2", "mat33", "quat", "transform", "vec4")
 STRUCT_NAMES = ("Particle", "Body", "Params", "Material", "Contact", "Cell", "Joint", "Camera", "Ray", "Spring", "Grid", "Config", "State", "Light")
