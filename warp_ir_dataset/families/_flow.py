@@ -122,8 +122,13 @@ class Flow:
         return ks
 
     def stmt(self, depth: int) -> None:
+        """One statement of a kind drawn by the weights."""
         ks = self._kinds(depth)
-        kind = self.rng.choices([k for k, _ in ks], [wt for _, wt in ks])[0]
+        self.statement(self.rng.choices([k for k, _ in ks], [wt for _, wt in ks])[0], depth)
+
+    def statement(self, kind: str, depth: int) -> None:
+        """One statement of ``kind`` (a key of the weights: ``"if"``, ``"for_const"``, ...), whatever
+        the weights say: for a family that shapes its kernel itself."""
         getattr(self, "_" + kind)(depth)
 
     def _body(self, depth: int, mark: int, lo: int = 1, hi: int = 3) -> None:

@@ -167,7 +167,7 @@ class ExprGen:
         self.max_depth: int | None = None
         self.leaf_reads = 0  # leaves that named a value in scope, for :meth:`live`
 
-    def _spread(self, parts: list[str], args: tuple) -> None:
+    def spread(self, parts: list[str], args: tuple) -> None:
         """Operands of a wide rule that came out as the very same variable (``f(x, x, x)``)
         are offset by constants so they stay distinct."""
         seen = set()
@@ -302,7 +302,7 @@ class ExprGen:
                 parts = [self.expr(a, min(depth - 1, 1 if len(args) <= 2 else 0)) for a in args]
             finally:
                 self._in_extra = False
-            self._spread(parts, args)
+            self.spread(parts, args)
             if args and self._constant(fmt, parts):
                 return self._comparison() if t == "bool" else self.constant(t)
         else:

@@ -57,7 +57,7 @@ def themed(rng, *, rules: dict, in_dtypes: tuple, out_types: tuple, extra_p: flo
             parts = [w.exprs.live(a, rng.randint(0, 1 if len(args) <= 2 else 0)) for a in args]
             if w.exprs.reads_value(" ".join(parts)):
                 break
-        w.exprs._spread(parts, args)
+        w.exprs.spread(parts, args)
         w.assign(w.exprs.render(t, fmt, args, parts, reads), t)
     shape = rng.choice(("straight", "straight", "branch", "loop"))
     types = tuple(sorted({"float", out_t, *rng.sample([t for t in all_rules if t != "bool"], 1)}))
@@ -65,10 +65,10 @@ def themed(rng, *, rules: dict, in_dtypes: tuple, out_types: tuple, extra_p: flo
                 types=types, index=i)
     if shape == "straight":
         for _ in range(rng.randint(1, 3)):
-            flow._compute(0)
+            flow.statement("compute", 0)
     else:
         flow.target(out_t if out_t in ("float", "int", "vec3", "vec2", "vec4", "mat33", "quat") else "float")
-        getattr(flow, "_if" if shape == "branch" and rng.random() < 0.5 else "_ifelse" if shape == "branch" else "_for_const")(rng.randint(1, 2))
+        flow.statement("if" if shape == "branch" and rng.random() < 0.5 else "ifelse" if shape == "branch" else "for_const", rng.randint(1, 2))
         flow.stmts(1, 0, 2)
     res = w.compute_live(out_t, depth=rng.randint(1, 2))
     w.store(out, out_dtype, i, flow.result(out_t) if flow.targets else w.fold_unused(res.name, out_t))

@@ -30,12 +30,12 @@ def control_flow(rng) -> GeneratedKernel:
     flow = Flow(w, {"compute": 2, "update": 2, "if": 2, "ifelse": 2, "elif": 1.5, "where": 1.5,
                     "ternary": 0.7, "flag": 0.5, "return": 0.5}, types=types, on_return=early)
     for _ in range(rng.randint(0, 2)):
-        flow._compute(0)
+        flow.statement("compute", 0)
     flow.target(out_t, hint=rng.choice(("result", "acc", "value", "response", None)))
     for _ in range(rng.randint(0, 2)):
         flow.target(rng.choice(types))
     depth = rng.randint(1, 3)
-    getattr(flow, rng.choice(("_if", "_ifelse", "_elif", "_elif")))(depth)
+    flow.statement(rng.choice(("if", "ifelse", "elif", "elif")), depth)
     flow.stmts(depth, 0, 3)
     w.store(out, out_dtype, i, flow.result(out_t))
     return GeneratedKernel(name := w.names.kernel_name(), w.render(name))

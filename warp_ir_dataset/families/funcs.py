@@ -41,7 +41,7 @@ def _helper(w: KernelWriter, rng, callable_rules: dict) -> tuple[str, list[str],
     elif style == "loop" and ret in ("float", "vec3", "int", "vec2"):
         flow = Flow(fw, {"compute": 1, "update": 2, "if": 0.5}, types=(ret, "float"))
         flow.target(ret, hint=rng.choice(("acc", "total", "res")))
-        flow._for_const(1)
+        flow.statement("for_const", 1)
         for v in flow.targets:
             v.reads = 0
     if two:

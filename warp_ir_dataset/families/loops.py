@@ -40,7 +40,7 @@ def loops(rng) -> GeneratedKernel:
     for _ in range(rng.randint(0, 2)):
         flow.target(rng.choice(types))
     depth = rng.randint(1, 3)
-    getattr(flow, rng.choice(("_for_const", "_for_dyn", "_for_dyn", "_while")) if bounds else "_for_const")(depth)
+    flow.statement(rng.choice(("for_const", "for_dyn", "for_dyn", "while")) if bounds else "for_const", depth)
     flow.stmts(depth, 0, 2)
     w.store(out, OUT_TYPES[out_t], i, flow.result(out_t))
     return GeneratedKernel(name := w.names.kernel_name(), w.render(name))

@@ -44,7 +44,7 @@ def random_sampling(rng) -> GeneratedKernel:
     flow = Flow(w, {"compute": 3, "update": 2, "if": 1, "ifelse": 0.7, "where": 0.5, "for_const": 0.6,
                     "for_dyn": 1, "while": 0.3, "break": 0.3, "continue": 0.3}, types=types, bounds=bounds, index=i)
     for _ in range(rng.randint(0, 2)):
-        flow._compute(0)
+        flow.statement("compute", 0)
     acc = flow.target(out_t, hint=rng.choice(("estimate", "acc", "total", "hits", None)))
     if rng.random() < 0.2:
         flow.target("int", hint="hits")

@@ -368,7 +368,7 @@ def _helper(c: Composition) -> Helper:
     elif style == "loop" and ret in ("float", "vec3", "int", "vec2"):
         flow = Flow(fw, {"compute": 1, "update": 2, "if": 0.5}, types=(ret, "float"))
         flow.target(ret, hint=r.choice(("acc", "total", "res")))
-        flow._for_const(1)
+        flow.statement("for_const", 1)
         _release(flow)
     if style == "tuple":
         ret2 = r.choice(("float", "vec3", "int", "bool"))
