@@ -288,6 +288,10 @@ def test_the_behaviour_section_gives_the_measured_figures_and_where_missed_mutan
     text = behaviour_section(stats, tmp_path)
     assert "(75.0%: operator 15/20) (95% interval, resampling rows: 60.0% to 85.0%); lowest families: `loops` 4/8, `funcs` 3/4, `noise` 4/4;" in text
     assert "vectors" not in text
+    assert "were every block run" not in text  # a report from before the estimate
+    sensitivity["share_if_every_block_ran"] = 0.8125
+    (tmp_path / "behaviour.json").write_text(json.dumps({"cpu": report}))
+    assert "were every block run and its mutants caught as often as the reached ones of their kind and site, the share would be about 81.2%" in behaviour_section(stats, tmp_path)
     del sensitivity["missed_sites"]  # a report from before the probe: no sentence about it
     (tmp_path / "behaviour.json").write_text(json.dumps({"cpu": report}))
     assert "missed," not in behaviour_section(stats, tmp_path)

@@ -274,7 +274,9 @@ def _missed_sentence(sensitivity: dict) -> str:
             f"(behind a branch, loop or early return no thread passes), {sites.get('reached', 0)} change code that runs but whose change "
             f"no output shows, {sites.get('in a helper', 0)} sit outside the kernel's body (`@wp.func` helpers); "
             f"{sensitivity.get('missed_boundary_swaps_alike_on_every_draw', 0)} of all missed swap a comparison's `<` for `<=` where no value "
-            f"equals the threshold on any draw")
+            f"equals the threshold on any draw"
+            + (f"; were every block run and its mutants caught as often as the reached ones of their kind and site, the share would be "
+               f"about {percent(sensitivity['share_if_every_block_ran'])}" if "share_if_every_block_ran" in sensitivity else ""))
 
 
 def builtins_table(stats: dict) -> str:
