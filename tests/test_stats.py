@@ -182,6 +182,10 @@ def test_cli_prints_the_key_figures(synthetic):
 def test_cli_json_equals_compute_stats(synthetic):
     proc = run_module("warp_ir_dataset.stats", str(synthetic), "--config", "cpu", "--json", check=True)
     assert json.loads(proc.stdout) == compute_stats(synthetic, ["cpu"])
+    rows = compute_stats(synthetic, ["cpu"])["configs"]["cpu"]["total"]["rows"]
+    assert f"stats cpu: {rows} of {rows} rows read" in proc.stderr and "done" in proc.stderr  # long work shows how far it is
+    quiet = run_module("warp_ir_dataset.stats", str(synthetic), "--config", "cpu", "--json", "--quiet", check=True)
+    assert quiet.stderr == "" and quiet.stdout == proc.stdout
 
 
 def _one_line_error(proc) -> str:

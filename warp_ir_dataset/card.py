@@ -759,10 +759,10 @@ def _values(stats: dict) -> dict[str, str]:
     }
 
 
-def write_card(folder: Path, reports: Path, workers: int | None = None) -> dict:
+def write_card(folder: Path, reports: Path, workers: int | None = None, show_progress: bool = False) -> dict:
     from .stats import compute_stats, dumps
 
-    stats = compute_stats(folder, workers=workers)
+    stats = compute_stats(folder, workers=workers, show_progress=show_progress)
     values = _values(stats) | {"behaviour_section": behaviour_section(stats, reports), "baselines_section": baselines_section(reports)}
     update_card_metadata(folder, body=_render("card_template.md", values), fields=card_fields(stats))
 
@@ -790,10 +790,13 @@ def write_card(folder: Path, reports: Path, workers: int | None = None) -> dict:
               help="Where the report, the statistics JSON and the figures go [default: FOLDER/reports]. The "
                    "repository's reports/ describes its production build: write there only for that build.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes for the statistics [default: cores, at most 8].")
-def main(folder: Path, reports: Path | None, workers: int | None) -> None:
+@click.option("--quiet", is_flag=True, help="No progress on stderr.")
+def main(folder: Path, reports: Path | None, workers: int | None, quiet: bool) -> None:
     """Write FOLDER/README.md (the dataset card) and the report, from the shards in FOLDER."""
     reports = reports if reports is not None else folder / "reports"
-    stats = write_card(folder, reports, workers)
+    if folder.is_dir():  # a folder the report cannot go to fails before minutes of statistics
+        (reports / "figures").mkdir(parents=True, exist_ok=True)
+    stats = write_card(folder, reports, workers, show_progress=not quiet)
     rows = ", ".join(f"{c} {s['total']['rows']} rows" for c, s in stats["configs"].items())
     click.echo(f"card: {folder / 'README.md'} ({rows}); report: {reports / 'dataset_report.md'}")
 

@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .distribution import distribution, percent
+from .progress import Progress
 from .realism import RealismAcc
 from .realism import compare as compare_realism
 from .realism import summary as realism_summary
@@ -282,7 +283,8 @@ def _metadata_summary(metas: list[dict[str, str]]) -> dict[str, list[str]]:
     return {k: sorted({m[k] for m in metas if m.get(k)}) for k in REPORTED_METADATA}
 
 
-def config_stats(folder: Path, config: str, executor: Executor | None, workers: int, builtins: frozenset[str], groups: dict[str, str] | None) -> tuple[dict, dict[str, set[str]]]:
+def config_stats(folder: Path, config: str, executor: Executor | None, workers: int, builtins: frozenset[str], groups: dict[str, str] | None,
+                 on_rows: Callable[[int], None] | None = None) -> tuple[dict, dict[str, set[str]]]:
     files = shard_files(folder, config)
     metas = [read_shard_metadata(p) for paths in files.values() for p in paths]
     accs = {split: SplitAcc() for split in files}
@@ -324,6 +326,8 @@ def config_stats(folder: Path, config: str, executor: Executor | None, workers: 
             fingerprints[info.fingerprint] += 1
             near.add(row, split_codes[split], info)
             row += 1
+        if on_rows is not None:
+            on_rows(batch.num_rows)
 
     synthetic_fps = set().union(*(fps for split, fps in split_fps.items() if split not in extracted))
     extracted_stats = {
@@ -409,8 +413,9 @@ def _extraction_report(folder: Path, config: str, split: str) -> dict | None:
 
 
 # -- the whole folder --------------------------------------------------------------------------
-def compute_stats(folder: Path, configs: Iterable[str] | None = None, workers: int | None = None) -> dict:
-    """Statistics of every config (or those named) in a dataset folder; see the module doc."""
+def compute_stats(folder: Path, configs: Iterable[str] | None = None, workers: int | None = None, show_progress: bool = False) -> dict:
+    """Statistics of every config (or those named) in a dataset folder; see the module doc.
+    ``show_progress``: rows read so far, on stderr (a 200 MB folder takes minutes)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ShardError(f"{folder}: no such dataset folder")
@@ -427,16 +432,25 @@ def compute_stats(folder: Path, configs: Iterable[str] | None = None, workers: i
     workers = workers or min(os.cpu_count() or 1, 8)
     builtins, groups = _builtin_registry()
     executor = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 and rows >= POOL_MIN_ROWS else None
+    progress = Progress(f"stats {'+'.join(wanted)}", rows, "row", enabled=show_progress)
+    read = 0
+
+    def advance(n: int) -> None:
+        nonlocal read
+        read += n
+        progress.show(read, read, f"{read}/{rows} rows", f"{read} of {rows} rows read", final=read >= rows)
+
     try:
         out: dict = {"configs": {}, "schema_columns": list(ROW_SCHEMA.names)}
         train, held_out = set(), set()
         for config in wanted:
-            out["configs"][config], split_fps = config_stats(folder, config, executor, workers, builtins, groups)
+            out["configs"][config], split_fps = config_stats(folder, config, executor, workers, builtins, groups, advance)
             for split, fps in split_fps.items():
                 (train if split == "train" else held_out).update(fps)
         out["fingerprints_shared_train_test_across_configs"] = len(train & held_out)
         out["kernel_callable_builtins"] = len(builtins)
     finally:
+        progress.close()
         if executor is not None:
             executor.shutdown(cancel_futures=True)
     return json.loads(json.dumps(out, sort_keys=True))  # plain JSON types, keys sorted everywhere
@@ -507,9 +521,10 @@ def summary_lines(stats: dict) -> list[str]:
 @click.option("--config", "config", type=click.Choice(CONFIGS), default=None, help="Only this config [default: every config present].")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes for fingerprints and MinHash on large datasets [default: cores, at most 8].")
-def main(folder: Path, config: str | None, as_json: bool, workers: int | None) -> None:
+@click.option("--quiet", is_flag=True, help="No progress on stderr.")
+def main(folder: Path, config: str | None, as_json: bool, workers: int | None, quiet: bool) -> None:
     """Statistics of a built dataset: sizes, lengths, families, diversity, duplicates, builtins."""
-    stats = compute_stats(folder, [config] if config else None, workers)
+    stats = compute_stats(folder, [config] if config else None, workers, show_progress=not quiet)
     sys.stdout.write(dumps(stats) if as_json else "\n".join(summary_lines(stats)) + "\n")
 
 
