@@ -61,7 +61,7 @@ from warp_ir_dataset.codegen import kernel_row  # noqa: E402
 from warp_ir_dataset.contract import Contract  # noqa: E402
 from warp_ir_dataset.execute import DEFAULT_TIMEOUT, Failure, Request, in_batches, make_inputs, records_to_values, run_kernels, value_records  # noqa: E402
 from warp_ir_dataset.generate import KernelSpec, source_id  # noqa: E402
-from warp_ir_dataset.run import differences, executed_rows, replay_request  # noqa: E402
+from warp_ir_dataset.replay import differences, executed_rows, replay_request  # noqa: E402
 
 LAUNCH_REJECTS = ("launch-crashed", "launch-timeout", "launch-error", "no-contract", "clang-error")
 MUTATIONS = ("operator", "constant", "index", "statement")

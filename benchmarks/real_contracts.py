@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from behaviour import launch_all  # noqa: E402
 from warp_ir_dataset.execute import Failure, Request  # noqa: E402
-from warp_ir_dataset.run import split_rows  # noqa: E402
+from warp_ir_dataset.replay import split_rows  # noqa: E402
 
 
 def outcome(result) -> str:

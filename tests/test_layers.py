@@ -37,3 +37,5 @@ def test_no_module_imports_one_that_imports_it_back():
                       ("engines", "extract"), ("engines", "driver"), ("driver", "build"), ("driver", "extract"), ("sources", "pipeline"), ("checks", "build"), ("checks", "extract"), ("write", "pipeline")]:
         assert order.index(low) < order.index(high), (low, high)
     assert "build" not in graph["extract"] and "extract" not in graph["pipeline"] and "stats" not in graph["realism"]
+    # what reading rows back and comparing a relaunch means sits below the commands that share it
+    assert all("run" not in graph[command] for command in ("evaluate", "predict")) and "replay" in graph["run"]

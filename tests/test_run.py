@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from helpers import ROOT, build, examples, run_module
 from warp_ir_dataset import _warp
 from warp_ir_dataset.execute import value_records
-from warp_ir_dataset.run import differences, needed_rtol
+from warp_ir_dataset.replay import differences, needed_rtol
 from warp_ir_dataset.write import encode_shard, read_shard_metadata
 
 

@@ -45,7 +45,7 @@ from .checks import BuildError, check_config, check_output_file
 from . import _warp
 from .execute import CompiledOnly, Failure, Request, in_batches, run_kernels
 from .generate import source_id
-from .run import differences, split_rows
+from .replay import differences, split_rows
 
 TASKS = ("compile", "decompile")
 OUTCOMES = ("pass", "mismatch", "runtime_error", "timeout", "compile_fail", "parse_fail")

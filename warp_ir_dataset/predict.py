@@ -31,7 +31,7 @@ import numpy as np
 
 from .checks import BuildError, check_config, check_output_file
 from .evaluate import TASKS
-from .run import split_rows
+from .replay import split_rows
 from .write import atomic_write
 
 BASELINES = ("nearest", "empty-body")
