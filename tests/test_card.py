@@ -13,7 +13,8 @@ from huggingface_hub import DatasetCard
 
 from helpers import run_module
 from test_stats import A, write_synthetic
-from warp_ir_dataset.card import behaviour_section, size_category, update_card_metadata, write_card
+from warp_ir_dataset.card import behaviour_section, write_card
+from warp_ir_dataset.card_metadata import size_category, update_card_metadata
 from warp_ir_dataset.stats import compute_stats
 
 

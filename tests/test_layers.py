@@ -39,3 +39,5 @@ def test_no_module_imports_one_that_imports_it_back():
     assert "build" not in graph["extract"] and "extract" not in graph["pipeline"] and "stats" not in graph["realism"]
     # what reading rows back and comparing a relaunch means sits below the commands that share it
     assert all("run" not in graph[command] for command in ("evaluate", "predict")) and "replay" in graph["run"]
+    # a build writes the card's YAML header without the card command's prose, figures and report
+    assert "card" not in graph["build"] and "card" not in graph["extract"] and "card_metadata" in graph["build"]

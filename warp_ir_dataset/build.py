@@ -180,7 +180,7 @@ def run_builds(configs: list[BuildOptions], show_progress: bool = True) -> list[
     shared = {(o.seed, o.rows_per_shard, o.workers, o.engine, o.ray_address) for o in configs}
     if len(shared) != 1:
         raise BuildError("configs built in one pass share --seed, --rows-per-shard, --workers and --engine")
-    from .card import import_card_libraries, update_card_metadata
+    from .card_metadata import import_card_libraries, update_card_metadata
 
     # With worker processes this process mostly waits: it imports the card's libraries then.
     # (Building in this process, a second thread would only compete with it for the GIL.)

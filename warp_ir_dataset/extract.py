@@ -76,7 +76,7 @@ def run_extracts(configs: list[ExtractOptions], show_progress: bool = True) -> l
     files equal those of its own extraction, byte for byte."""
     import time
 
-    from .card import update_card_metadata
+    from .card_metadata import update_card_metadata
     from .driver import drive
     from .sources import SourceError, find_modules
 
