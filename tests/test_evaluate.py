@@ -11,7 +11,7 @@ import pytest
 
 from helpers import ROOT, run_module
 
-from warp_ir_dataset.evaluate import Candidate, evaluate, normalized
+from warp_ir_dataset.evaluate import OUTCOMES, Candidate, evaluate, markdown, normalized, summarize
 
 SAMPLES = ROOT / "data" / "samples"
 
@@ -223,3 +223,16 @@ def test_a_tile_as_wide_as_the_block_compiles_in_the_cpu_build_whose_block_is_on
     assert isinstance(results[1], Failure) and results[1].reason == "clang-error"
     assert "tile_sum_undefined" in results[1].message and "error:" in results[1].message
     assert "/" not in results[1].message.partition(": ")[2]  # the compiler's files by name, not this machine's paths
+
+
+def test_the_table_gives_each_family_its_outcomes_and_names_checks_no_candidate_had():
+    outcomes = [{"family": "loops", "outcome": "pass", "checks": {"exact": True, "runs": None}},
+                {"family": "loops", "outcome": "mismatch", "checks": {"exact": False, "runs": None}},
+                {"family": "noise", "outcome": "timeout", "checks": {"exact": True, "runs": None}}]
+    summary = summarize(outcomes, "compile")
+    assert summary["by_family"]["loops"]["outcomes"] == {k: {"pass": 1, "mismatch": 1}.get(k, 0) for k in OUTCOMES}
+    table = markdown(summary)
+    row = {k: {"pass": 1, "mismatch": 1}.get(k, 0) for k in OUTCOMES}
+    assert f"| loops | 2 | {' | '.join(str(row[k]) for k in OUTCOMES)} | 50.0% |" in table
+    assert "not checked for any candidate: " in table and "runs" in table.split("not checked for any candidate: ")[1]
+    assert "exact 66.7%" in table

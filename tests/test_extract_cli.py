@@ -274,6 +274,15 @@ def test_config_all_imports_once_for_both_devices_and_resumes_a_one_config_extra
     assert proc.stdout.count("8 rows from 1 module into") == 2, proc.stdout
 
 
+def test_a_resumed_extraction_counts_the_rows_it_finds_on_disk_as_kept(tmp_path):
+    physics = str(FIXTURE / "wirds_fixture" / "physics.py")
+    extract(tmp_path / "out", physics)
+    again = run_module("warp_ir_dataset.extract", physics, "--config", "cpu", "--out", str(tmp_path / "out"), "--validate", "all",
+                       "--module-timeout", "25", "--modules-per-shard", "3", "--workers", "2", check=True)
+    assert "1/1 modules, 8 rows kept" in again.stderr.splitlines()[-1] and "done" in again.stderr.splitlines()[-1], again.stderr
+    assert "8 rows from 1 module into" in again.stdout
+
+
 def test_the_size_cap_drops_longer_kernels_as_rejects_that_say_their_size(tmp_path):
     whole = tmp_path / "whole"
     extract(whole, str(TREE), extra=("--validate", "none"))

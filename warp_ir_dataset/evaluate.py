@@ -201,7 +201,8 @@ def summarize(outcomes: list[dict], task: str) -> dict:
     return {
         "task": task, "candidates": n, "outcomes": {k: total[k] for k in OUTCOMES},
         "pass_rate": round(total["pass"] / n, 4) if n else 0.0, "checks": checks,
-        "by_family": {f: {"candidates": sum(c.values()), "pass": c["pass"], "pass_rate": round(c["pass"] / sum(c.values()), 4)} for f, c in sorted(by_family.items())},
+        "by_family": {f: {"candidates": sum(c.values()), "pass": c["pass"], "pass_rate": round(c["pass"] / sum(c.values()), 4),
+                          "outcomes": {k: c[k] for k in OUTCOMES}} for f, c in sorted(by_family.items())},
     }
 
 
@@ -214,9 +215,12 @@ def markdown(summary: dict) -> str:
     lines = [f"| {summary['task']} | candidates | " + " | ".join(OUTCOMES) + " | pass rate |", "|---|---:|" + "---:|" * (len(OUTCOMES) + 1)]
     lines.append(f"| all | {summary['candidates']} | " + " | ".join(str(summary["outcomes"][k]) for k in OUTCOMES) + f" | {100 * summary['pass_rate']:.1f}% |")
     for family, f in summary["by_family"].items():
-        lines.append(f"| {family} | {f['candidates']} | " + " | ".join("" for _ in OUTCOMES) + f" | {100 * f['pass_rate']:.1f}% |")
+        counts = f.get("outcomes")  # a summary written before families had their outcomes: pass rate only
+        lines.append(f"| {family} | {f['candidates']} | " + " | ".join(str(counts[k]) if counts else "" for k in OUTCOMES) + f" | {100 * f['pass_rate']:.1f}% |")
     checks = ", ".join(f"{k} {100 * v:.1f}%" for k, v in summary["checks"].items() if v is not None)
-    return "\n".join(lines) + f"\n\nChecks passed: {checks}\n"
+    unchecked = [k for k, v in summary["checks"].items() if v is None]
+    note = f" (not checked for any candidate: {', '.join(unchecked)})" if unchecked else ""
+    return "\n".join(lines) + f"\n\nChecks passed: {checks}{note}\n"
 
 
 # -- the command ---------------------------------------------------------------------------------

@@ -141,8 +141,10 @@ class _ExtractPlan:
         label = "+".join(o.config for o in configs)
         self.progress = _ExtractProgress(f"extract {label}", len(source.targets), show_progress)
         missing: dict[int, list] = {}
+        self.rows_before = 0  # rows of the shards a run before this one finished (a resume)
         for config, by_index in tasks.items():
             done = _finished_shards(self.folders[config], self.split, by_index)
+            self.rows_before += sum(done.values())
             for i, task in by_index.items():
                 if i not in done:
                     missing.setdefault(i, []).append(task)
@@ -150,12 +152,12 @@ class _ExtractPlan:
         self.left = len(self.todo)
         for i in range(source.shards):
             if i not in missing:
-                self.progress.advance(len(source.targets_of(i)), 0)
+                self.progress.advance(len(source.targets_of(i)), self.rows_before)
         self.rows_in_flight: dict[int, int] = {}  # by shard index: rows kept (of all its configs)
 
     def on_row(self, index: int, rows: int, checked: int) -> None:
         self.rows_in_flight[index] = rows
-        self.progress.rows(sum(self.rows_in_flight.values()))
+        self.progress.rows(self.rows_before + sum(self.rows_in_flight.values()))
 
     def urgent_jobs(self) -> list:
         return []
@@ -173,7 +175,7 @@ class _ExtractPlan:
             write_shard(self.folders[result.task.config], index, files, result.rejects, self.split, result.task.metadata(self.split, 0, 0, None))
         self.left -= 1
         self.rows_in_flight[index] = sum(r.counts.rows for r in results)
-        self.progress.advance(len(self.source.targets_of(index)), sum(self.rows_in_flight.values()))
+        self.progress.advance(len(self.source.targets_of(index)), self.rows_before + sum(self.rows_in_flight.values()))
 
     def show(self, final: bool = False) -> None:
         pass  # moves with the workers' reports and finished shards
@@ -198,12 +200,12 @@ def iter_extracted_tables(opts: ExtractOptions):
             yield index, pq.read_table(pa.BufferReader(result.full.files[opts.split]))
 
 
-def _finished_shards(folder: Path, split: str, tasks: dict) -> set[int]:
-    """Shards already on disk from the same sources and settings; refuses any other."""
+def _finished_shards(folder: Path, split: str, tasks: dict) -> dict[int, int]:
+    """Shards already on disk from the same sources and settings, with their rows; refuses any other."""
 
     found: list[tuple[Path, dict]] = [(p, read_shard_metadata(p)) for p in sorted(folder.glob(f"{split}-*.parquet"))]
     found += [(p, json.loads(p.read_text(encoding="utf-8"))) for p in sorted(folder.glob(f".{split}-*.empty.json"))]
-    done = set()
+    done: dict[int, int] = {}
     for path, meta in found:
         index = int(meta["shard_index"])
         task = tasks.get(index)
@@ -217,7 +219,7 @@ def _finished_shards(folder: Path, split: str, tasks: dict) -> set[int]:
                 verify_shard(path)
             except ShardError as e:
                 raise BuildError(str(e)) from None
-        done.add(index)
+        done[index] = int(meta.get("rows") or 0)
     return done
 
 
