@@ -134,7 +134,7 @@ def test_the_command_resumes_writes_a_summary_and_refuses_bad_input_in_one_line(
     first = evaluate("decompile", "cpu", [Candidate(rows[0], rows[0]["python_source"])])
     out.write_text(json.dumps(first[0]) + "\n")  # an evaluation stopped after one candidate
     proc = run_module("warp_ir_dataset.evaluate", str(predictions), "--data", str(SAMPLES), "--config", "cpu", "--split", "train",
-                      "--task", "decompile", "--out", str(out), "--quiet", check=True)
+                      "--task", "decompile", "--out", str(out), "--isolate", "--quiet", check=True)
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(o["id"] for o in lines) == sorted(r["id"] for r in rows[:3])  # the first was not scored again
     summary = json.loads((tmp_path / "o.summary.json").read_text())
@@ -236,3 +236,15 @@ def test_the_table_gives_each_family_its_outcomes_and_names_checks_no_candidate_
     assert f"| loops | 2 | {' | '.join(str(row[k]) for k in OUTCOMES)} | 50.0% |" in table
     assert "not checked for any candidate: " in table and "runs" in table.split("not checked for any candidate: ")[1]
     assert "exact 66.7%" in table
+
+
+def test_isolated_candidates_cannot_change_what_the_next_one_runs_with(rows):
+    # A decompile candidate is Python that runs when imported: this one makes every later launch
+    # in its process do nothing. Sharing a process (the default batch), the next candidate, the
+    # row's own source, fails; each in a process of its own, it passes.
+    tamper = rows[0]["python_source"] + "\nwp.launch = lambda *args, **kwargs: None\n"
+    candidates = [Candidate(rows[0], tamper), Candidate(rows[1], rows[1]["python_source"])]
+    shared = evaluate("decompile", "cpu", candidates)
+    isolated = evaluate("decompile", "cpu", candidates, batch=1)
+    assert shared[1]["outcome"] != "pass"
+    assert isolated[1]["outcome"] == "pass" and isolated[0]["outcome"] != "pass"

@@ -27,7 +27,7 @@ apart from this one, up to :data:`BATCH` in a process: a crash or a hang (``--ti
 that candidate alone (the rest of its batch go on in a fresh process); the process's address
 space is capped, and its home, temp folder and Warp's kernel cache are a scratch folder removed
 afterwards. Candidates of one batch share their process, so one candidate's Python can change
-what the next ones run with; and it is not a sandbox: predicted Python can still read and
+what the next ones run with (``--isolate``: a process each); and it is not a sandbox: predicted Python can still read and
 write what your user can. Run predictions you do not trust in a container.
 """
 from __future__ import annotations
@@ -177,8 +177,10 @@ def _first_line(failure: Failure) -> str:
     return failure.message.splitlines()[0][:300] if failure.message else failure.reason
 
 
-def evaluate(task: str, config: str, candidates: list[Candidate], workers: int = 1, timeout: float = DEFAULT_TIMEOUT, on_done=None) -> list[dict]:
-    """Each candidate's outcome, in order; ``on_done(outcomes)`` after each batch."""
+def evaluate(task: str, config: str, candidates: list[Candidate], workers: int = 1, timeout: float = DEFAULT_TIMEOUT, on_done=None,
+             batch: int = BATCH) -> list[dict]:
+    """Each candidate's outcome, in order; ``on_done(outcomes)`` after each batch of ``batch``
+    candidates, which share a launching process (1: each candidate in a process of its own)."""
     def run(batch: list[Candidate]) -> list[dict]:
         requests = [request_for(task, config, c) for c in batch]
         launched = run_kernels([r for r in requests if r is not None], timeout=timeout, untrusted=True)
@@ -188,7 +190,7 @@ def evaluate(task: str, config: str, candidates: list[Candidate], workers: int =
             on_done(outcomes)
         return outcomes
 
-    return in_batches(candidates, run, workers, BATCH)
+    return in_batches(candidates, run, workers, batch)
 
 
 def summarize(outcomes: list[dict], task: str) -> dict:
@@ -233,8 +235,9 @@ def markdown(summary: dict) -> str:
 @click.option("--workers", type=int, default=1, show_default=True, help="Launching processes at once.")
 @click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True, help="Seconds one candidate may take (build, compile, launches).")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Outcomes as JSON lines [default: PREDICTIONS.TASK.CONFIG.jsonl]; the summary beside it.")
+@click.option("--isolate", is_flag=True, help=f"Each candidate in a launching process of its own (slower), not {BATCH} to a process: no candidate's Python can change what another runs with.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def main(predictions, data, config, split, task, workers, timeout, out, quiet) -> None:
+def main(predictions, data, config, split, task, workers, timeout, out, isolate, quiet) -> None:
     """Score predictions on a split by what their code does. Runs the predicted code."""
     from tqdm import tqdm
 
@@ -261,7 +264,7 @@ def main(predictions, data, config, split, task, workers, timeout, out, quiet) -
             sink.flush()
             bar.update(len(outcomes))
 
-        evaluate(task, config, todo, workers, timeout, on_done=record)
+        evaluate(task, config, todo, workers, timeout, on_done=record, batch=1 if isolate else BATCH)
     bar.close()
     outcomes = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     summary = summarize(outcomes, task)
