@@ -333,13 +333,10 @@ def site_of(original: str, mutated: str) -> str:
     decides between a branch's body and a loop's); else in code every thread runs."""
     source, mutated = ast.unparse(ast.parse(original)), ast.unparse(ast.parse(mutated))
     line = _changed_line(source, mutated)
-    tree = ast.parse(source)
-    # the innermost function holding the line: a factory's kernel, not the factory
-    function = max((f for f in _bodies(tree) if f.lineno <= line <= f.end_lineno), key=lambda f: f.lineno, default=None)
-    decorators = [ast.unparse(d) for d in function.decorator_list] if function else []
-    if any("func" in d for d in decorators):
+    function = _function_at(ast.parse(source), line)
+    if _decorated(function, "func"):
         return SITES[4]
-    if not any("kernel" in d for d in decorators):
+    if not _decorated(function, "kernel"):
         return SITES[5]
     innermost = None  # the smallest statement holding the line
     enclosing = []  # the ifs and loops around it (and it, if it is one)
@@ -382,9 +379,17 @@ def _kernel_def(tree: ast.Module, line: int | None = None) -> ast.FunctionDef | 
                  and any("kernel" in ast.unparse(d) for d in f.decorator_list)), None)
 
 
+def _function_at(tree: ast.Module, line: int) -> ast.FunctionDef | None:
+    """The innermost function holding ``line``: a factory's kernel, not the factory."""
+    return max((f for f in _bodies(tree) if f.lineno <= line <= f.end_lineno), key=lambda f: f.lineno, default=None)
+
+
+def _decorated(function: ast.FunctionDef | None, word: str) -> bool:
+    return function is not None and any(word in ast.unparse(d) for d in function.decorator_list)
+
+
 def _in_helper(source: str, line: int) -> bool:
-    return any(f.lineno <= line <= f.end_lineno and any("func" in ast.unparse(d) for d in f.decorator_list)
-               for f in _bodies(ast.parse(source)))
+    return _decorated(_function_at(ast.parse(source), line), "func")
 
 
 def _count(slot: int) -> ast.stmt:
