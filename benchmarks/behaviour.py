@@ -62,6 +62,7 @@ from warp_ir_dataset.contract import Contract  # noqa: E402
 from warp_ir_dataset.execute import DEFAULT_TIMEOUT, Failure, Request, in_batches, make_inputs, records_to_values, run_kernels, value_records  # noqa: E402
 from warp_ir_dataset.generate import KernelSpec, source_id  # noqa: E402
 from warp_ir_dataset.replay import differences, executed_rows, replay_request  # noqa: E402
+from warp_ir_dataset.write import rejects_files  # noqa: E402
 
 LAUNCH_REJECTS = ("launch-crashed", "launch-timeout", "launch-error", "no-contract", "clang-error")
 MUTATIONS = ("operator", "constant", "index", "statement")
@@ -158,7 +159,7 @@ def executable_share(rows: list[dict], replayed: list, rejects: Path, family: st
         tried[row["family"]] += 1
         if not isinstance(result, Failure) and result.non_finite == 0:
             finite[row["family"]] += 1
-    for path in sorted(rejects.glob("rejects-*.jsonl")):
+    for path in rejects_files(rejects):
         for line in path.read_text(encoding="utf-8").splitlines():
             r = json.loads(line)
             if r["reason"] in LAUNCH_REJECTS and r.get("family") and (family is None or r["family"] == family):

@@ -18,7 +18,8 @@ from .identity import command_line, extract_identity, to_json
 from .progress import Progress
 from .sources import DEFAULT_MODULE_TIMEOUT, DEFAULT_MODULES_PER_SHARD, ModuleSource
 from .validate import DEFAULT_ARCH, ValidationPlan
-from .write import MB, ShardError, atomic_write, empty_marker_name, read_shard_metadata, report_name, shard_name, verify_shard, write_shard
+from .write import (MB, ShardError, atomic_write, empty_marker_name, empty_markers, read_shard_metadata, rejects_files, report_name, shard_name,
+                    split_shards, verify_shard, write_shard)
 
 
 
@@ -203,8 +204,8 @@ def iter_extracted_tables(opts: ExtractOptions):
 def _finished_shards(folder: Path, split: str, tasks: dict) -> dict[int, int]:
     """Shards already on disk from the same sources and settings, with their rows; refuses any other."""
 
-    found: list[tuple[Path, dict]] = [(p, read_shard_metadata(p)) for p in sorted(folder.glob(f"{split}-*.parquet"))]
-    found += [(p, json.loads(p.read_text(encoding="utf-8"))) for p in sorted(folder.glob(f".{split}-*.empty.json"))]
+    found: list[tuple[Path, dict]] = [(p, read_shard_metadata(p)) for p in split_shards(folder, split)]
+    found += [(p, json.loads(p.read_text(encoding="utf-8"))) for p in empty_markers(folder, split)]
     done: dict[int, int] = {}
     for path, meta in found:
         index = int(meta["shard_index"])
@@ -243,14 +244,14 @@ def _summarize(folder: Path, split: str, found, summary: ExtractSummary) -> None
     module_rejects, kernel_rejects = Counter(), Counter()
     missing: dict[str, Counter] = {}
     licenses: dict[str, set[str]] = {}
-    for path in sorted(folder.glob(f"{split}-*.parquet")):
+    for path in split_shards(folder, split):
         table = pq.read_table(path, columns=["origin", "license"])
         summary.rows += table.num_rows
         summary.bytes += path.stat().st_size
         for origin, license in zip(table.column("origin").to_pylist(), table.column("license").to_pylist()):
             by_package.setdefault(_package(origin), Counter())["extracted"] += 1
             licenses.setdefault(_package(origin), set()).add(license or "unknown")
-    for path in sorted(folder.glob(f"rejects-{split}-*.jsonl")):
+    for path in rejects_files(folder, split):
         for line in path.read_text(encoding="utf-8").splitlines():
             r = json.loads(line)
             pkg = by_package.setdefault(_package(r["origin"]), Counter())

@@ -34,7 +34,7 @@ from .realism import RealismAcc
 from .realism import compare as compare_realism
 from .realism import summary as realism_summary
 from .schema import CONFIGS, ROW_SCHEMA
-from .write import ShardError, read_shard_metadata, shard_files
+from .write import ShardError, read_shard_metadata, rejects_files, shard_files
 
 LENGTH_COLUMNS = ("python_source", "forward_code", "backward_code", "helper_code", "ptx")
 LIST_COLUMNS = ("arg_names", "arg_types", "builtins")
@@ -66,7 +66,7 @@ def _iter_batches(path: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
 
 def _read_rejects(folder: Path, config: str) -> Counter:
     reasons: Counter = Counter()
-    for path in sorted((folder / config).glob("rejects-[0-9]*.jsonl")):  # the build's own; extracted splits report theirs
+    for path in rejects_files(folder / config):  # the build's own; extracted splits report theirs
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             try:
                 reasons[str(json.loads(line).get("reason", "unknown"))] += 1

@@ -36,6 +36,22 @@ def shard_files(folder: Path, config: str) -> dict[str, list[Path]]:
     return dict(sorted(splits.items()))
 
 
+def split_shards(config_folder: Path, split: str) -> list[Path]:
+    """One split's shards in a config's folder, in order."""
+    return sorted(config_folder.glob(f"{split}-*.parquet"))
+
+
+def rejects_files(config_folder: Path, split: str | None = None) -> list[Path]:
+    """The rejects files in a config's folder: a build's (``split`` None, one per shard index) or
+    an extracted split's (see :func:`rejects_name`)."""
+    return sorted(config_folder.glob("rejects-[0-9]*.jsonl" if split is None else f"rejects-{split}-*.jsonl"))
+
+
+def empty_markers(config_folder: Path, split: str) -> list[Path]:
+    """The markers of an extracted split's shards that kept no row (see :func:`empty_marker_name`)."""
+    return sorted(config_folder.glob(f".{split}-*.empty.json"))
+
+
 def rejects_name(index: int, split: str | None = None) -> str:
     """Rows the toolchain (or an extraction) rejected while building a shard, as JSON lines beside
     it: a generated shard index's (its train and test rows come from one run of slots) or an
