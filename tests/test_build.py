@@ -515,3 +515,27 @@ def test_a_shard_verifies_batches_side_by_side_when_its_build_lends_it_more_perm
         built[permits] = (result.full.files, result.rejects, most)
     assert built[1][2] == 1 and built[2][2] == 2
     assert built[1][1] and built[1][:2] == built[2][:2]  # rows were replaced, the same way
+
+
+def test_a_family_that_raises_costs_its_seeds_not_the_build_and_is_named(monkeypatch):
+    # A family bug must not take down a long build: the slot draws its next seed, and the count
+    # says which family raised so it can be found (generate_kernel(seed) raises again).
+    from dataclasses import replace
+
+    from warp_ir_dataset.families import registry
+    from warp_ir_dataset.generate import GeneratorError, family_for_seed, generate_kernel
+    from warp_ir_dataset.pipeline import ShardTask, build_shard
+    from warp_ir_dataset.sources import GeneratedSource
+    from warp_ir_dataset.validate import ValidationPlan
+
+    def broken(rng):
+        raise ZeroDivisionError("a family bug")
+
+    seed = next(s for s in range(1000) if family_for_seed(s) == "noise")
+    monkeypatch.setitem(registry(), "noise", replace(registry()["noise"], generate=broken))
+    with pytest.raises(GeneratorError, match=f"family noise raised on seed {seed}: ZeroDivisionError"):
+        generate_kernel(seed)
+    result = build_shard(ShardTask("cpu", GeneratedSource(11), 0, 40, "test", ValidationPlan("none")))
+    assert result.counts.rows == 40 and result.complete  # every slot filled from its next seeds
+    assert result.counts.generator_errors == result.counts.generator_errors_by_family["noise"] > 0
+    assert "noise" not in result.table.column("family").to_pylist()

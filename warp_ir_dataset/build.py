@@ -531,7 +531,9 @@ def _echo_summary(opts: BuildOptions, summary: BuildSummary) -> dict:
     )
     counts = summary.counts
     if counts.generator_errors:
-        click.echo(f"{config}: warning: the generator raised {counts.generator_errors} times (a family bug; seeds skipped)", err=True)
+        families = ", ".join(f"{f} {n}" for f, n in sorted(counts.generator_errors_by_family.items()))
+        click.echo(f"{config}: warning: the generator raised {counts.generator_errors} times ({families}): a family bug; "
+                   "those seeds were skipped, the rest of the build is whole", err=True)
     if counts.validated:
         seconds = counts.validation_seconds + counts.execution_seconds
         click.echo(

@@ -75,11 +75,23 @@ class KernelRandom(random.Random):
         return seq[r]
 
 
+class GeneratorError(Exception):
+    """A family raised drawing a kernel: a bug in it, which names the family and the seed that
+    shows it (``generate_kernel(seed)`` raises again)."""
+
+    def __init__(self, family: str, seed: int, cause: Exception):
+        super().__init__(f"family {family} raised on seed {seed}: {type(cause).__name__}: {cause}")
+        self.family, self.seed = family, seed
+
+
 def generate_kernel(seed: int, family: str | None = None) -> KernelSpec:
     """The kernel for ``seed`` (from the family the seed picks, unless one is forced)."""
     name = family or family_for_seed(seed)
     rng = KernelRandom(derive_seed("kernel", seed))
-    kernel = registry()[name].generate(rng)
+    try:
+        kernel = registry()[name].generate(rng)
+    except Exception as e:  # noqa: BLE001 - whatever a family raises, say which family and seed
+        raise GeneratorError(name, seed, e) from e
     return KernelSpec(seed, name, kernel.kernel_name, kernel.python_source, contract=kernel.contract)
 
 
