@@ -248,3 +248,12 @@ def test_isolated_candidates_cannot_change_what_the_next_one_runs_with(rows):
     isolated = evaluate("decompile", "cpu", candidates, batch=1)
     assert shared[1]["outcome"] != "pass"
     assert isolated[1]["outcome"] == "pass" and isolated[0]["outcome"] != "pass"
+
+
+def test_a_candidate_that_builds_but_fails_to_launch_still_has_its_code_compared(rows):
+    tree = ast.parse(rows[0]["python_source"])
+    kernel = _kernel_def(tree)
+    kernel.args.args.append(ast.arg("extra", ast.Name("float")))  # the row's inputs do not fill it
+    outcome = evaluate("decompile", "cpu", [Candidate(rows[0], ast.unparse(tree))])[0]
+    assert outcome["outcome"] in ("runtime_error", "compile_fail"), outcome
+    assert outcome["checks"]["builds"] is True and outcome["checks"]["code"] is False, outcome["checks"]

@@ -151,6 +151,8 @@ def _outcome(task: str, row: dict, c: Candidate, result, checks: dict) -> tuple[
         return "parse_fail", "the prediction is not Python"
     if task == "decompile":
         checks["parses"] = True
+        if result.code:  # Warp generated the candidate's code before whatever came next failed
+            checks["code"] = normalized(result.code.get("forward_code")) == normalized(row["forward_code"])
     if isinstance(result, Failure):
         if result.reason in ("build-error", "no-contract", "clang-error", "nvrtc-error"):
             checks["builds" if result.reason in ("build-error", "no-contract") else built] = False
@@ -160,8 +162,6 @@ def _outcome(task: str, row: dict, c: Candidate, result, checks: dict) -> tuple[
         checks["runs"] = False
         return ("timeout" if result.reason == "launch-timeout" else "runtime_error"), _first_line(result)
     checks[built] = True
-    if task == "decompile":
-        checks["code"] = normalized(result.code.get("forward_code")) == normalized(row["forward_code"])
     if isinstance(result, CompiledOnly):  # cuda code without a GPU, or a row without behaviour: scored on its code
         why = "the row records no behaviour" if row["outputs"] is None else "compiled with NVRTC; no GPU here to run it"
         return ("pass" if checks["code" if task == "decompile" else "normalized"] else "mismatch"), f"{why}, so scored on its code"

@@ -74,6 +74,8 @@ class Behaviour:
 class Failure:
     reason: str  # "build-error", "no-contract", "clang-error", "nvrtc-error", "launch-error", "launch-crashed", "launch-timeout"
     message: str
+    # the code Warp generated for the kernel before it failed, where it was asked for and got that far
+    code: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -670,11 +672,11 @@ def _run_one(request: Request) -> Behaviour | Failure:
         loaded = _warp.LoadedKernel(request.python_source, request.module_name, request.kernel_name)
     except Exception as e:  # noqa: BLE001 - the source does not run or Warp cannot take its kernel
         return Failure("build-error", _warp.portable_text(f"{type(e).__name__}: {e}")[:2000])
+    code = {}
     try:
         with loaded:
             if request.device == "cuda-compile":
                 return _compile_cuda(loaded, request)
-            code = {}
             if request.codegen_device is not None:
                 generated = loaded.codegen(request.codegen_device, with_module=False)
                 code = {"forward_code": generated.forward_code, "backward_code": generated.backward_code}
@@ -697,11 +699,11 @@ def _run_one(request: Request) -> Behaviour | Failure:
             result.code = code
             return result
     except ContractError as e:
-        return Failure("no-contract", str(e))
+        return Failure("no-contract", str(e), code)
     except _CompileFailed as e:
-        return Failure("clang-error" if request.device == "cpu" else "nvrtc-error", str(e))
+        return Failure("clang-error" if request.device == "cpu" else "nvrtc-error", str(e), code)
     except Exception as e:  # noqa: BLE001 - whatever Warp raises launching this kernel is its reason
-        return Failure("launch-error", _warp.portable_text(f"{type(e).__name__}: {e}")[:2000])
+        return Failure("launch-error", _warp.portable_text(f"{type(e).__name__}: {e}")[:2000], code)
 
 
 def _compile_cuda(loaded, request: Request) -> CompiledOnly | Failure:
