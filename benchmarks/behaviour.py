@@ -215,7 +215,6 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
     results = launch_all(requests)
     caught, crashed, total = Counter(), Counter(), Counter()
     per_row: dict[str, list] = {}  # row id: [family, mutants, caught]
-    per_site: dict[str, list] = {}  # site_of: [mutants, caught]
     per_site_kind: dict[tuple[str, str], list] = {}  # (site_of, kind): [mutants, caught, never reached]
     survivors, survivor_keys = [], []
     for (row, kind), request, result in zip(meta, requests, results):
@@ -223,8 +222,6 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
         tally = per_row.setdefault(row["id"], [row["family"], 0, 0])
         tally[1] += 1
         where = site_of(row["python_source"], request.python_source)
-        site = per_site.setdefault(where, [0, 0])
-        site[0] += 1
         alike = per_site_kind.setdefault((where, kind), [0, 0, 0])
         alike[0] += 1
         if isinstance(result, Failure):
@@ -232,7 +229,6 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
         if isinstance(result, Failure) or differences(row, result):
             caught[kind] += 1
             tally[2] += 1
-            site[1] += 1
             alike[1] += 1
         else:
             survivors.append((row, kind, request))
@@ -265,9 +261,19 @@ def sensitivity(rows: list[dict], config: str, count: int, seed: int, survivors_
                         "survivors_told_apart_by_fresh_draws": told_apart[k]} for k in MUTATIONS},
         "by_family": by_family(per_row.values()),
         # every mutant (caught or not) by where its change sits in the code
-        "by_site": {k: {"mutants": m, "caught": c, "share": round(c / m, 4)} for k, (m, c) in sorted(per_site.items(), key=lambda kv: -kv[1][0])},
+        "by_site": by_site(per_site_kind),
         "skipped": dict(sorted(skipped.items())),
     }
+
+
+def by_site(per_site_kind: dict[tuple[str, str], list]) -> dict:
+    """Mutants and caught per site (the kinds added up), the site with the most mutants first."""
+    sites: dict[str, list] = {}
+    for (site, _), (mutants, caught, _) in per_site_kind.items():
+        tally = sites.setdefault(site, [0, 0])
+        tally[0] += mutants
+        tally[1] += caught
+    return {k: {"mutants": m, "caught": c, "share": round(c / m, 4)} for k, (m, c) in sorted(sites.items(), key=lambda kv: -kv[1][0])}
 
 
 def share_if_every_block_ran(tallies) -> float:

@@ -136,3 +136,11 @@ def test_unreached_mutants_are_caught_as_often_as_the_reached_ones_of_their_site
     assert behaviour.share_if_every_block_ran([(10, 3, 4)]) == 0.5
     # a site and kind where nothing was reached adds nothing (no rate to go by)
     assert behaviour.share_if_every_block_ran([(10, 3, 4), (5, 0, 5)]) == round(5 / 15, 4)
+
+
+def test_sites_add_their_kinds_up_and_come_most_mutants_first():
+    per_site_kind = {("a branch's body", "operator"): [3, 1, 2], ("straight-line code", "constant"): [4, 4, 0],
+                     ("a branch's body", "constant"): [2, 2, 0]}
+    sites = behaviour.by_site(per_site_kind)
+    assert sites == {"a branch's body": {"mutants": 5, "caught": 3, "share": 0.6}, "straight-line code": {"mutants": 4, "caught": 4, "share": 1.0}}
+    assert list(sites) == ["a branch's body", "straight-line code"]

@@ -531,8 +531,8 @@ def _echo_summary(opts: BuildOptions, summary: BuildSummary) -> dict:
     )
     counts = summary.counts
     if counts.generator_errors:
-        families = ", ".join(f"{f} {n}" for f, n in sorted(counts.generator_errors_by_family.items()))
-        click.echo(f"{config}: warning: the generator raised {counts.generator_errors} times ({families}): a family bug; "
+        families = ", ".join(f"{f} {n}" for f, n in sorted(counts.generator_errors.items()))
+        click.echo(f"{config}: warning: the generator raised {sum(counts.generator_errors.values())} times ({families}): a family bug; "
                    "those seeds were skipped, the rest of the build is whole", err=True)
     if counts.validated:
         seconds = counts.validation_seconds + counts.execution_seconds

@@ -141,8 +141,7 @@ class ShardCounts:
     duplicates: int = 0  # sources already in the shard
     structural_duplicates: int = 0  # structures already MAX_PER_STRUCTURE times in the shard
     oversized: int = 0  # generated code over the task's cap (--max-code-chars)
-    generator_errors: int = 0  # a family raised: a bug, counted so a long build survives it
-    generator_errors_by_family: dict[str, int] = field(default_factory=dict)
+    generator_errors: dict[str, int] = field(default_factory=dict)  # by family: a family raised, a bug counted so a long build survives it
     validated: int = 0
     executed: int = 0  # rows launched on recorded inputs (stage 4)
     rejected: int = 0
@@ -331,9 +330,8 @@ class _ShardBuilder:
             try:
                 spec = self.builds.candidate(task.config, self.kernels, stream, attempt)
             except Exception as e:  # noqa: BLE001 - a family bug must not kill a long build; counted by family
-                self.counts.generator_errors += 1
                 family = getattr(e, "family", "unknown")
-                self.counts.generator_errors_by_family[family] = self.counts.generator_errors_by_family.get(family, 0) + 1
+                self.counts.generator_errors[family] = self.counts.generator_errors.get(family, 0) + 1
                 continue
             if spec is None:
                 if source.fixed_slots:
