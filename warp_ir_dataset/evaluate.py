@@ -217,8 +217,7 @@ def markdown(summary: dict) -> str:
     lines = [f"| {summary['task']} | candidates | " + " | ".join(OUTCOMES) + " | pass rate |", "|---|---:|" + "---:|" * (len(OUTCOMES) + 1)]
     lines.append(f"| all | {summary['candidates']} | " + " | ".join(str(summary["outcomes"][k]) for k in OUTCOMES) + f" | {100 * summary['pass_rate']:.1f}% |")
     for family, f in summary["by_family"].items():
-        counts = f.get("outcomes")  # a summary written before families had their outcomes: pass rate only
-        lines.append(f"| {family} | {f['candidates']} | " + " | ".join(str(counts[k]) if counts else "" for k in OUTCOMES) + f" | {100 * f['pass_rate']:.1f}% |")
+        lines.append(f"| {family} | {f['candidates']} | " + " | ".join(str(f["outcomes"][k]) for k in OUTCOMES) + f" | {100 * f['pass_rate']:.1f}% |")
     checks = ", ".join(f"{k} {100 * v:.1f}%" for k, v in summary["checks"].items() if v is not None)
     unchecked = [k for k, v in summary["checks"].items() if v is None]
     note = f" (not checked for any candidate: {', '.join(unchecked)})" if unchecked else ""

@@ -9,7 +9,7 @@ import numpy as np
 
 from .checks import BuildError
 from .execute import Failure, Request, records_to_values, value_records
-from .write import read_shard_metadata, shard_files
+from .write import read_shard_metadata, split_shards
 
 RTOL = 1e-5  # floats: |new - recorded| <= ATOL + RTOL * |recorded|, elementwise
 ATOL = 1e-6
@@ -24,7 +24,7 @@ def split_rows(folder: Path, config: str, split: str, executed_only: bool = Fals
     rows: list[dict] = []
     if not folder.is_dir():
         raise BuildError(f"{folder}: no such dataset folder")
-    paths = shard_files(folder, config).get(split, [])
+    paths = split_shards(folder / config, split)
     if not paths:
         raise BuildError(f"no {split} shards in {folder / config}")
     for path in paths:

@@ -37,8 +37,8 @@ def shard_files(folder: Path, config: str) -> dict[str, list[Path]]:
 
 
 def split_shards(config_folder: Path, split: str) -> list[Path]:
-    """One split's shards in a config's folder, in order."""
-    return sorted(config_folder.glob(f"{split}-*.parquet"))
+    """One split's shards in a config's folder, in order (as :func:`shard_files` finds them)."""
+    return shard_files(config_folder.parent, config_folder.name).get(split, [])
 
 
 def rejects_files(config_folder: Path, split: str | None = None) -> list[Path]:
